@@ -1,0 +1,59 @@
+// ULID event ids: format, uniqueness, time order.
+#include "signalbus/core/event_id.h"
+
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace signalbus {
+namespace {
+
+TEST(EventId, HasUlidFormat) {
+  std::string id = NewEventId();
+  EXPECT_EQ(id.size(), kEventIdLength);
+  EXPECT_TRUE(IsValidEventId(id));
+}
+
+TEST(EventId, EncodesItsMillisecond) {
+  std::string id = NewEventIdAt(1'764'000'000'123ULL);
+  EXPECT_EQ(EventIdMillis(id), 1'764'000'000'123ULL);
+}
+
+TEST(EventId, IdsOfOneProcessStrictlyIncreaseEvenInTheSameMillisecond) {
+  std::string last = NewEventIdAt(2'000'000'000'000ULL);
+  for (int i = 0; i < 10000; ++i) {
+    std::string next = NewEventIdAt(2'000'000'000'000ULL);
+    ASSERT_LT(last, next);
+    last = next;
+  }
+  // A clock that steps back does not break the order either.
+  EXPECT_LT(last, NewEventIdAt(1'000'000'000'000ULL));
+}
+
+TEST(EventId, ConcurrentCallersGetDistinctIds) {
+  std::vector<std::vector<std::string>> per_thread(4);
+  std::vector<std::thread> threads;
+  for (auto& out : per_thread) {
+    threads.emplace_back([&out] {
+      for (int i = 0; i < 5000; ++i) out.push_back(NewEventId());
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> all;
+  for (auto& out : per_thread) all.insert(out.begin(), out.end());
+  EXPECT_EQ(all.size(), 20000u);
+}
+
+TEST(EventId, RejectsMalformedIds) {
+  EXPECT_FALSE(IsValidEventId(""));
+  EXPECT_FALSE(IsValidEventId("01ARZ3NDEKTSV4RRFFQ69G5FA"));    // 25 chars
+  EXPECT_FALSE(IsValidEventId("01ARZ3NDEKTSV4RRFFQ69G5FAVX"));  // 27 chars
+  EXPECT_FALSE(IsValidEventId("01ARZ3NDEKTSV4RRFFQ69G5FAU"));   // U is not Crockford
+  EXPECT_FALSE(IsValidEventId("81ARZ3NDEKTSV4RRFFQ69G5FAV"));   // over 128 bits
+  EXPECT_TRUE(IsValidEventId("01ARZ3NDEKTSV4RRFFQ69G5FAV"));
+}
+
+}  // namespace
+}  // namespace signalbus

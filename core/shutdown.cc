@@ -1,0 +1,34 @@
+// Async-signal-safe recording of SIGINT/SIGTERM.
+#include "signalbus/core/shutdown.h"
+
+#include <atomic>
+#include <csignal>
+
+namespace signalbus {
+namespace {
+
+std::atomic<int> g_signal{0};
+std::atomic<bool> g_requested{false};
+
+extern "C" void OnShutdownSignal(int signo) {
+  g_signal.store(signo);
+  g_requested.store(true);
+}
+
+}  // namespace
+
+void InstallShutdownHandlers() {
+  struct sigaction action {};
+  action.sa_handler = OnShutdownSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;  // no SA_RESTART: blocking waits return early with EINTR
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+bool ShutdownRequested() { return g_requested.load(); }
+int ShutdownSignal() { return g_signal.load(); }
+void RequestShutdown() { g_requested.store(true); }
+
+}  // namespace signalbus

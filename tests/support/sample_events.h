@@ -1,0 +1,16 @@
+// Valid sample events, one per kind of signal, for tests of every library.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "signalbus/v1/event.pb.h"
+
+namespace signalbus::testing {
+
+// An auth.User post_save with created=true for the given pk.
+v1::Event UserCreated(const std::string& pk);
+// One complete event for each of Django's model and auth signals and a custom one.
+std::vector<v1::Event> OneOfEverySignal();
+
+}  // namespace signalbus::testing
