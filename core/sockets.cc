@@ -40,4 +40,14 @@ Status Connect(zmq::socket_t& socket, const std::string& endpoint) {
   }
 }
 
+bool TryRecvFrame(zmq::socket_t& socket, zmq::message_t& frame) {
+  while (true) {
+    try {
+      return socket.recv(frame, zmq::recv_flags::dontwait).has_value();
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+    }
+  }
+}
+
 }  // namespace signalbus

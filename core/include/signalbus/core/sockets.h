@@ -37,4 +37,10 @@ zmq::socket_t MakeSocket(zmq::context_t& context, zmq::socket_type type,
 Result<std::string> Bind(zmq::socket_t& socket, const std::string& endpoint);
 Status Connect(zmq::socket_t& socket, const std::string& endpoint);
 
+// Non-blocking receive of one frame that retries EINTR. False when nothing is waiting.
+// ZeroMQ hands over a multipart message atomically, so once its first frame was read
+// the others are already there; retrying EINTR keeps a reader from losing its place in
+// the middle of one. Other errors throw zmq::error_t.
+bool TryRecvFrame(zmq::socket_t& socket, zmq::message_t& frame);
+
 }  // namespace signalbus

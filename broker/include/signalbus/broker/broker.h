@@ -1,0 +1,92 @@
+// The broker: wires ingest, validation, live fan-out and metrics together and runs
+// the poll loop that drives them, all on the calling thread (the metrics HTTP server
+// has threads of its own). main.cc is only flags, signals and exit codes around this.
+//
+//   publishers --PUB--> Ingest (XSUB) --accepted--> LiveFanout (XPUB) --> listeners
+//                            |--rejected--> metrics + rate-limited warning
+//
+// The durable log will sit between ingest and fan-out as another EventSink.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <zmq.hpp>
+
+#include "signalbus/broker/ingest.h"
+#include "signalbus/broker/live_fanout.h"
+#include "signalbus/broker/metrics.h"
+#include "signalbus/broker/metrics_server.h"
+#include "signalbus/core/codec.h"
+#include "signalbus/core/endpoints.h"
+#include "signalbus/core/logging.h"
+#include "signalbus/core/sockets.h"
+#include "signalbus/core/status.h"
+
+namespace signalbus::broker {
+
+struct BrokerOptions {
+  std::string ingest_endpoint = std::string(kDefaultIngestEndpoint);
+  std::string live_endpoint = std::string(kDefaultLiveEndpoint);
+  // Where /metrics is served; nullopt turns the HTTP server off.
+  std::optional<MetricsAddress> metrics;
+  std::size_t max_event_bytes = kDefaultMaxEventBytes;
+  // Longest wait in one poll: how late a shutdown request may be noticed.
+  std::chrono::milliseconds poll_timeout{100};
+  // Rejected messages logged at warn: `reject_log_burst` at once, then this many per second.
+  double reject_log_per_second = 5;
+  double reject_log_burst = 20;
+  // How often a "N more rejected messages suppressed" line may be written.
+  std::chrono::milliseconds suppressed_report_interval{10'000};
+};
+
+// Used from one thread. The context must outlive the broker.
+class Broker {
+ public:
+  explicit Broker(BrokerOptions options, zmq::context_t& context = SharedContext());
+  ~Broker();  // Stop()
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Binds ingest, live and metrics. An error names what could not be bound and why
+  // ("cannot bind tcp://127.0.0.1:5555: Address already in use"); nothing stays bound.
+  Status Start();
+
+  // Polls and handles messages until ShutdownRequested(). An interrupted wait (EINTR)
+  // is a wake-up. Returns an error only if a socket fails (not for anything a peer
+  // sends). REQUIRES: Start() succeeded.
+  Status Run();
+  // One poll (waiting up to `timeout`) and whatever it found. For Run() and for tests
+  // that drive the broker themselves.
+  Status PollOnce(std::chrono::milliseconds timeout);
+
+  // Closes everything and logs the totals in one line. Idempotent.
+  void Stop();
+
+  // REQUIRES: Start() succeeded.
+  const std::string& ingest_endpoint() const { return ingest_->endpoint(); }
+  const std::string& live_endpoint() const { return live_->endpoint(); }
+  // "http://host:port", or "off".
+  std::string metrics_url() const;
+  const Metrics& metrics() const { return metrics_; }
+
+ private:
+  void OnReject(const Rejection& rejection, std::string_view topic, std::string_view event);
+  void ReportSuppressed(bool force);
+
+  BrokerOptions options_;
+  zmq::context_t& context_;
+  Metrics metrics_;
+  std::unique_ptr<LiveFanout> live_;
+  std::unique_ptr<Ingest> ingest_;
+  std::unique_ptr<MetricsServer> metrics_server_;
+  RateLimiter reject_log_limiter_;
+  std::chrono::steady_clock::time_point last_suppressed_report_;
+  bool started_ = false;
+};
+
+}  // namespace signalbus::broker

@@ -1,0 +1,59 @@
+// The broker's counters and gauges, and their Prometheus text exposition. Written by
+// the poll thread, read by the metrics HTTP thread: every value is an atomic used with
+// relaxed ordering (each is an independent count; no reader needs a consistent cut).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "signalbus/broker/validator.h"
+
+namespace signalbus::broker {
+
+// Metric names, as they appear on /metrics.
+inline constexpr const char* kAcceptedMetric = "signalbus_ingest_accepted_total";
+inline constexpr const char* kRejectedMetric = "signalbus_ingest_rejected_total";  // {reason="..."}
+inline constexpr const char* kIngestBytesMetric = "signalbus_ingest_bytes_total";
+inline constexpr const char* kLiveForwardedMetric = "signalbus_live_forwarded_total";
+inline constexpr const char* kLiveSubscriptionsMetric = "signalbus_live_subscriptions";
+
+// A copy of every value, taken one by one.
+struct MetricsSnapshot {
+  std::uint64_t accepted = 0;
+  std::array<std::uint64_t, kRejectReasonCount> rejected{};
+  std::uint64_t ingest_bytes = 0;
+  std::uint64_t live_forwarded = 0;
+  std::int64_t live_subscriptions = 0;
+
+  std::uint64_t rejected_total() const;
+};
+
+// Thread-safe.
+class Metrics {
+ public:
+  void CountAccepted() { accepted_.fetch_add(1, std::memory_order_relaxed); }
+  void CountRejected(RejectReason reason) {
+    rejected_[RejectReasonIndex(reason)].fetch_add(1, std::memory_order_relaxed);
+  }
+  // Every byte of every frame read on ingest, including frames that were dropped.
+  void AddIngestBytes(std::uint64_t bytes) { ingest_bytes_.fetch_add(bytes, std::memory_order_relaxed); }
+  // Events handed to the live XPUB socket (which may still drop them for a slow
+  // listener at its high-water mark: live delivery is at-most-once).
+  void CountLiveForwarded() { live_forwarded_.fetch_add(1, std::memory_order_relaxed); }
+  void SetLiveSubscriptions(std::int64_t n) { live_subscriptions_.store(n, std::memory_order_relaxed); }
+
+  MetricsSnapshot Snapshot() const;
+  // Prometheus text format 0.0.4, with HELP and TYPE lines.
+  std::string RenderPrometheus() const;
+
+ private:
+  std::atomic<std::uint64_t> accepted_{0};
+  std::array<std::atomic<std::uint64_t>, kRejectReasonCount> rejected_{};
+  std::atomic<std::uint64_t> ingest_bytes_{0};
+  std::atomic<std::uint64_t> live_forwarded_{0};
+  std::atomic<std::int64_t> live_subscriptions_{0};
+};
+
+}  // namespace signalbus::broker

@@ -1,0 +1,97 @@
+// signalbus-broker: flags, signals and exit codes around signalbus::broker::Broker.
+// Prints one "signalbus-broker ready ..." line on stdout once everything is bound.
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "signalbus/broker/broker.h"
+#include "signalbus/core/cli.h"
+#include "signalbus/core/endpoints.h"
+#include "signalbus/core/logging.h"
+#include "signalbus/core/shutdown.h"
+
+namespace {
+
+constexpr const char* kProgram = "signalbus-broker";
+
+const CLI::Validator kEndpoint(
+    [](std::string& value) {
+      signalbus::Status s = signalbus::ValidateEndpoint(value);
+      return s.ok() ? std::string() : s.message();
+    },
+    "ENDPOINT");
+
+const CLI::Validator kMetricsAddress(
+    [](std::string& value) {
+      if (value == signalbus::broker::kMetricsOff) return std::string();
+      auto parsed = signalbus::broker::ParseMetricsAddress(value);
+      return parsed.ok() ? std::string() : parsed.status().message();
+    },
+    "HOST:PORT|off");
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"signalbus broker: validates published events and fans them out to live listeners.", kProgram};
+  std::string ingest(signalbus::kDefaultIngestEndpoint);
+  std::string live(signalbus::kDefaultLiveEndpoint);
+  std::string metrics(signalbus::kDefaultMetricsAddress);
+  std::size_t max_event_bytes = signalbus::kDefaultMaxEventBytes;
+  std::string log_level = "info";
+  app.add_option("--ingest", ingest, "Endpoint publishers connect to (XSUB)")
+      ->envname(signalbus::kIngestEnv)
+      ->check(kEndpoint)
+      ->capture_default_str();
+  app.add_option("--live", live, "Endpoint live listeners connect to (XPUB)")
+      ->envname(signalbus::kLiveEnv)
+      ->check(kEndpoint)
+      ->capture_default_str();
+  app.add_option("--metrics", metrics, "HTTP address for /metrics and /healthz (port 0: any; off: none)")
+      ->envname(signalbus::kMetricsEnv)
+      ->check(kMetricsAddress)
+      ->capture_default_str();
+  app.add_option("--max-event-bytes", max_event_bytes, "Largest event frame accepted")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{256} << 20))
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return signalbus::ReportParseError(app, e);
+  }
+
+  if (signalbus::Status s = signalbus::InitLogging(kProgram, log_level); !s.ok()) {
+    std::fprintf(stderr, "%s: %s\n", kProgram, s.message().c_str());
+    return signalbus::kExitUsage;
+  }
+  signalbus::InstallShutdownHandlers();
+
+  signalbus::broker::BrokerOptions options;
+  options.ingest_endpoint = ingest;
+  options.live_endpoint = live;
+  if (metrics != signalbus::broker::kMetricsOff) {
+    options.metrics = signalbus::broker::ParseMetricsAddress(metrics).value();  // checked by the flag
+  }
+  options.max_event_bytes = max_event_bytes;
+
+  signalbus::broker::Broker broker(options);
+  if (signalbus::Status s = broker.Start(); !s.ok()) {
+    std::fprintf(stderr, "%s: %s\n", kProgram, s.message().c_str());
+    return signalbus::kExitFailure;
+  }
+  std::printf("%s ready ingest=%s live=%s metrics=%s\n", kProgram, broker.ingest_endpoint().c_str(),
+              broker.live_endpoint().c_str(), broker.metrics_url().c_str());
+  std::fflush(stdout);
+
+  signalbus::Status run = broker.Run();
+  broker.Stop();
+  if (!run.ok()) {
+    spdlog::error("{}", run.message());
+    return signalbus::kExitFailure;
+  }
+  return 0;
+}

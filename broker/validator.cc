@@ -1,0 +1,61 @@
+// Admission check for ingest. The cheap checks (frame count, size, topic grammar) run
+// before the protobuf parse, so most garbage is refused without allocating.
+#include "signalbus/broker/validator.h"
+
+#include "signalbus/core/logging.h"
+#include "signalbus/core/topic.h"
+
+namespace signalbus::broker {
+
+const char* RejectReasonName(RejectReason reason) {
+  switch (reason) {
+    case RejectReason::kFrameCount: return "frame_count";
+    case RejectReason::kOversized: return "oversized";
+    case RejectReason::kBadTopic: return "bad_topic";
+    case RejectReason::kUndecodable: return "undecodable";
+    case RejectReason::kInvalidEvent: return "invalid_event";
+    case RejectReason::kTopicMismatch: return "topic_mismatch";
+  }
+  return "unknown";
+}
+
+Verdict ValidateMessage(std::size_t frame_count, std::string_view topic, std::string_view event,
+                        const ValidatorOptions& options) {
+  if (frame_count != 2) {
+    return Rejection{RejectReason::kFrameCount,
+                     "message has " + std::to_string(frame_count) + " frames (expected 2: topic, event)"};
+  }
+  if (event.size() > options.max_event_bytes) {
+    return Rejection{RejectReason::kOversized, "event of " + std::to_string(event.size()) +
+                                                   " bytes is over the limit of " +
+                                                   std::to_string(options.max_event_bytes)};
+  }
+  Result<TopicParts> parts = ParseTopic(topic);
+  if (!parts.ok()) return Rejection{RejectReason::kBadTopic, parts.status().message()};
+
+  // Not DecodeEvent(): it folds "not protobuf" and "protobuf, but invalid" into one
+  // status, and the two are different reasons here. An empty frame parses as an empty
+  // Event; it is counted as undecodable, as DecodeEvent() does.
+  if (event.empty()) return Rejection{RejectReason::kUndecodable, "event frame is empty"};
+  v1::Event decoded;
+  if (!decoded.ParseFromArray(event.data(), static_cast<int>(event.size()))) {
+    return Rejection{RejectReason::kUndecodable,
+                     "event frame is not a signalbus.v1.Event (" + std::to_string(event.size()) + " bytes)"};
+  }
+  if (Status s = ValidateEvent(decoded); !s.ok()) {
+    return Rejection{RejectReason::kInvalidEvent, s.message()};
+  }
+  // Compared part by part: same result as topic == TopicOf(decoded), without building it.
+  if (parts->sender != decoded.sender() || parts->signal != decoded.signal()) {
+    return Rejection{RejectReason::kTopicMismatch, "topic '" + Printable(topic) + "' but the event is " +
+                                                       TopicOf(decoded)};
+  }
+  EventFields fields;
+  fields.event_id = std::move(*decoded.mutable_event_id());
+  fields.publisher_id = std::move(*decoded.mutable_publisher_id());
+  fields.sequence = decoded.sequence();
+  fields.ordering_key = std::move(*decoded.mutable_ordering_key());
+  return fields;
+}
+
+}  // namespace signalbus::broker

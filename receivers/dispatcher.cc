@@ -1,0 +1,74 @@
+// Matching events to handlers and running them robustly (Django's send_robust).
+#include "signalbus/receivers/dispatcher.h"
+
+#include <algorithm>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+namespace signalbus {
+namespace {
+
+// A handler that fails on every event (the database is down) would otherwise write a
+// line per event; bursts of 10, then one line a second, with a count of what was skipped.
+constexpr double kFailureLogsPerSecond = 1.0;
+constexpr double kFailureLogBurst = 10.0;
+
+}  // namespace
+
+Dispatcher::Dispatcher() : failure_log_limiter_(kFailureLogsPerSecond, kFailureLogBurst) {}
+
+void Dispatcher::Add(std::vector<TopicPattern> patterns, Handler handler) {
+  if (patterns.empty()) throw std::invalid_argument("a handler needs at least one topic pattern");
+  if (!handler) throw std::invalid_argument("handler is empty");
+  entries_.push_back(Entry{std::move(patterns), std::move(handler)});
+}
+
+DispatchResult Dispatcher::Dispatch(std::string_view topic, const v1::Event& event) {
+  DispatchResult result;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const Entry& entry = entries_[i];
+    bool matches = std::any_of(entry.patterns.begin(), entry.patterns.end(),
+                               [&](const TopicPattern& p) { return p.Matches(topic); });
+    if (!matches) continue;
+    ++result.matched;
+    // Exceptions stop here: one receiver's failure is not another's.
+    try {
+      entry.handler(event);
+      ++result.succeeded;
+    } catch (const std::exception& e) {
+      ++result.failed;
+      LogFailure(i, topic, event, e.what());
+    } catch (...) {
+      ++result.failed;
+      LogFailure(i, topic, event, "an exception that is not a std::exception");
+    }
+  }
+  return result;
+}
+
+std::vector<TopicPattern> Dispatcher::patterns() const {
+  std::vector<TopicPattern> out;
+  for (const Entry& entry : entries_) out.insert(out.end(), entry.patterns.begin(), entry.patterns.end());
+  return out;
+}
+
+void Dispatcher::LogFailure(std::size_t index, std::string_view topic, const v1::Event& event, std::string_view what) {
+  if (!failure_log_limiter_.Allow()) return;
+  std::string skipped;
+  if (std::uint64_t n = failure_log_limiter_.TakeSuppressed(); n > 0) {
+    skipped = " (" + std::to_string(n) + " similar failures not logged)";
+  }
+  std::string patterns;
+  for (const TopicPattern& p : entries_[index].patterns) {
+    if (!patterns.empty()) patterns += ",";
+    patterns += p.ToString();
+  }
+  spdlog::error("handler #{} ({}) failed on event {} topic {}: {}{}", index + 1, patterns, Printable(event.event_id()),
+                Printable(topic), Printable(what, 300), skipped);
+}
+
+}  // namespace signalbus

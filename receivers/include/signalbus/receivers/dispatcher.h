@@ -1,0 +1,62 @@
+// Dispatch: which registered handlers an event goes to, and what happened when they
+// ran. Sits between an EventSource (which delivers decoded events) and user code. No
+// sockets here, so it is unit-tested on its own.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string_view>
+#include <vector>
+
+#include "signalbus/core/logging.h"
+#include "signalbus/core/topic.h"
+#include "signalbus/v1/event.pb.h"
+
+namespace signalbus {
+
+// A receiver function. It reports failure by throwing; a failure is logged and counted,
+// and never stops the other handlers (Django's send_robust).
+using Handler = std::function<void(const v1::Event&)>;
+
+// What one Dispatch() call did.
+struct DispatchResult {
+  std::size_t matched = 0;    // handlers whose patterns matched the topic
+  std::size_t succeeded = 0;  // of those, handlers that returned
+  std::size_t failed = 0;     // of those, handlers that threw
+
+  bool ok() const { return failed == 0; }
+};
+
+// Not thread-safe: one thread registers, then one thread dispatches.
+class Dispatcher {
+ public:
+  Dispatcher();
+
+  // Registers `handler` for every topic matching any of `patterns`. A handler runs at
+  // most once per event, even when several of its patterns match.
+  // REQUIRES: !patterns.empty() and handler is callable.
+  void Add(std::vector<TopicPattern> patterns, Handler handler);
+
+  // Calls each handler whose patterns match `topic` exactly (segment by segment), in
+  // registration order. A handler that throws is logged (rate-limited, with the event id
+  // and topic) and counted; the next handler still runs.
+  DispatchResult Dispatch(std::string_view topic, const v1::Event& event);
+
+  // Every registered pattern, in registration order, for subscribing the transport.
+  std::vector<TopicPattern> patterns() const;
+  bool empty() const { return entries_.empty(); }
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    std::vector<TopicPattern> patterns;
+    Handler handler;
+  };
+
+  void LogFailure(std::size_t index, std::string_view topic, const v1::Event& event, std::string_view what);
+
+  std::vector<Entry> entries_;
+  RateLimiter failure_log_limiter_;
+};
+
+}  // namespace signalbus

@@ -1,0 +1,110 @@
+// Receiver: the @receiver of signalbus. Register handlers for (signal, sender) pairs or
+// topic patterns, then Run(): it connects to the broker through an EventSource, and
+// dispatches every matching event to its handlers until Stop() or SIGINT/SIGTERM.
+//
+//   signalbus::Receiver receiver({.name = "profile-creator"});
+//   receiver.on("post_save", "auth.User", [](const signalbus::v1::Event& e) { ... })
+//           .on({"post_delete", "pre_delete"}, "auth.User", ...);
+//   signalbus::Status s = receiver.Run();
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "signalbus/core/codec.h"
+#include "signalbus/core/logging.h"
+#include "signalbus/core/status.h"
+#include "signalbus/core/topic.h"
+#include "signalbus/receivers/dispatcher.h"
+#include "signalbus/receivers/event_source.h"
+
+namespace signalbus {
+
+struct ReceiverOptions {
+  // Names the receiver in logs (and, later, its consumer group).
+  std::string name = "receiver";
+  // The broker's live endpoint. Empty: $SIGNALBUS_LIVE, else kDefaultLiveEndpoint.
+  std::string live_endpoint;
+  // The longest Run() waits before it checks Stop() and the shutdown signals.
+  std::chrono::milliseconds poll_interval{150};
+  // Larger events are dropped as malformed.
+  std::size_t max_event_bytes = kDefaultMaxEventBytes;
+};
+
+// Counters since construction. Each is exact; they are read independently.
+struct ReceiverStats {
+  std::uint64_t received = 0;          // well-formed events delivered by the source
+  std::uint64_t unmatched = 0;         // of those, events no handler's pattern matched
+  std::uint64_t handled = 0;           // handler calls that returned
+  std::uint64_t handler_failures = 0;  // handler calls that threw
+  std::uint64_t malformed = 0;         // messages dropped as undecodable or inconsistent
+};
+
+class Receiver {
+ public:
+  // Receives from the broker's live fan-out (a LiveSource on options.live_endpoint);
+  // options().live_endpoint then holds the endpoint actually used.
+  explicit Receiver(ReceiverOptions options);
+  // Receives from `source` instead (a consumer group, a test double).
+  Receiver(ReceiverOptions options, std::unique_ptr<EventSource> source);
+  ~Receiver();
+  Receiver(const Receiver&) = delete;
+  Receiver& operator=(const Receiver&) = delete;
+
+  // Registration. Call before Connect()/Run(), from one thread. Bad input is a
+  // programming or start-up error: these throw std::invalid_argument naming the culprit,
+  // and std::logic_error once the receiver is connected.
+  //
+  // signal: a signal name or "*"; sender: a model label ("auth.User") or "*".
+  Receiver& on(std::string_view signal, std::string_view sender, Handler handler);
+  // Several signals of one sender; the handler runs once per matching event.
+  Receiver& on(std::initializer_list<std::string_view> signals, std::string_view sender, Handler handler);
+  // Topic patterns ("auth.User/post_save", "auth.User/*", "*/post_save", "*"); the
+  // handler runs once per event that matches any of them.
+  Receiver& on(std::vector<TopicPattern> patterns, Handler handler);
+
+  // Connects to the broker and subscribes to what the handlers need. Run() calls it if
+  // it was not called; call it first to report readiness only once connected. A
+  // failure (bad endpoint, no handlers) is a Status.
+  Status Connect();
+
+  // Dispatches events until Stop() is called or SIGINT/SIGTERM is recorded (see
+  // core/shutdown.h; the program installs the handlers). Returns OK then; an error only
+  // if the transport fails. Bad messages are counted and logged (rate-limited), never
+  // fatal. Handlers run on the calling thread.
+  Status Run();
+
+  // Makes Run() return within about one poll interval, or at once if it has not started.
+  // Sticky: a later Run() returns at once. Thread-safe, and safe from a handler.
+  void Stop();
+
+  // Thread-safe.
+  ReceiverStats stats() const;
+  const ReceiverOptions& options() const { return options_; }
+
+ private:
+  void RequireNotConnected() const;
+  void HandleMalformed(const std::string& problem);
+
+  ReceiverOptions options_;
+  std::unique_ptr<EventSource> source_;
+  Dispatcher dispatcher_;
+  bool connected_ = false;
+  std::atomic<bool> stop_requested_{false};
+  RateLimiter malformed_log_limiter_;
+
+  std::atomic<std::uint64_t> received_{0};
+  std::atomic<std::uint64_t> unmatched_{0};
+  std::atomic<std::uint64_t> handled_{0};
+  std::atomic<std::uint64_t> handler_failures_{0};
+  std::atomic<std::uint64_t> malformed_{0};
+};
+
+}  // namespace signalbus

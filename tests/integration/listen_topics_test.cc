@@ -1,0 +1,169 @@
+// signalbus-listen against a real broker: it prints exactly the events its topic
+// patterns match (at segment boundaries), one NDJSON line each, and exits 0 after
+// --count events or on SIGTERM; a bad pattern is one line on stderr and exit 2.
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <zmq.hpp>
+
+#include "broker_process.h"
+#include "process.h"
+#include "sample_events.h"
+#include "signalbus/core/codec.h"
+#include "signalbus/core/event_json.h"
+#include "signalbus/core/sockets.h"
+
+namespace signalbus::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) nl = text.size();
+    lines.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return lines;
+}
+
+// A plain ZeroMQ publisher on the broker's ingest, as any language could write it. An
+// XPUB rather than a PUB so that it can wait for the broker's subscription before sending
+// (the slow-joiner effect would drop what is sent earlier).
+class RawPublisher {
+ public:
+  explicit RawPublisher(const std::string& ingest) : socket_(MakeSocket(SharedContext(), zmq::socket_type::xpub)) {
+    socket_.set(zmq::sockopt::rcvtimeo, 20'000);
+    EXPECT_TRUE(Connect(socket_, ingest).ok());
+    zmq::message_t subscription;
+    connected_ = socket_.recv(subscription).has_value();
+    EXPECT_TRUE(connected_) << "the broker never subscribed to " << ingest;
+  }
+  ~RawPublisher() { socket_.close(); }
+
+  void Send(const v1::Event& event) {
+    ASSERT_TRUE(ValidateEvent(event).ok()) << ValidateEvent(event).ToString();
+    std::string topic = TopicOf(event);
+    std::string body = EncodeEvent(event);
+    ASSERT_TRUE(socket_.send(zmq::buffer(topic), zmq::send_flags::sndmore));
+    ASSERT_TRUE(socket_.send(zmq::buffer(body), zmq::send_flags::none));
+  }
+  bool connected() const { return connected_; }
+
+ private:
+  zmq::socket_t socket_;
+  bool connected_ = false;
+};
+
+v1::Event UserProfileCreated(const std::string& pk) {
+  v1::Event e = UserCreated(pk);
+  e.set_sender("auth.UserProfile");
+  e.set_ordering_key("auth.UserProfile:" + pk);
+  e.mutable_model_save()->mutable_instance()->set_model("auth.UserProfile");
+  return e;
+}
+
+v1::Event UserArchived(const std::string& pk) {
+  v1::Event e = UserCreated(pk);
+  e.set_signal("post_save_archived");
+  e.clear_model_save();
+  e.mutable_custom()->set_pk(pk);
+  (*e.mutable_custom()->mutable_kwargs()->mutable_fields())["reason"].set_string_value("inactive");
+  return e;
+}
+
+class ListenTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(broker_.ready()); }
+
+  // Waits until the broker has seen `n` live subscription prefixes.
+  void WaitForSubscriptions(double n, Process& listener) {
+    ASSERT_TRUE(broker_.WaitForMetric("signalbus_live_subscriptions", n, 20s))
+        << "signalbus-listen never subscribed; stderr:\n"
+        << listener.Stderr();
+  }
+
+  BrokerProcess broker_;
+};
+
+TEST_F(ListenTest, PrintsExactlyTheMatchingEventsAsNdjsonAndExitsAfterCount) {
+  Process listen("signalbus-listen", {"auth.User/post_save", "--count", "2", "--live", broker_.live()});
+  WaitForSubscriptions(1, listen);
+
+  RawPublisher publisher(broker_.ingest());
+  ASSERT_TRUE(publisher.connected());
+  v1::Event first = UserCreated("41");
+  v1::Event second = UserCreated("42");
+  publisher.Send(UserArchived("40"));        // same prefix, other signal: not a match
+  publisher.Send(UserProfileCreated("40"));  // same prefix, other sender: not a match
+  publisher.Send(first);
+  publisher.Send(second);
+
+  std::optional<int> status = listen.Wait(30s);
+  ASSERT_TRUE(status.has_value()) << "signalbus-listen did not exit; stdout:\n" << listen.Stdout();
+  EXPECT_EQ(*status, 0) << listen.Stderr();
+  std::vector<std::string> lines = Lines(listen.Stdout());
+  ASSERT_EQ(lines.size(), 2u) << listen.Stdout();
+  std::vector<std::string> ids;
+  for (const std::string& line : lines) {
+    Result<v1::Event> event = EventFromJson(line);
+    ASSERT_TRUE(event.ok()) << event.status().ToString() << "\n" << line;
+    EXPECT_EQ(TopicOf(*event), "auth.User/post_save");
+    EXPECT_TRUE(event->model_save().created());
+    ids.push_back(event->event_id());
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{first.event_id(), second.event_id()}));
+  // snake_case field names, as in the .proto.
+  EXPECT_NE(lines[0].find("\"event_id\""), std::string::npos) << lines[0];
+}
+
+TEST_F(ListenTest, WithoutTopicsPrintsEverythingUntilSigterm) {
+  Process listen("signalbus-listen", {"--live", broker_.live()});
+  WaitForSubscriptions(1, listen);
+
+  RawPublisher publisher(broker_.ingest());
+  ASSERT_TRUE(publisher.connected());
+  publisher.Send(UserArchived("1"));
+  publisher.Send(UserProfileCreated("2"));
+  publisher.Send(UserCreated("3"));
+  ASSERT_TRUE(Eventually([&] { return Lines(listen.Stdout()).size() == 3; }, 20s)) << listen.Stdout();
+
+  std::vector<std::string> topics;
+  for (const std::string& line : Lines(listen.Stdout())) {
+    Result<v1::Event> event = EventFromJson(line);
+    ASSERT_TRUE(event.ok()) << event.status().ToString();
+    topics.push_back(TopicOf(*event));
+  }
+  EXPECT_EQ(topics, (std::vector<std::string>{"auth.User/post_save_archived", "auth.UserProfile/post_save",
+                                              "auth.User/post_save"}));
+  EXPECT_EQ(listen.Stop(), 0) << listen.Stderr();
+}
+
+TEST(ListenUsage, BadPatternIsOneLineOnStderrAndExitTwo) {
+  RunResult r = RunToCompletion("signalbus-listen", {"bad/pattern/x"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
+  EXPECT_NE(r.err.find("signalbus-listen"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bad/pattern/x"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+TEST(ListenUsage, BadCountOrEndpointIsExitTwo) {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{{"--count", "0"},
+                                                                             {"--count", "-1"},
+                                                                             {"--count", "many"},
+                                                                             {"--live", "localhost:5556"},
+                                                                             {"--log-level", "loud"}}) {
+    RunResult r = RunToCompletion("signalbus-listen", args);
+    EXPECT_EQ(r.exit_code, 2) << args[0] << " " << args[1] << ": " << r.err;
+    EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace signalbus::testing

@@ -1,0 +1,44 @@
+// Starting a broker and reading back the endpoints it chose.
+#include "broker_process.h"
+
+#include <gtest/gtest.h>
+
+namespace signalbus::testing {
+namespace {
+
+std::string Field(const std::string& line, const std::string& key) {
+  std::size_t at = line.find(" " + key + "=");
+  if (at == std::string::npos) return "";
+  at += key.size() + 2;
+  return line.substr(at, line.find(' ', at) - at);
+}
+
+}  // namespace
+
+BrokerProcess::BrokerProcess(std::vector<std::string> extra_args) {
+  std::vector<std::string> args = {"--ingest", "tcp://127.0.0.1:*", "--live", "tcp://127.0.0.1:*",
+                                   "--metrics", "127.0.0.1:0"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  process_ = std::make_unique<Process>("signalbus-broker", args);
+  auto line = process_->WaitForStdoutLine("signalbus-broker ready", std::chrono::seconds(20));
+  if (!line) {
+    ADD_FAILURE() << "broker did not become ready; stderr:\n" << process_->Stderr();
+    return;
+  }
+  ingest_ = Field(*line, "ingest");
+  live_ = Field(*line, "live");
+  metrics_url_ = Field(*line, "metrics");
+  ready_ = !ingest_.empty() && !live_.empty() && metrics_url_.rfind("http://", 0) == 0;
+  EXPECT_TRUE(ready_) << "unexpected ready line: " << *line;
+}
+
+double BrokerProcess::Metric(const std::string& sample) const {
+  auto page = HttpGet(metrics_url_, "/metrics");
+  return page ? MetricValue(*page, sample) : -1;
+}
+
+bool BrokerProcess::WaitForMetric(const std::string& sample, double value, std::chrono::milliseconds timeout) const {
+  return Eventually([&] { return Metric(sample) >= value; }, timeout);
+}
+
+}  // namespace signalbus::testing

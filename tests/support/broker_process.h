@@ -1,0 +1,34 @@
+// A real signalbus-broker on ephemeral loopback ports, for integration tests: started,
+// its ready line parsed for the endpoints it bound, stopped by pid at the end.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "process.h"
+
+namespace signalbus::testing {
+
+class BrokerProcess {
+ public:
+  explicit BrokerProcess(std::vector<std::string> extra_args = {});
+  bool ready() const { return ready_; }
+  const std::string& ingest() const { return ingest_; }
+  const std::string& live() const { return live_; }
+  const std::string& metrics_url() const { return metrics_url_; }
+  Process& process() { return *process_; }
+  // A sample from /metrics, or -1 when it cannot be read.
+  double Metric(const std::string& sample) const;
+  // Waits until the metric is at least `value`.
+  bool WaitForMetric(const std::string& sample, double value, std::chrono::milliseconds timeout) const;
+
+ private:
+  std::unique_ptr<Process> process_;
+  bool ready_ = false;
+  std::string ingest_;
+  std::string live_;
+  std::string metrics_url_;
+};
+
+}  // namespace signalbus::testing
