@@ -28,8 +28,15 @@ Broker::~Broker() { Stop(); }
 
 Status Broker::Start() {
   live_ = std::make_unique<LiveFanout>(context_, options_.live_endpoint, metrics_);
+  // Recovery first: nothing is accepted before the log is known to be sound.
+  journal_ = std::make_unique<Journal>(options_.journal, metrics_, *live_);
+  if (Status s = journal_->Open(); !s.ok()) {
+    journal_.reset();
+    return s;
+  }
+  metrics_.SetDurableOffset(journal_->durable_offset());
   ingest_ = std::make_unique<Ingest>(
-      context_, IngestOptions{options_.ingest_endpoint, options_.max_event_bytes}, metrics_, *live_,
+      context_, IngestOptions{options_.ingest_endpoint, options_.max_event_bytes}, metrics_, *journal_,
       [this](const Rejection& r, std::string_view topic, std::string_view event) { OnReject(r, topic, event); });
   // Listeners first: an event accepted the moment ingest is bound has somewhere to go.
   Status status = live_->Bind();
@@ -42,11 +49,17 @@ Status Broker::Start() {
     if (metrics_server_) metrics_server_->Stop();
     ingest_->Close();
     live_->Close();
+    journal_->Close();
     return status;
   }
   started_ = true;
+  last_maintenance_ = std::chrono::steady_clock::now();
   spdlog::info("ingest on {}, live on {}, metrics {} (max event {} bytes)", ingest_->endpoint(), live_->endpoint(),
                metrics_url(), options_.max_event_bytes);
+  const auto& recovery = journal_->recovery();
+  spdlog::info("log {}: offsets {}..{}, {} records verified in {} ms, fsync {}", options_.journal.data_dir,
+               journal_->store().first_offset(), journal_->store().next_offset() - 1, recovery.records_verified,
+               recovery.open_time.count() / 1000, eventlog::FormatSyncPolicy(options_.journal.sync));
   return Status::Ok();
 }
 
@@ -64,15 +77,26 @@ Status Broker::PollOnce(std::chrono::milliseconds timeout) {
     zmq::pollitem_t items[] = {
         {ingest_->socket().handle(), 0, ZMQ_POLLIN, 0},
         {live_->socket().handle(), 0, ZMQ_POLLIN, 0},
+        {nullptr, journal_->wake_fd(), ZMQ_POLLIN, 0},
     };
     try {
-      zmq::poll(items, 2, timeout);
+      zmq::poll(items, 3, timeout);
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
       return Status::Ok();  // a signal: the caller checks ShutdownRequested()
     }
     if (items[0].revents & ZMQ_POLLIN) ingest_->Drain(kIngestBudget);
     if (items[1].revents & ZMQ_POLLIN) live_->DrainSubscriptions(kSubscriptionBudget);
+    SendConfirms();
+    if (Status failure = journal_->failure(); !failure.ok()) {
+      return Status(failure.code(), "durable log failed, stopping so that publishers re-send to a healthy broker: " +
+                                        failure.message());
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_maintenance_ >= options_.maintenance_interval) {
+      last_maintenance_ = now;
+      journal_->Maintain();
+    }
     ReportSuppressed(false);
     return Status::Ok();
   } catch (const zmq::error_t& e) {
@@ -80,7 +104,20 @@ Status Broker::PollOnce(std::chrono::milliseconds timeout) {
   }
 }
 
+void Broker::SendConfirms() {
+  (void)journal_->TakeDurable();
+  std::optional<v1::ConfirmBatch> batch = journal_->TakeConfirms();
+  if (!batch) return;
+  // Upstream on the ingest XSUB: every connected publisher's XPUB receives it; plain PUB
+  // sockets discard it. A publisher whose queue is full misses this batch and re-sends,
+  // which earns it another confirm.
+  std::string bytes = batch->SerializeAsString();
+  (void)ingest_->socket().send(zmq::buffer(kConfirmTopic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+  (void)ingest_->socket().send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+}
+
 void Broker::OnReject(const Rejection& rejection, std::string_view topic, std::string_view event) {
+  journal_->OnRejected(event, RejectReasonName(rejection.reason));
   if (!reject_log_limiter_.Allow()) return;
   spdlog::warn("rejected message ({}): {}; topic='{}' event='{}'", RejectReasonName(rejection.reason),
                rejection.detail, Printable(topic), Printable(event, 32));
@@ -103,6 +140,9 @@ void Broker::Stop() {
   if (!started_) return;
   started_ = false;
   if (metrics_server_) metrics_server_->Stop();
+  // Last confirms for what the final sync makes durable.
+  journal_->Close();
+  SendConfirms();
   ingest_->Close();
   live_->Close();
   ReportSuppressed(true);
@@ -113,9 +153,10 @@ void Broker::Stop() {
       by_reason += (by_reason.empty() ? "" : " ") + std::string(RejectReasonName(reason)) + "=" + std::to_string(n);
     }
   }
-  spdlog::info("stopped: accepted={} rejected={}{} ingest_bytes={} live_forwarded={}", s.accepted,
-               s.rejected_total(), by_reason.empty() ? "" : " (" + by_reason + ")", s.ingest_bytes,
-               s.live_forwarded);
+  spdlog::info("stopped: accepted={} logged={} duplicates={} durable_offset={} rejected={}{} ingest_bytes={} "
+               "live_forwarded={}",
+               s.accepted, s.logged, s.duplicates, journal_->durable_offset(), s.rejected_total(),
+               by_reason.empty() ? "" : " (" + by_reason + ")", s.ingest_bytes, s.live_forwarded);
 }
 
 }  // namespace signalbus::broker

@@ -8,6 +8,7 @@
 
 #include "signalbus/broker/broker.h"
 #include "signalbus/core/cli.h"
+#include "signalbus/core/duration.h"
 #include "signalbus/core/endpoints.h"
 #include "signalbus/core/logging.h"
 #include "signalbus/core/shutdown.h"
@@ -31,6 +32,20 @@ const CLI::Validator kMetricsAddress(
     },
     "HOST:PORT|off");
 
+const CLI::Validator kSyncPolicy(
+    [](std::string& value) {
+      auto parsed = signalbus::eventlog::ParseSyncPolicy(value);
+      return parsed.ok() ? std::string() : parsed.status().message();
+    },
+    "always|interval:DURATION|never");
+
+const CLI::Validator kDuration(
+    [](std::string& value) {
+      auto parsed = signalbus::ParseDuration(value);
+      return parsed.ok() ? std::string() : parsed.status().message();
+    },
+    "DURATION");
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -40,6 +55,34 @@ int main(int argc, char** argv) {
   std::string metrics(signalbus::kDefaultMetricsAddress);
   std::size_t max_event_bytes = signalbus::kDefaultMaxEventBytes;
   std::string log_level = "info";
+  std::string data_dir = "var/broker";
+  std::string fsync = "always";
+  std::uint64_t segment_bytes = signalbus::eventlog::kDefaultSegmentBytes;
+  std::uint64_t retention_bytes = 0;
+  std::string retention_age = "0";
+  std::string dedupe_window = "2m";
+  bool skip_corrupt = false;
+  app.add_option("--data-dir", data_dir, "Directory of the durable log")
+      ->envname("SIGNALBUS_DATA_DIR")
+      ->capture_default_str();
+  app.add_option("--fsync", fsync,
+                 "When events are made durable before they are confirmed: always (group commit), "
+                 "interval:10ms, or never (tests only: a crash loses confirmed events)")
+      ->check(kSyncPolicy)
+      ->capture_default_str();
+  app.add_option("--segment-bytes", segment_bytes, "Log segment size")
+      ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--retention-bytes", retention_bytes, "Delete the oldest segments past this total (0: keep all)")
+      ->capture_default_str();
+  app.add_option("--retention-age", retention_age, "Delete segments older than this, e.g. 7d as 168h (0: keep)")
+      ->check(kDuration)
+      ->capture_default_str();
+  app.add_option("--dedupe-window", dedupe_window, "How far back re-sent events are recognised after a restart")
+      ->check(kDuration)
+      ->capture_default_str();
+  app.add_flag("--skip-corrupt", skip_corrupt,
+               "Start even if the log has damaged records (they are reported and never delivered)");
   app.add_option("--ingest", ingest, "Endpoint publishers connect to (XSUB)")
       ->envname(signalbus::kIngestEnv)
       ->check(kEndpoint)
@@ -77,6 +120,13 @@ int main(int argc, char** argv) {
     options.metrics = signalbus::broker::ParseMetricsAddress(metrics).value();  // checked by the flag
   }
   options.max_event_bytes = max_event_bytes;
+  options.journal.data_dir = data_dir;
+  options.journal.sync = signalbus::eventlog::ParseSyncPolicy(fsync).value();  // checked by the flag
+  options.journal.segment_bytes = segment_bytes;
+  options.journal.retention.max_bytes = retention_bytes;
+  options.journal.retention.max_age = signalbus::ParseDuration(retention_age).value();
+  options.journal.dedupe_window = signalbus::ParseDuration(dedupe_window).value();
+  options.journal.skip_corrupt = skip_corrupt;
 
   signalbus::broker::Broker broker(options);
   if (signalbus::Status s = broker.Start(); !s.ok()) {

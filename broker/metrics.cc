@@ -1,6 +1,7 @@
 // Snapshot and Prometheus rendering of the broker's metrics.
 #include "signalbus/broker/metrics.h"
 
+#include <array>
 #include <numeric>
 
 namespace signalbus::broker {
@@ -31,7 +32,39 @@ void Sample(std::string& out, const char* name, Int value, const char* label = n
   out += '\n';
 }
 
+constexpr std::array<GroupCounter, kGroupCounterCount> kAllGroupCounters = {
+    GroupCounter::kDelivered, GroupCounter::kRedelivered, GroupCounter::kAcked,          GroupCounter::kNacked,
+    GroupCounter::kStaleAcks, GroupCounter::kDeadLettered, GroupCounter::kMembersExpired, GroupCounter::kBadRequests};
+
+const char* GroupCounterHelp(GroupCounter counter) {
+  switch (counter) {
+    case GroupCounter::kDelivered: return "Deliveries to consumer-group members, first attempts and retries.";
+    case GroupCounter::kRedelivered: return "Deliveries with attempt > 1.";
+    case GroupCounter::kAcked: return "Deliveries acknowledged.";
+    case GroupCounter::kNacked: return "Deliveries a handler failed.";
+    case GroupCounter::kStaleAcks: return "Acks or nacks refused because they named an earlier attempt.";
+    case GroupCounter::kDeadLettered: return "Events moved to a dead-letter queue.";
+    case GroupCounter::kMembersExpired: return "Members dropped after missed heartbeats.";
+    case GroupCounter::kBadRequests: return "Malformed or refused group requests.";
+  }
+  return "";
+}
+
 }  // namespace
+
+const char* GroupCounterMetric(GroupCounter counter) {
+  switch (counter) {
+    case GroupCounter::kDelivered: return "signalbus_group_delivered_total";
+    case GroupCounter::kRedelivered: return "signalbus_group_redelivered_total";
+    case GroupCounter::kAcked: return "signalbus_group_acked_total";
+    case GroupCounter::kNacked: return "signalbus_group_nacked_total";
+    case GroupCounter::kStaleAcks: return "signalbus_group_stale_acks_total";
+    case GroupCounter::kDeadLettered: return "signalbus_group_dead_lettered_total";
+    case GroupCounter::kMembersExpired: return "signalbus_group_members_expired_total";
+    case GroupCounter::kBadRequests: return "signalbus_group_bad_requests_total";
+  }
+  return "";
+}
 
 std::uint64_t MetricsSnapshot::rejected_total() const {
   return std::accumulate(rejected.begin(), rejected.end(), std::uint64_t{0});
@@ -44,6 +77,11 @@ MetricsSnapshot Metrics::Snapshot() const {
   s.ingest_bytes = ingest_bytes_.load(std::memory_order_relaxed);
   s.live_forwarded = live_forwarded_.load(std::memory_order_relaxed);
   s.live_subscriptions = live_subscriptions_.load(std::memory_order_relaxed);
+  s.logged = logged_.load(std::memory_order_relaxed);
+  s.duplicates = duplicates_.load(std::memory_order_relaxed);
+  s.durable_offset = durable_offset_.load(std::memory_order_relaxed);
+  s.confirm_batches = confirm_batches_.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < kGroupCounterCount; ++i) s.groups[i] = groups_[i].load(std::memory_order_relaxed);
   return s;
 }
 
@@ -63,6 +101,18 @@ std::string Metrics::RenderPrometheus() const {
   Sample(out, kLiveForwardedMetric, s.live_forwarded);
   Header(out, kLiveSubscriptionsMetric, "gauge", "Active live subscriptions (subscribes minus unsubscribes).");
   Sample(out, kLiveSubscriptionsMetric, s.live_subscriptions);
+  Header(out, kLoggedMetric, "counter", "Events appended to the durable log.");
+  Sample(out, kLoggedMetric, s.logged);
+  Header(out, kDuplicatesMetric, "counter", "Events dropped as re-sends of logged ones (publisher_id, sequence).");
+  Sample(out, kDuplicatesMetric, s.duplicates);
+  Header(out, kDurableOffsetMetric, "gauge", "Highest log offset on disk (fdatasync'ed per the sync policy).");
+  Sample(out, kDurableOffsetMetric, s.durable_offset);
+  Header(out, kConfirmBatchesMetric, "counter", "Publish-confirm batches sent to publishers.");
+  Sample(out, kConfirmBatchesMetric, s.confirm_batches);
+  for (GroupCounter counter : kAllGroupCounters) {
+    Header(out, GroupCounterMetric(counter), "counter", GroupCounterHelp(counter));
+    Sample(out, GroupCounterMetric(counter), s.groups[static_cast<std::size_t>(counter)]);
+  }
   return out;
 }
 

@@ -1,6 +1,8 @@
-// Publisher: event completion, the XPUB connection to the broker's ingest, and the
-// waits that keep PUB/SUB from dropping events silently.
+// Publisher: event completion, the XPUB connection to the broker's ingest, confirms,
+// re-sends, and the waits that keep PUB/SUB from dropping events silently.
 #include "signalbus/publisher/publisher.h"
+
+#include <algorithm>
 
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
@@ -10,23 +12,18 @@
 #include "signalbus/core/event_id.h"
 #include "signalbus/core/sockets.h"
 #include "signalbus/core/topic.h"
+#include "signalbus/v1/groups.pb.h"
 
 namespace signalbus {
-
-// A context of its own per connection: terminating it is the one way ZeroMQ offers
-// to wait until queued messages have been written out (see Flush).
-struct Publisher::Connection {
-  zmq::context_t context{1};
-  zmq::socket_t socket;
-  int subscriptions = 0;  // the broker's active subscriptions seen on this XPUB
-};
 
 Publisher::Publisher(PublisherOptions options) : options_(std::move(options)) {}
 
 Publisher::~Publisher() {
-  if (connection_ && unflushed_ > 0) {
+  if (!unconfirmed_.empty()) {
     if (Status s = Flush(options_.send_timeout); !s.ok()) spdlog::error("publisher closing: {}", s.message());
   }
+  socket_.close();
+  context_.close();
 }
 
 Result<std::unique_ptr<Publisher>> Publisher::Connect(PublisherOptions options) {
@@ -34,90 +31,131 @@ Result<std::unique_ptr<Publisher>> Publisher::Connect(PublisherOptions options) 
   if (Status s = ValidateEndpoint(options.endpoint); !s.ok()) return s;
   if (options.publisher_id.empty()) options.publisher_id = NewEventId();
   std::unique_ptr<Publisher> publisher(new Publisher(std::move(options)));
-  if (Status s = publisher->EnsureConnected(); !s.ok()) return s;
+  if (Status s = publisher->Open(); !s.ok()) return s;
   return publisher;
 }
 
-Status Publisher::EnsureConnected() {
-  if (connection_) return Status::Ok();
-  auto connection = std::make_unique<Connection>();
+Status Publisher::Open() {
   SocketOptions socket_options;
   socket_options.send_hwm = options_.send_hwm;
   socket_options.send_timeout = options_.send_timeout;
-  connection->socket = MakeSocket(connection->context, zmq::socket_type::xpub, socket_options);
-  connection->socket.set(zmq::sockopt::xpub_nodrop, 1);
-  if (Status s = signalbus::Connect(connection->socket, options_.endpoint); !s.ok()) return s;
-  connection_ = std::move(connection);
-  return WaitForBroker(options_.connect_timeout);
+  socket_ = MakeSocket(context_, zmq::socket_type::xpub, socket_options);
+  socket_.set(zmq::sockopt::xpub_nodrop, 1);
+  if (Status s = signalbus::Connect(socket_, options_.endpoint); !s.ok()) return s;
+  if (Status s = Pump(options_.connect_timeout, [this] { return subscriptions_ > 0; }); !s.ok()) return s;
+  if (subscriptions_ == 0) {
+    return Unavailable("no broker answered at " + options_.endpoint + " within " +
+                       std::to_string(options_.connect_timeout.count()) + " ms");
+  }
+  return Status::Ok();
 }
 
-// Reads subscription messages (0x01 + prefix = subscribe, 0x00 + prefix = unsubscribe)
-// until the broker has an active subscription or the timeout passes.
-Status Publisher::WaitForBroker(std::chrono::milliseconds timeout) {
-  zmq::socket_t& socket = connection_->socket;
-  // Fast path for every send: subscribed, and no subscription change waiting.
-  if (connection_->subscriptions > 0 && (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) == 0) return Status::Ok();
+// What arrives on the XPUB: subscription changes (one frame, 0x01/0x00 + prefix) and
+// confirm batches (two frames, kConfirmTopic + ConfirmBatch) sent upstream by the broker.
+Status Publisher::Pump(std::chrono::milliseconds timeout, const std::function<bool()>& done) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
-    zmq::message_t message;
-    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    bool block = connection_->subscriptions == 0 && remaining.count() > 0;
-    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-    int ready = 0;
+    zmq::message_t first;
+    bool got = false;
     try {
-      ready = zmq::poll(&item, 1, block ? remaining : std::chrono::milliseconds(0));
+      got = TryRecvFrame(socket_, first);
+    } catch (const zmq::error_t& e) {
+      return Internal(std::string("receive failed: ") + e.what());
+    }
+    if (got) {
+      if (first.more()) {
+        zmq::message_t rest;
+        bool is_confirm = first.to_string_view() == kConfirmTopic;
+        while (TryRecvFrame(socket_, rest)) {
+          if (is_confirm) HandleConfirms(rest);
+          if (!rest.more()) break;
+        }
+      } else if (first.size() >= 1) {
+        auto kind = static_cast<const unsigned char*>(first.data())[0];
+        if (kind == 1) {
+          if (subscriptions_++ == 0) {
+            // The broker is (back) there. After a reconnect, whatever it may not have
+            // received goes again; it drops what it already logged.
+            if (ever_subscribed_) ResendAll();
+            ever_subscribed_ = true;
+          }
+        } else if (kind == 0 && subscriptions_ > 0) {
+          --subscriptions_;
+        }
+      }
+      continue;
+    }
+    if (done()) return Status::Ok();
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return Status::Ok();
+    if (!unconfirmed_.empty() && subscriptions_ > 0 && now - last_progress_ >= options_.resend_interval) ResendAll();
+    auto wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
+                             std::chrono::milliseconds(1),
+                         options_.resend_interval);
+    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    try {
+      zmq::poll(&item, 1, wait);
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) return Internal(std::string("poll failed: ") + e.what());
     }
-    if (ready > 0 && socket.recv(message, zmq::recv_flags::dontwait)) {
-      const auto* data = static_cast<const unsigned char*>(message.data());
-      if (message.size() >= 1 && data[0] == 1) ++connection_->subscriptions;
-      if (message.size() >= 1 && data[0] == 0 && connection_->subscriptions > 0) --connection_->subscriptions;
-      continue;
-    }
-    if (connection_->subscriptions > 0) return Status::Ok();
-    if (!block) {
-      return Unavailable("no broker answered at " + options_.endpoint + " within " +
-                         std::to_string(timeout.count()) + " ms");
-    }
   }
 }
 
-Status Publisher::Send(const std::string& topic, const std::string& bytes) {
-  if (Status s = EnsureConnected(); !s.ok()) return s;
-  // Picks up a lost or re-established broker before sending; an XPUB with no
-  // subscriber would drop the event.
-  if (Status s = WaitForBroker(options_.send_timeout); !s.ok()) return s;
-  zmq::socket_t& socket = connection_->socket;
-  try {
-    if (!socket.send(zmq::buffer(topic), zmq::send_flags::sndmore)) {
-      return DeadlineExceeded("broker at " + options_.endpoint + " did not take events for " +
-                              std::to_string(options_.send_timeout.count()) + " ms (queue full)");
+void Publisher::HandleConfirms(const zmq::message_t& frame) {
+  v1::ConfirmBatch batch;
+  if (!batch.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) return;
+  for (const v1::PublishConfirm& confirm : batch.confirms()) {
+    if (confirm.publisher_id() != options_.publisher_id) continue;
+    for (const v1::PublishRejection& r : confirm.rejections()) {
+      auto it = std::find_if(unconfirmed_.begin(), unconfirmed_.end(),
+                             [&](const Pending& p) { return p.sequence == r.sequence(); });
+      if (it == unconfirmed_.end()) continue;
+      rejections_.push_back("the broker rejected event " + std::to_string(r.sequence()) + " (" + r.reason() + ")");
+      unconfirmed_.erase(it);
     }
-    // The second frame of a started message is always accepted.
-    (void)socket.send(zmq::buffer(bytes), zmq::send_flags::none);
-  } catch (const zmq::error_t& e) {
-    return Internal(std::string("send failed: ") + e.what());
+    bool progress = false;
+    while (!unconfirmed_.empty() && unconfirmed_.front().sequence <= confirm.durable_through()) {
+      unconfirmed_.pop_front();
+      progress = true;
+    }
+    if (progress) last_progress_ = std::chrono::steady_clock::now();
   }
-  ++unflushed_;
-  return Status::Ok();
+}
+
+bool Publisher::SendFrames(const Pending& pending) {
+  // A full queue makes the first send wait up to send_timeout (XPUB_NODROP); the second
+  // frame of a started message is always taken.
+  if (!socket_.send(zmq::buffer(pending.topic), zmq::send_flags::sndmore)) return false;
+  (void)socket_.send(zmq::buffer(pending.bytes), zmq::send_flags::none);
+  return true;
+}
+
+void Publisher::ResendAll() {
+  last_progress_ = std::chrono::steady_clock::now();
+  if (unconfirmed_.empty()) return;
+  ++resends_;
+  spdlog::debug("re-sending {} unconfirmed events to {}", unconfirmed_.size(), options_.endpoint);
+  for (const Pending& pending : unconfirmed_) {
+    if (!SendFrames(pending)) break;  // still unconfirmed: the next resend tries again
+  }
+}
+
+Status Publisher::TakeRejections() {
+  if (rejections_.empty()) return Status::Ok();
+  std::string message = rejections_.front();
+  if (rejections_.size() > 1) message += " and " + std::to_string(rejections_.size() - 1) + " more";
+  rejections_.clear();
+  return InvalidArgument(message);
 }
 
 Status Publisher::Flush(std::chrono::milliseconds timeout) {
-  if (!connection_) return Status::Ok();
-  auto started = std::chrono::steady_clock::now();
-  connection_->socket.set(zmq::sockopt::linger, static_cast<int>(timeout.count()));
-  connection_->socket.close();
-  connection_->context.close();  // blocks until the queue is written out or linger ends
-  connection_.reset();
-  auto took = std::chrono::steady_clock::now() - started;
-  std::uint64_t pending = unflushed_;
-  unflushed_ = 0;
-  if (pending > 0 && took >= timeout) {
-    return DeadlineExceeded("up to " + std::to_string(pending) + " events may not have reached the broker at " +
-                            options_.endpoint + " within " + std::to_string(timeout.count()) + " ms");
+  if (Status s = Pump(timeout, [this] { return unconfirmed_.empty(); }); !s.ok()) return s;
+  if (!unconfirmed_.empty()) {
+    return DeadlineExceeded(std::to_string(unconfirmed_.size()) + " events not confirmed by the broker at " +
+                            options_.endpoint + " within " + std::to_string(timeout.count()) + " ms" +
+                            (subscriptions_ == 0 ? " (broker unreachable)" : ""));
   }
-  return Status::Ok();
+  return TakeRejections();
 }
 
 Status Publisher::Publish(v1::Event event) {
@@ -136,12 +174,38 @@ Status Publisher::Publish(v1::Event event) {
   if (event.ordering_key().empty()) event.set_ordering_key(OrderingKeyFor(event.sender(), PrimaryKeyOf(event)));
   if (event.has_login_failed()) MaskCredentials(event.mutable_login_failed());
   if (Status s = ValidateEvent(event); !s.ok()) return s;
-  std::string bytes = EncodeEvent(event);
-  if (bytes.size() > kDefaultMaxEventBytes) {
-    return InvalidArgument("event of " + std::to_string(bytes.size()) + " bytes is over the broker's default limit of " +
-                           std::to_string(kDefaultMaxEventBytes));
+  Pending pending{sequence_ + 1, TopicOf(event), EncodeEvent(event)};
+  if (pending.bytes.size() > kDefaultMaxEventBytes) {
+    return InvalidArgument("event of " + std::to_string(pending.bytes.size()) +
+                           " bytes is over the broker's default limit of " + std::to_string(kDefaultMaxEventBytes));
   }
-  if (Status s = Send(TopicOf(event), bytes); !s.ok()) return s;
+  // Confirms that are waiting make room; a full window waits for more, bounded.
+  if (Status s = Pump(std::chrono::milliseconds(0), [] { return true; }); !s.ok()) return s;
+  if (unconfirmed_.size() >= options_.max_unconfirmed) {
+    if (Status s = Pump(options_.send_timeout,
+                        [this] { return unconfirmed_.size() < options_.max_unconfirmed; });
+        !s.ok()) {
+      return s;
+    }
+    if (unconfirmed_.size() >= options_.max_unconfirmed) {
+      return DeadlineExceeded(std::to_string(unconfirmed_.size()) + " events await confirms from the broker at " +
+                              options_.endpoint + "; none arrived within " +
+                              std::to_string(options_.send_timeout.count()) + " ms");
+    }
+  }
+  if (subscriptions_ > 0) {
+    try {
+      if (!SendFrames(pending)) {
+        return DeadlineExceeded("broker at " + options_.endpoint + " did not take events for " +
+                                std::to_string(options_.send_timeout.count()) + " ms (queue full)");
+      }
+    } catch (const zmq::error_t& e) {
+      return Internal(std::string("send failed: ") + e.what());
+    }
+  }
+  // With no broker subscribed the event waits here and goes out when it comes back.
+  if (unconfirmed_.empty()) last_progress_ = std::chrono::steady_clock::now();
+  unconfirmed_.push_back(std::move(pending));
   ++sequence_;
   return Status::Ok();
 }

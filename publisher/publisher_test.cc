@@ -13,6 +13,8 @@
 
 #include "process.h"
 #include "signalbus/core/codec.h"
+#include "signalbus/core/event_scan.h"
+#include "signalbus/v1/groups.pb.h"
 #include "signalbus/core/sockets.h"
 
 #include <zmq_addon.hpp>
@@ -59,6 +61,11 @@ class FakeIngest {
     return *event;
   }
   std::atomic<bool> reading{true};
+  // Confirms what it receives, as the broker does once events are durable.
+  std::atomic<bool> confirming{true};
+  // Rejects this sequence number instead of confirming it (0: none).
+  std::atomic<std::uint64_t> reject_sequence{0};
+  std::atomic<int> received_total{0};
   std::string endpoint;
 
  private:
@@ -69,10 +76,28 @@ class FakeIngest {
       if (!reading || (item.revents & ZMQ_POLLIN) == 0) continue;
       std::vector<zmq::message_t> frames;
       (void)zmq::recv_multipart(socket_, std::back_inserter(frames));
+      ++received_total;
+      if (frames.size() == 2) Confirm(frames[1].to_string_view());
       std::lock_guard lock(mu_);
       received_.push_back(std::move(frames));
       cv_.notify_all();
     }
+  }
+  void Confirm(std::string_view event) {
+    auto fields = ScanPublisherFields(event);
+    if (!confirming || !fields) return;
+    v1::ConfirmBatch batch;
+    v1::PublishConfirm* confirm = batch.add_confirms();
+    confirm->set_publisher_id(std::string(fields->publisher_id));
+    if (fields->sequence == reject_sequence) {
+      v1::PublishRejection* r = confirm->add_rejections();
+      r->set_sequence(fields->sequence);
+      r->set_reason("oversized");
+    } else {
+      confirm->set_durable_through(fields->sequence);
+    }
+    (void)socket_.send(zmq::buffer(kConfirmTopic), zmq::send_flags::sndmore);
+    (void)socket_.send(zmq::buffer(batch.SerializeAsString()), zmq::send_flags::none);
   }
   zmq::context_t context_{1};
   zmq::socket_t socket_;
@@ -171,6 +196,46 @@ TEST(Publisher, FullQueueBlocksThenFailsInsteadOfDropping) {
     ASSERT_TRUE(e.has_value()) << "event " << i << " of " << accepted << " was dropped";
     EXPECT_EQ(e->sequence(), static_cast<std::uint64_t>(i));
   }
+}
+
+TEST(Publisher, FlushFailsClearlyWhenTheBrokerNeverConfirms) {
+  FakeIngest ingest;
+  ingest.confirming = false;
+  auto publisher = Publisher::Connect({.endpoint = ingest.endpoint});
+  ASSERT_TRUE(publisher.ok());
+  ASSERT_TRUE((*publisher)->PostSave("auth.User", User("1")).ok());
+  Status s = (*publisher)->Flush(300ms);
+  EXPECT_EQ(s.code(), StatusCode::kDeadlineExceeded);
+  EXPECT_NE(s.message().find("1 events not confirmed"), std::string::npos) << s.message();
+  EXPECT_EQ((*publisher)->unconfirmed(), 1u);
+  ingest.confirming = true;  // the destructor's flush succeeds once confirms come
+}
+
+TEST(Publisher, UnconfirmedEventsAreSentAgainUntilConfirmed) {
+  FakeIngest ingest;
+  ingest.confirming = false;
+  auto publisher = Publisher::Connect({.endpoint = ingest.endpoint, .resend_interval = 100ms});
+  ASSERT_TRUE(publisher.ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*publisher)->PostSave("auth.User", User(std::to_string(i))).ok());
+  ASSERT_FALSE((*publisher)->Flush(350ms).ok());  // at least two resend intervals pass
+  EXPECT_GE((*publisher)->resends(), 1u);
+  EXPECT_GE(ingest.received_total.load(), 6);  // the 3 events, then again
+  ingest.confirming = true;
+  EXPECT_TRUE((*publisher)->Flush(5s).ok());
+  EXPECT_EQ((*publisher)->unconfirmed(), 0u);
+}
+
+TEST(Publisher, EventTheBrokerRejectsIsReportedByFlush) {
+  FakeIngest ingest;
+  ingest.reject_sequence = 2;
+  auto publisher = Publisher::Connect({.endpoint = ingest.endpoint});
+  ASSERT_TRUE(publisher.ok());
+  ASSERT_TRUE((*publisher)->PostSave("auth.User", User("1")).ok());
+  ASSERT_TRUE((*publisher)->PostSave("auth.User", User("2")).ok());
+  Status s = (*publisher)->Flush(5s);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("rejected event 2 (oversized)"), std::string::npos) << s.message();
+  EXPECT_EQ((*publisher)->unconfirmed(), 0u);
 }
 
 TEST(Publisher, LoginFailedCredentialsLeaveMasked) {

@@ -276,7 +276,7 @@ Status FileStore::Recover() {
   recovery_.segments = segments_.size();
   recovery_.open_time =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
-  spdlog::info("log: opened {}: {} segments, offsets {} to {}; verified {} records ({} bytes) in {} ms", dir_,
+  spdlog::debug("log: opened {}: {} segments, offsets {} to {}; verified {} records ({} bytes) in {} ms", dir_,
                segments_.size(), first_offset(), active.next_offset - 1, recovery_.records_verified,
                recovery_.bytes_verified, recovery_.open_time.count() / 1000.0);
   return Status::Ok();

@@ -82,7 +82,7 @@ TEST(CliErrors, BrokerOnAnAddressInUseSaysSoAndExitsOne) {
   BrokerProcess first;
   ASSERT_TRUE(first.ready());
   RunResult r = RunToCompletion("signalbus-broker", {"--ingest", first.ingest(), "--live", "tcp://127.0.0.1:*",
-                                                     "--metrics", "off"});
+                                                     "--metrics", "off", "--data-dir", MakeTempDir("sb-data")});
   ExpectOneLineError(r, 1, "signalbus-broker", first.ingest());
 }
 

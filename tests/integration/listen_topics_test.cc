@@ -97,10 +97,12 @@ TEST_F(ListenTest, PrintsExactlyTheMatchingEventsAsNdjsonAndExitsAfterCount) {
 
   RawPublisher publisher(broker_.ingest());
   ASSERT_TRUE(publisher.connected());
-  v1::Event first = UserCreated("41");
-  v1::Event second = UserCreated("42");
   publisher.Send(UserArchived("40"));        // same prefix, other signal: not a match
   publisher.Send(UserProfileCreated("40"));  // same prefix, other sender: not a match
+  // Made after the others: one publisher's sequence numbers must rise in send order
+  // (the broker drops a sequence it has already logged as a re-send).
+  v1::Event first = UserCreated("41");
+  v1::Event second = UserCreated("42");
   publisher.Send(first);
   publisher.Send(second);
 

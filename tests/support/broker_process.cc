@@ -1,6 +1,8 @@
 // Starting a broker and reading back the endpoints it chose.
 #include "broker_process.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 namespace signalbus::testing {
@@ -18,6 +20,13 @@ std::string Field(const std::string& line, const std::string& key) {
 BrokerProcess::BrokerProcess(std::vector<std::string> extra_args) {
   std::vector<std::string> args = {"--ingest", "tcp://127.0.0.1:*", "--live", "tcp://127.0.0.1:*",
                                    "--metrics", "127.0.0.1:0"};
+  auto given = std::find(extra_args.begin(), extra_args.end(), "--data-dir");
+  if (given != extra_args.end() && given + 1 != extra_args.end()) {
+    data_dir_ = *(given + 1);
+  } else {
+    data_dir_ = MakeTempDir("sb-broker-data");
+    args.insert(args.end(), {"--data-dir", data_dir_});
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   process_ = std::make_unique<Process>("signalbus-broker", args);
   auto line = process_->WaitForStdoutLine("signalbus-broker ready", std::chrono::seconds(20));

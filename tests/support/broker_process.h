@@ -12,11 +12,13 @@ namespace signalbus::testing {
 
 class BrokerProcess {
  public:
+  // Uses a fresh temporary --data-dir unless extra_args name one.
   explicit BrokerProcess(std::vector<std::string> extra_args = {});
   bool ready() const { return ready_; }
   const std::string& ingest() const { return ingest_; }
   const std::string& live() const { return live_; }
   const std::string& metrics_url() const { return metrics_url_; }
+  const std::string& data_dir() const { return data_dir_; }
   Process& process() { return *process_; }
   // A sample from /metrics, or -1 when it cannot be read.
   double Metric(const std::string& sample) const;
@@ -29,6 +31,7 @@ class BrokerProcess {
   std::string ingest_;
   std::string live_;
   std::string metrics_url_;
+  std::string data_dir_;
 };
 
 }  // namespace signalbus::testing

@@ -1,6 +1,8 @@
 // Sample events with every field of their payload set, so round-trips check them all.
 #include "sample_events.h"
 
+#include <atomic>
+
 #include "signalbus/core/codec.h"
 #include "signalbus/core/event_id.h"
 
@@ -14,8 +16,11 @@ v1::Event Base(const std::string& sender, const std::string& signal, const std::
   e.set_signal(signal);
   e.set_sender(sender);
   e.set_source("accounts");
+  // One publisher whose sequence grows with every sample, as a real one's does: the
+  // broker drops an event whose sequence it has already logged.
+  static std::atomic<std::uint64_t> sequence{0};
   e.set_publisher_id("pub-test");
-  e.set_sequence(7);
+  e.set_sequence(++sequence);
   e.mutable_occurred_at()->set_seconds(1'764'000'000);
   e.mutable_occurred_at()->set_nanos(123'000'000);
   e.set_ordering_key(OrderingKeyFor(sender, pk));

@@ -2,10 +2,9 @@
 // the poll loop that drives them, all on the calling thread (the metrics HTTP server
 // has threads of its own). main.cc is only flags, signals and exit codes around this.
 //
-//   publishers --PUB--> Ingest (XSUB) --accepted--> LiveFanout (XPUB) --> listeners
-//                            |--rejected--> metrics + rate-limited warning
-//
-// The durable log will sit between ingest and fan-out as another EventSink.
+//   publishers --PUB--> Ingest (XSUB) --accepted--> Journal --> LiveFanout (XPUB) --> listeners
+//        ^                   |--rejected--> metrics,  |--append--> durable log
+//        '---- confirms -----'  warning, confirm      '--durable offset--> confirms
 #pragma once
 
 #include <chrono>
@@ -18,6 +17,7 @@
 #include <zmq.hpp>
 
 #include "signalbus/broker/ingest.h"
+#include "signalbus/broker/journal.h"
 #include "signalbus/broker/live_fanout.h"
 #include "signalbus/broker/metrics.h"
 #include "signalbus/broker/metrics_server.h"
@@ -35,6 +35,10 @@ struct BrokerOptions {
   // Where /metrics is served; nullopt turns the HTTP server off.
   std::optional<MetricsAddress> metrics;
   std::size_t max_event_bytes = kDefaultMaxEventBytes;
+  // The durable log: where, how it syncs, retention.
+  JournalOptions journal;
+  // How often retention runs.
+  std::chrono::milliseconds maintenance_interval{5000};
   // Longest wait in one poll: how late a shutdown request may be noticed.
   std::chrono::milliseconds poll_timeout{100};
   // Rejected messages logged at warn: `reject_log_burst` at once, then this many per second.
@@ -73,19 +77,24 @@ class Broker {
   // "http://host:port", or "off".
   std::string metrics_url() const;
   const Metrics& metrics() const { return metrics_; }
+  Journal& journal() { return *journal_; }
 
  private:
   void OnReject(const Rejection& rejection, std::string_view topic, std::string_view event);
+  // Applies new durability and sends the confirms owed to publishers.
+  void SendConfirms();
   void ReportSuppressed(bool force);
 
   BrokerOptions options_;
   zmq::context_t& context_;
   Metrics metrics_;
   std::unique_ptr<LiveFanout> live_;
+  std::unique_ptr<Journal> journal_;
   std::unique_ptr<Ingest> ingest_;
   std::unique_ptr<MetricsServer> metrics_server_;
   RateLimiter reject_log_limiter_;
   std::chrono::steady_clock::time_point last_suppressed_report_;
+  std::chrono::steady_clock::time_point last_maintenance_;
   bool started_ = false;
 };
 

@@ -18,6 +18,16 @@ inline constexpr const char* kRejectedMetric = "signalbus_ingest_rejected_total"
 inline constexpr const char* kIngestBytesMetric = "signalbus_ingest_bytes_total";
 inline constexpr const char* kLiveForwardedMetric = "signalbus_live_forwarded_total";
 inline constexpr const char* kLiveSubscriptionsMetric = "signalbus_live_subscriptions";
+inline constexpr const char* kLoggedMetric = "signalbus_log_appended_total";
+inline constexpr const char* kDuplicatesMetric = "signalbus_ingest_duplicates_total";
+inline constexpr const char* kDurableOffsetMetric = "signalbus_log_durable_offset";
+inline constexpr const char* kConfirmBatchesMetric = "signalbus_confirm_batches_total";
+
+// Consumer-group totals, copied from the coordinator by the poll thread.
+enum class GroupCounter { kDelivered, kRedelivered, kAcked, kNacked, kStaleAcks, kDeadLettered, kMembersExpired,
+                          kBadRequests };
+inline constexpr std::size_t kGroupCounterCount = 8;
+const char* GroupCounterMetric(GroupCounter counter);
 
 // A copy of every value, taken one by one.
 struct MetricsSnapshot {
@@ -26,6 +36,11 @@ struct MetricsSnapshot {
   std::uint64_t ingest_bytes = 0;
   std::uint64_t live_forwarded = 0;
   std::int64_t live_subscriptions = 0;
+  std::uint64_t logged = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t durable_offset = 0;
+  std::uint64_t confirm_batches = 0;
+  std::array<std::uint64_t, kGroupCounterCount> groups{};
 
   std::uint64_t rejected_total() const;
 };
@@ -43,6 +58,14 @@ class Metrics {
   // listener at its high-water mark: live delivery is at-most-once).
   void CountLiveForwarded() { live_forwarded_.fetch_add(1, std::memory_order_relaxed); }
   void SetLiveSubscriptions(std::int64_t n) { live_subscriptions_.store(n, std::memory_order_relaxed); }
+  void CountLogged() { logged_.fetch_add(1, std::memory_order_relaxed); }
+  // Events dropped because their (publisher_id, sequence) was already logged.
+  void CountDuplicate() { duplicates_.fetch_add(1, std::memory_order_relaxed); }
+  void SetDurableOffset(std::uint64_t offset) { durable_offset_.store(offset, std::memory_order_relaxed); }
+  void CountConfirmBatch() { confirm_batches_.fetch_add(1, std::memory_order_relaxed); }
+  void SetGroupCounter(GroupCounter counter, std::uint64_t value) {
+    groups_[static_cast<std::size_t>(counter)].store(value, std::memory_order_relaxed);
+  }
 
   MetricsSnapshot Snapshot() const;
   // Prometheus text format 0.0.4, with HELP and TYPE lines.
@@ -54,6 +77,11 @@ class Metrics {
   std::atomic<std::uint64_t> ingest_bytes_{0};
   std::atomic<std::uint64_t> live_forwarded_{0};
   std::atomic<std::int64_t> live_subscriptions_{0};
+  std::atomic<std::uint64_t> logged_{0};
+  std::atomic<std::uint64_t> duplicates_{0};
+  std::atomic<std::uint64_t> durable_offset_{0};
+  std::atomic<std::uint64_t> confirm_batches_{0};
+  std::array<std::atomic<std::uint64_t>, kGroupCounterCount> groups_{};
 };
 
 }  // namespace signalbus::broker

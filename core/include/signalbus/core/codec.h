@@ -16,6 +16,8 @@ namespace v1 = ::signalbus::v1;
 
 inline constexpr std::uint32_t kSchemaVersion = 1;
 inline constexpr std::size_t kDefaultMaxEventBytes = 1 << 20;  // 1 MiB
+// First frame of the publish-confirm messages the broker sends upstream on ingest.
+inline constexpr std::string_view kConfirmTopic = "$confirm";
 
 // Which payload a signal name requires.
 enum class PayloadKind { kModelSave, kModelDelete, kM2MChanged, kUserSession, kLoginFailed, kCustom };

@@ -3,27 +3,34 @@
 // publisher id, sequence, time, ordering key) and send it as [topic, event] to the
 // broker's ingest over ZeroMQ PUB/SUB.
 //
-// No silent loss on the wire:
+// Nothing confirmed is lost, and nothing unconfirmed is forgotten:
 //  - Slow joiner: the socket is an XPUB, which sees the broker's subscription arrive.
 //    Nothing is sent until the broker has subscribed; Connect() waits for that and
 //    fails with kUnavailable after connect_timeout.
-//  - High-water mark: the socket never drops (ZMQ_XPUB_NODROP); a send that finds the
-//    queue full waits up to send_timeout, then fails with kDeadlineExceeded.
-//  - Broker gone: a send while the broker's subscription is missing waits up to
-//    send_timeout for it to come back, then fails with kUnavailable.
-//  - Flush(timeout) returns OK only once every event has been written to the
-//    connection. (Durable confirms from the broker come with the durable log.)
+//  - Confirms: the broker confirms (publisher_id, sequence) once an event is on disk.
+//    Every published event is kept until confirmed; Flush(timeout) returns OK only
+//    when all are, and fails clearly otherwise.
+//  - Re-sends: unconfirmed events are sent again, in order, when the broker comes back
+//    (its subscription reappears) and when no confirm arrived for resend_interval. The
+//    broker drops the duplicates.
+//  - Bounded memory: at most max_unconfirmed events are kept; Publish waits (up to
+//    send_timeout) for confirms to make room, then fails with kDeadlineExceeded. The
+//    socket never drops at its high-water mark (ZMQ_XPUB_NODROP).
 //
 // Thread-compatible: one Publisher per thread, or guard it with a mutex.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <zmq.hpp>
 
 #include "signalbus/core/status.h"
 #include "signalbus/v1/event.pb.h"
@@ -40,6 +47,10 @@ struct PublisherOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds send_timeout{5000};
   int send_hwm = 100'000;
+  // Events kept until the broker confirms them.
+  std::size_t max_unconfirmed = 1'000'000;
+  // Unconfirmed events are sent again when no confirm has arrived for this long.
+  std::chrono::milliseconds resend_interval{2000};
 };
 
 // pre_save / post_save details besides the instance.
@@ -84,28 +95,50 @@ class Publisher {
 
   // Sends a prepared event. Fills whatever is unset: schema_version, event_id,
   // source, publisher_id, sequence, occurred_at, ordering_key, instance.model; then
-  // validates and sends. An event_id already set is kept (idempotent re-sends).
+  // validates, keeps it until confirmed, and sends it if the broker is there. An
+  // event_id already set is kept (idempotent re-sends).
   Status Publish(v1::Event event);
 
-  // Waits until everything published so far has been written to the broker
-  // connection, or fails with kDeadlineExceeded. The connection is then reopened
-  // (waiting for the broker's subscription again) on the next publish.
+  // Waits until the broker has confirmed everything published so far (durable), re-
+  // sending as needed. kDeadlineExceeded names how many are still unconfirmed; an
+  // event the broker rejected is reported as kInvalidArgument with its reason.
   Status Flush(std::chrono::milliseconds timeout);
 
   const std::string& publisher_id() const { return options_.publisher_id; }
+  // Events accepted by Publish (the last sequence number used).
   std::uint64_t published() const { return sequence_; }
+  // Events not yet confirmed.
+  std::size_t unconfirmed() const { return unconfirmed_.size(); }
+  // Times unconfirmed events were sent again.
+  std::uint64_t resends() const { return resends_; }
 
  private:
-  struct Connection;
+  struct Pending {
+    std::uint64_t sequence;
+    std::string topic;
+    std::string bytes;
+  };
   explicit Publisher(PublisherOptions options);
-  Status EnsureConnected();
-  Status WaitForBroker(std::chrono::milliseconds timeout);
-  Status Send(const std::string& topic, const std::string& bytes);
+  Status Open();
+  // Reads subscriptions and confirms for up to `timeout` (0: what is waiting), until
+  // `done` holds.
+  Status Pump(std::chrono::milliseconds timeout, const std::function<bool()>& done);
+  void HandleConfirms(const zmq::message_t& batch);
+  // Sends one event; false if the socket would not take it within send_timeout.
+  bool SendFrames(const Pending& pending);
+  void ResendAll();
+  Status TakeRejections();
 
   PublisherOptions options_;
-  std::unique_ptr<Connection> connection_;
+  zmq::context_t context_{1};
+  zmq::socket_t socket_;
+  int subscriptions_ = 0;  // the broker's active subscriptions seen on the XPUB
+  bool ever_subscribed_ = false;
   std::uint64_t sequence_ = 0;
-  std::uint64_t unflushed_ = 0;
+  std::deque<Pending> unconfirmed_;  // ascending sequence
+  std::chrono::steady_clock::time_point last_progress_;
+  std::uint64_t resends_ = 0;
+  std::vector<std::string> rejections_;
 };
 
 }  // namespace signalbus

@@ -1,0 +1,51 @@
+// The publisher-identity scan agrees with a full parse and survives hostile bytes.
+#include "signalbus/core/event_scan.h"
+
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "sample_events.h"
+#include "signalbus/core/codec.h"
+
+namespace signalbus {
+namespace {
+
+TEST(EventScan, FindsPublisherIdAndSequenceOfEverySignal) {
+  for (v1::Event event : testing::OneOfEverySignal()) {
+    event.set_publisher_id("pub-" + event.signal());
+    event.set_sequence(123456789012ULL);
+    auto fields = ScanPublisherFields(EncodeEvent(event));
+    ASSERT_TRUE(fields.has_value()) << event.signal();
+    EXPECT_EQ(fields->publisher_id, "pub-" + event.signal());
+    EXPECT_EQ(fields->sequence, 123456789012ULL);
+  }
+}
+
+TEST(EventScan, EventWithoutPublisherIdentityHasNone) {
+  v1::Event event = testing::UserCreated("1");
+  event.clear_publisher_id();
+  EXPECT_FALSE(ScanPublisherFields(EncodeEvent(event)).has_value());
+  event = testing::UserCreated("1");
+  event.clear_sequence();
+  EXPECT_FALSE(ScanPublisherFields(EncodeEvent(event)).has_value());
+}
+
+TEST(EventScan, TruncatedAndRandomBytesNeverCrash) {
+  std::string bytes = EncodeEvent(testing::UserCreated("77"));
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    auto fields = ScanPublisherFields(std::string_view(bytes).substr(0, n));
+    if (fields) {
+      EXPECT_EQ(fields->publisher_id, "pub-test");
+    }
+  }
+  std::mt19937 rng(3);
+  for (int i = 0; i < 20000; ++i) {
+    std::string random(rng() % 300, '\0');
+    for (char& c : random) c = static_cast<char>(rng());
+    (void)ScanPublisherFields(random);
+  }
+}
+
+}  // namespace
+}  // namespace signalbus
