@@ -1,6 +1,7 @@
 // The broker's poll loop and the wiring of its parts.
 #include "signalbus/broker/broker.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <utility>
 
@@ -30,6 +31,9 @@ Status Broker::Start() {
   live_ = std::make_unique<LiveFanout>(context_, options_.live_endpoint, metrics_);
   // Recovery first: nothing is accepted before the log is known to be sound.
   journal_ = std::make_unique<Journal>(options_.journal, metrics_, *live_);
+  journal_->set_on_logged([this](std::uint64_t offset, std::string_view key) {
+    if (coordinator_) coordinator_->NoteKey(offset, key);
+  });
   if (Status s = journal_->Open(); !s.ok()) {
     journal_.reset();
     return s;
@@ -38,8 +42,21 @@ Status Broker::Start() {
   ingest_ = std::make_unique<Ingest>(
       context_, IngestOptions{options_.ingest_endpoint, options_.max_event_bytes}, metrics_, *journal_,
       [this](const Rejection& r, std::string_view topic, std::string_view event) { OnReject(r, topic, event); });
+  group_channel_ = std::make_unique<GroupChannel>(context_, options_.groups_endpoint);
+  groups::CoordinatorOptions group_options;
+  group_options.state_dir = options_.journal.data_dir + "/groups";
+  coordinator_ = std::make_unique<groups::Coordinator>(
+      &journal_->store(), group_options,
+      [this](std::string_view peer, const v1::GroupReply& reply) { group_channel_->Send(peer, reply); });
+  group_channel_->set_coordinator(coordinator_.get());
+  if (Status s = coordinator_->Open(); !s.ok()) {
+    journal_->Close();
+    return Status(s.code(), "consumer groups in " + group_options.state_dir + ": " + s.message());
+  }
+  coordinator_->OnDurable(journal_->durable_offset(), std::chrono::steady_clock::now());
   // Listeners first: an event accepted the moment ingest is bound has somewhere to go.
   Status status = live_->Bind();
+  if (status.ok()) status = group_channel_->Bind();
   if (status.ok()) status = ingest_->Bind();
   if (status.ok() && options_.metrics) {
     metrics_server_ = std::make_unique<MetricsServer>(metrics_);
@@ -49,13 +66,14 @@ Status Broker::Start() {
     if (metrics_server_) metrics_server_->Stop();
     ingest_->Close();
     live_->Close();
+    group_channel_->Close();
     journal_->Close();
     return status;
   }
   started_ = true;
   last_maintenance_ = std::chrono::steady_clock::now();
-  spdlog::info("ingest on {}, live on {}, metrics {} (max event {} bytes)", ingest_->endpoint(), live_->endpoint(),
-               metrics_url(), options_.max_event_bytes);
+  spdlog::info("ingest on {}, live on {}, groups on {}, metrics {} (max event {} bytes)", ingest_->endpoint(),
+               live_->endpoint(), group_channel_->endpoint(), metrics_url(), options_.max_event_bytes);
   const auto& recovery = journal_->recovery();
   spdlog::info("log {}: offsets {}..{}, {} records verified in {} ms, fsync {}", options_.journal.data_dir,
                journal_->store().first_offset(), journal_->store().next_offset() - 1, recovery.records_verified,
@@ -78,9 +96,17 @@ Status Broker::PollOnce(std::chrono::milliseconds timeout) {
         {ingest_->socket().handle(), 0, ZMQ_POLLIN, 0},
         {live_->socket().handle(), 0, ZMQ_POLLIN, 0},
         {nullptr, journal_->wake_fd(), ZMQ_POLLIN, 0},
+        {group_channel_->socket().handle(), 0, ZMQ_POLLIN, 0},
     };
+    // Wake for the coordinator's next timer (ack timeout, retry, heartbeat expiry).
+    auto before = std::chrono::steady_clock::now();
+    auto next = coordinator_->NextDeadline();
+    if (next < before + timeout) {
+      timeout = std::max(std::chrono::milliseconds(0),
+                         std::chrono::ceil<std::chrono::milliseconds>(next - before));
+    }
     try {
-      zmq::poll(items, 3, timeout);
+      zmq::poll(items, 4, timeout);
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
       return Status::Ok();  // a signal: the caller checks ShutdownRequested()
@@ -88,11 +114,15 @@ Status Broker::PollOnce(std::chrono::milliseconds timeout) {
     if (items[0].revents & ZMQ_POLLIN) ingest_->Drain(kIngestBudget);
     if (items[1].revents & ZMQ_POLLIN) live_->DrainSubscriptions(kSubscriptionBudget);
     SendConfirms();
+    auto now = std::chrono::steady_clock::now();
+    if (items[3].revents & ZMQ_POLLIN) group_channel_->Drain(kIngestBudget, now);
+    coordinator_->OnDurable(journal_->durable_offset(), now);
+    coordinator_->Tick(now);
+    PublishGroupCounters();
     if (Status failure = journal_->failure(); !failure.ok()) {
       return Status(failure.code(), "durable log failed, stopping so that publishers re-send to a healthy broker: " +
                                         failure.message());
     }
-    auto now = std::chrono::steady_clock::now();
     if (now - last_maintenance_ >= options_.maintenance_interval) {
       last_maintenance_ = now;
       journal_->Maintain();
@@ -114,6 +144,18 @@ void Broker::SendConfirms() {
   std::string bytes = batch->SerializeAsString();
   (void)ingest_->socket().send(zmq::buffer(kConfirmTopic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
   (void)ingest_->socket().send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+}
+
+void Broker::PublishGroupCounters() {
+  groups::CoordinatorCounters c = coordinator_->counters();
+  metrics_.SetGroupCounter(GroupCounter::kDelivered, c.delivered);
+  metrics_.SetGroupCounter(GroupCounter::kRedelivered, c.redelivered);
+  metrics_.SetGroupCounter(GroupCounter::kAcked, c.acked);
+  metrics_.SetGroupCounter(GroupCounter::kNacked, c.nacked);
+  metrics_.SetGroupCounter(GroupCounter::kStaleAcks, c.stale_acks);
+  metrics_.SetGroupCounter(GroupCounter::kDeadLettered, c.dead_lettered);
+  metrics_.SetGroupCounter(GroupCounter::kMembersExpired, c.members_expired);
+  metrics_.SetGroupCounter(GroupCounter::kBadRequests, c.bad_requests + group_channel_->malformed());
 }
 
 void Broker::OnReject(const Rejection& rejection, std::string_view topic, std::string_view event) {
@@ -140,9 +182,11 @@ void Broker::Stop() {
   if (!started_) return;
   started_ = false;
   if (metrics_server_) metrics_server_->Stop();
-  // Last confirms for what the final sync makes durable.
+  // Last confirms for what the final sync makes durable; group positions saved.
   journal_->Close();
   SendConfirms();
+  if (Status s = coordinator_->Persist(); !s.ok()) spdlog::error("saving consumer-group state: {}", s.message());
+  group_channel_->Close();
   ingest_->Close();
   live_->Close();
   ReportSuppressed(true);

@@ -24,6 +24,7 @@ BrokerOptions LoopbackOptions() {
   BrokerOptions options;
   options.ingest_endpoint = "tcp://127.0.0.1:*";
   options.live_endpoint = "tcp://127.0.0.1:*";
+  options.groups_endpoint = "tcp://127.0.0.1:*";
   options.max_event_bytes = 4096;
   options.journal.data_dir = ::signalbus::testing::MakeTempDir("sb-broker-test");
   return options;

@@ -142,6 +142,7 @@ void Journal::Accept(const AcceptedEvent& event) {
   }
   committer_->Notify();
   metrics_.CountLogged();
+  if (on_logged_) on_logged_(*offset, event.fields.ordering_key);
   if (publisher != nullptr) {
     publisher->logged = event.fields.sequence;
     awaiting_.push_back({*offset, publisher, event.fields.sequence});

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   CLI::App app{"signalbus broker: validates published events and fans them out to live listeners.", kProgram};
   std::string ingest(signalbus::kDefaultIngestEndpoint);
   std::string live(signalbus::kDefaultLiveEndpoint);
+  std::string groups(signalbus::kDefaultGroupsEndpoint);
   std::string metrics(signalbus::kDefaultMetricsAddress);
   std::size_t max_event_bytes = signalbus::kDefaultMaxEventBytes;
   std::string log_level = "info";
@@ -91,6 +92,10 @@ int main(int argc, char** argv) {
       ->envname(signalbus::kLiveEnv)
       ->check(kEndpoint)
       ->capture_default_str();
+  app.add_option("--groups", groups, "Endpoint consumer-group members and signalbus-admin connect to (ROUTER)")
+      ->envname(signalbus::kGroupsEnv)
+      ->check(kEndpoint)
+      ->capture_default_str();
   app.add_option("--metrics", metrics, "HTTP address for /metrics and /healthz (port 0: any; off: none)")
       ->envname(signalbus::kMetricsEnv)
       ->check(kMetricsAddress)
@@ -116,6 +121,7 @@ int main(int argc, char** argv) {
   signalbus::broker::BrokerOptions options;
   options.ingest_endpoint = ingest;
   options.live_endpoint = live;
+  options.groups_endpoint = groups;
   if (metrics != signalbus::broker::kMetricsOff) {
     options.metrics = signalbus::broker::ParseMetricsAddress(metrics).value();  // checked by the flag
   }
@@ -133,8 +139,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s: %s\n", kProgram, s.message().c_str());
     return signalbus::kExitFailure;
   }
-  std::printf("%s ready ingest=%s live=%s metrics=%s\n", kProgram, broker.ingest_endpoint().c_str(),
-              broker.live_endpoint().c_str(), broker.metrics_url().c_str());
+  std::printf("%s ready ingest=%s live=%s groups=%s metrics=%s\n", kProgram, broker.ingest_endpoint().c_str(),
+              broker.live_endpoint().c_str(), broker.groups_endpoint().c_str(), broker.metrics_url().c_str());
   std::fflush(stdout);
 
   signalbus::Status run = broker.Run();

@@ -40,12 +40,13 @@ DispatchResult Dispatcher::Dispatch(std::string_view topic, const v1::Event& eve
       entry.handler(event);
       ++result.succeeded;
     } catch (const std::exception& e) {
-      ++result.failed;
-      LogFailure(i, topic, event, e.what());
+      RecordFailure(i, topic, event, e.what(), &result);
     } catch (...) {
-      ++result.failed;
-      LogFailure(i, topic, event, "an exception that is not a std::exception");
+      RecordFailure(i, topic, event, "an exception that is not a std::exception", &result);
     }
+  }
+  if (result.failed > 1) {
+    result.error += " (and " + std::to_string(result.failed - 1) + " more failed handlers)";
   }
   return result;
 }
@@ -54,6 +55,13 @@ std::vector<TopicPattern> Dispatcher::patterns() const {
   std::vector<TopicPattern> out;
   for (const Entry& entry : entries_) out.insert(out.end(), entry.patterns.begin(), entry.patterns.end());
   return out;
+}
+
+void Dispatcher::RecordFailure(std::size_t index, std::string_view topic, const v1::Event& event,
+                               std::string_view what, DispatchResult* result) {
+  // As thrown, truncated: a consumer-group source makes it valid UTF-8 for its nack.
+  if (++result->failed == 1) result->error = std::string(what.substr(0, kMaxErrorBytes));
+  LogFailure(index, topic, event, what);
 }
 
 void Dispatcher::LogFailure(std::size_t index, std::string_view topic, const v1::Event& event, std::string_view what) {

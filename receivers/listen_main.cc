@@ -1,5 +1,7 @@
 // signalbus-listen [TOPIC...]: prints each matching event from the broker's live fan-out
-// as one line of NDJSON on stdout, flushed per line (for tail -f and jq).
+// as one line of NDJSON on stdout, flushed per line (for tail -f and jq). With
+// --group NAME it is a member of that consumer group instead: it sees its share of the
+// group's events, at least once, and acks each after printing it.
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -18,6 +20,7 @@
 #include "signalbus/core/logging.h"
 #include "signalbus/core/shutdown.h"
 #include "signalbus/core/topic.h"
+#include "cli/group_flags.h"
 #include "signalbus/receivers/receiver.h"
 
 namespace {
@@ -32,14 +35,20 @@ int UsageError(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("Prints events from the broker's live fan-out as NDJSON, one line per event.", kProgram);
+  CLI::App app("Prints events from the broker's live fan-out (or, with --group, as a consumer-group member) as "
+                "NDJSON, one line per event.",
+                kProgram);
   std::vector<std::string> topics;
   std::string live(signalbus::kDefaultLiveEndpoint);
+  std::string group;
+  signalbus::cli::GroupFlags group_flags;
   std::int64_t count = 0;  // signed: CLI11 would wrap "-1" into a huge unsigned
   std::string log_level = "info";
   app.add_option("topic", topics,
                  "Topic patterns: auth.User/post_save, auth.User (every signal), */post_save, * (default: all)");
   app.add_option("--live", live, "The broker's live endpoint")->envname(signalbus::kLiveEnv)->capture_default_str();
+  app.add_option("--group", group, "Consume as a member of this consumer group instead of the live fan-out");
+  group_flags.AddTo(app);
   CLI::Option* count_option = app.add_option("--count", count, "Exit 0 after printing N events (N >= 1)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")->capture_default_str();
   try {
@@ -60,9 +69,19 @@ int main(int argc, char** argv) {
   if (signalbus::Status s = signalbus::InitLogging(kProgram, log_level); !s.ok()) {
     return UsageError("--log-level: " + s.message());
   }
+  signalbus::ReceiverOptions options{.name = "listen", .mode = signalbus::ReceiveMode::kLive, .live_endpoint = live};
+  if (app.get_option("--group")->count() > 0) {
+    if (signalbus::Status s = signalbus::ValidateGroupName(group); !s.ok()) return UsageError("--group: " + s.message());
+    options.name = group;
+    options.mode = signalbus::ReceiveMode::kGroup;
+    if (signalbus::Status s = group_flags.ApplyTo(&options); !s.ok()) return UsageError(s.message());
+    // With --count, hold one delivery at a time: what is in hand when the count is
+    // reached would still be printed (draining finishes it) past the count.
+    if (count_option->count() > 0) options.group.credits = 1;
+  }
   signalbus::InstallShutdownHandlers();
 
-  signalbus::Receiver receiver({.name = "listen", .live_endpoint = live});
+  signalbus::Receiver receiver(std::move(options));
   std::uint64_t printed = 0;
   int exit_code = 0;
   receiver.on(std::move(patterns), [&](const signalbus::v1::Event& event) {
@@ -71,17 +90,21 @@ int main(int argc, char** argv) {
     json->push_back('\n');
     if (std::fwrite(json->data(), 1, json->size(), stdout) != json->size() || std::fflush(stdout) != 0) {
       // A closed pipe (| head) is the reader's way of saying it has enough.
-      if (errno != EPIPE) {
-        spdlog::error("cannot write to stdout: {}", std::strerror(errno));
+      int error = errno;
+      if (error != EPIPE) {
+        spdlog::error("cannot write to stdout: {}", std::strerror(error));
         exit_code = signalbus::kExitFailure;
       }
       receiver.Stop();
+      // Not printed: a group member nacks it, so that the group delivers it again.
+      if (!group.empty()) throw std::runtime_error(std::string("cannot write to stdout: ") + std::strerror(error));
       return;
     }
     if (++printed == static_cast<std::uint64_t>(count)) receiver.Stop();
   });
 
   if (signalbus::Status s = receiver.Run(); !s.ok()) {
+    if (signalbus::ShutdownRequested()) return exit_code;  // interrupted while joining
     std::fprintf(stderr, "%s: %s\n", kProgram, s.message().c_str());
     return signalbus::kExitFailure;
   }

@@ -56,6 +56,10 @@ Status LiveSource::Open(const std::vector<TopicPattern>& patterns) {
 Result<Received> LiveSource::Receive(std::chrono::milliseconds timeout) {
   if (!socket_) return Internal("live source is not open");
   Received out;
+  if (draining_) {
+    out.kind = Received::Kind::kDrained;
+    return out;
+  }
   try {
     zmq::pollitem_t item{socket_->handle(), 0, ZMQ_POLLIN, 0};
     if (zmq::poll(&item, 1, timeout) == 0) return out;
@@ -110,11 +114,14 @@ Result<Received> LiveSource::Receive(std::chrono::milliseconds timeout) {
   }
 }
 
+void LiveSource::Drain() { draining_ = true; }
+
 void LiveSource::Close() {
   if (socket_) {
     socket_->close();
     socket_.reset();
   }
+  draining_ = false;
 }
 
 std::string LiveSource::Describe() const { return "live " + endpoint_; }

@@ -124,6 +124,18 @@ TEST_F(LiveSourceTest, ReceiveTimesOutWithNothing) {
   EXPECT_EQ(r->kind, Received::Kind::kNothing);
 }
 
+TEST_F(LiveSourceTest, DrainedSourceHoldsNothingAndSaysSo) {
+  LiveSource source(endpoint_);
+  OpenAndWaitForSubscription(source, {"*"});
+  Send({"auth.User/post_save", EncodeEvent(testing::UserCreated("1"))});
+  source.Drain();  // at-most-once: what was not handed out yet is dropped
+  Result<Received> r = source.Receive(milliseconds(20));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->kind, Received::Kind::kDrained);
+  source.Close();
+  EXPECT_FALSE(source.Receive(milliseconds(1)).ok());
+}
+
 TEST(LiveSourceErrorsTest, BadEndpointIsAStatus) {
   LiveSource source("tcp://no-port");
   EXPECT_FALSE(source.Open(Patterns({"*"})).ok());

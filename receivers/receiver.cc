@@ -1,5 +1,5 @@
-// Receiver: registration, the poll loop, and the counters. The loop waits at most one
-// poll interval at a time so that Stop() and SIGINT/SIGTERM are noticed promptly.
+// Receiver: registration, the poll loop, draining, and the counters. The loop waits at
+// most one poll interval at a time so that Stop() and SIGINT/SIGTERM are noticed promptly.
 #include "signalbus/receivers/receiver.h"
 
 #include <stdexcept>
@@ -10,6 +10,7 @@
 
 #include "signalbus/core/endpoints.h"
 #include "signalbus/core/shutdown.h"
+#include "signalbus/receivers/group_source.h"
 #include "signalbus/receivers/live_source.h"
 
 namespace signalbus {
@@ -19,8 +20,22 @@ namespace {
 constexpr double kMalformedLogsPerSecond = 1.0;
 constexpr double kMalformedLogBurst = 5.0;
 
-std::string LiveEndpointOf(const ReceiverOptions& options) {
-  return options.live_endpoint.empty() ? FromEnv(kLiveEnv, kDefaultLiveEndpoint) : options.live_endpoint;
+// Fills in the endpoint of the chosen mode from the environment or the default.
+ReceiverOptions Resolved(ReceiverOptions options) {
+  if (options.mode == ReceiveMode::kLive && options.live_endpoint.empty()) {
+    options.live_endpoint = FromEnv(kLiveEnv, kDefaultLiveEndpoint);
+  }
+  if (options.mode == ReceiveMode::kGroup && options.groups_endpoint.empty()) {
+    options.groups_endpoint = FromEnv(kGroupsEnv, kDefaultGroupsEndpoint);
+  }
+  return options;
+}
+
+std::unique_ptr<EventSource> MakeSource(const ReceiverOptions& options) {
+  if (options.mode == ReceiveMode::kLive) {
+    return std::make_unique<LiveSource>(options.live_endpoint, options.max_event_bytes);
+  }
+  return std::make_unique<GroupSource>(options.groups_endpoint, options.name, options.group, options.max_event_bytes);
 }
 
 TopicPattern PatternFor(std::string_view signal, std::string_view sender) {
@@ -37,10 +52,11 @@ TopicPattern PatternFor(std::string_view signal, std::string_view sender) {
 
 }  // namespace
 
+// options_ is declared before source_, so the source is made from the resolved options.
 Receiver::Receiver(ReceiverOptions options)
-    : Receiver(options, std::make_unique<LiveSource>(LiveEndpointOf(options), options.max_event_bytes)) {
-  options_.live_endpoint = LiveEndpointOf(options_);
-}
+    : options_(Resolved(std::move(options))),
+      source_(MakeSource(options_)),
+      malformed_log_limiter_(kMalformedLogsPerSecond, kMalformedLogBurst) {}
 
 Receiver::Receiver(ReceiverOptions options, std::unique_ptr<EventSource> source)
     : options_(std::move(options)),
@@ -79,14 +95,24 @@ Status Receiver::Connect() {
   if (Status s = source_->Open(dispatcher_.patterns()); !s.ok()) return s;
   connected_ = true;
   std::string patterns;
-  for (const TopicPattern& p : dispatcher_.patterns()) patterns += " " + p.ToString();
+  for (const TopicPattern& p : dispatcher_.patterns()) {
+    std::string text = " " + p.ToString();
+    if ((patterns + " ").find(text + " ") == std::string::npos) patterns += text;
+  }
   spdlog::info("receiver {} connected to {}, topics:{}", options_.name, source_->Describe(), patterns);
   return Status::Ok();
 }
 
 Status Receiver::Run() {
+  if (!connected_ && StopRequested()) return Status::Ok();
   if (Status s = Connect(); !s.ok()) return s;
-  while (!stop_requested_.load(std::memory_order_relaxed) && !ShutdownRequested()) {
+  bool draining = false;
+  while (true) {
+    if (!draining && StopRequested()) {
+      // Take nothing new, finish what is in hand; kDrained comes once it is settled.
+      source_->Drain();
+      draining = true;
+    }
     Result<Received> received = source_->Receive(options_.poll_interval);
     if (!received.ok()) return received.status();
     switch (received->kind) {
@@ -99,12 +125,20 @@ Status Receiver::Run() {
         if (result.matched == 0) unmatched_.fetch_add(1, std::memory_order_relaxed);
         handled_.fetch_add(result.succeeded, std::memory_order_relaxed);
         handler_failures_.fetch_add(result.failed, std::memory_order_relaxed);
-        source_->Settle(delivery, result.ok());
+        source_->Settle(delivery, result.ok(), result.error);
         break;
       }
+      case Received::Kind::kDrained:
+        // Sends the last acks and leaves the group.
+        source_->Close();
+        spdlog::info("receiver {} stopped ({})", options_.name, source_->Describe());
+        return Status::Ok();
     }
   }
-  return Status::Ok();
+}
+
+bool Receiver::StopRequested() const {
+  return stop_requested_.load(std::memory_order_relaxed) || ShutdownRequested();
 }
 
 void Receiver::HandleMalformed(const std::string& problem) {

@@ -24,6 +24,7 @@ using std::chrono::milliseconds;
 using testing::EventReceived;
 using testing::MalformedReceived;
 using testing::ScriptedSource;
+using testing::Settled;
 using testing::SourceLog;
 
 v1::Event WithSignal(v1::Event event, const std::string& signal) {
@@ -31,11 +32,13 @@ v1::Event WithSignal(v1::Event event, const std::string& signal) {
   return event;
 }
 
-std::unique_ptr<Receiver> MakeReceiver(std::deque<Received> script, std::shared_ptr<SourceLog> log) {
+std::unique_ptr<Receiver> MakeReceiver(std::deque<Received> script, std::shared_ptr<SourceLog> log,
+                                       std::size_t in_hand_at_drain = 0) {
   ReceiverOptions options;
   options.name = "test";
   options.poll_interval = milliseconds(20);
-  return std::make_unique<Receiver>(options, std::make_unique<ScriptedSource>(std::move(script), std::move(log)));
+  return std::make_unique<Receiver>(
+      options, std::make_unique<ScriptedSource>(std::move(script), std::move(log), in_hand_at_drain));
 }
 
 void Ignore(const v1::Event&) {}
@@ -103,10 +106,54 @@ TEST(ReceiverTest, RunDispatchesCountsAndSettlesEachEvent) {
   EXPECT_EQ(stats.handled, 6u);    // 3 events x 2 handlers + archived x 1, minus the failure
   EXPECT_EQ(stats.handler_failures, 1u);
   EXPECT_EQ(stats.malformed, 1u);
-  EXPECT_EQ(log->settled, (std::vector<std::pair<std::string, bool>>{{created.event_id(), true},
-                                                                     {failing.event_id(), false},
-                                                                     {archived.event_id(), true},
-                                                                     {last.event_id(), true}}));
+  EXPECT_EQ(log->settled, (std::vector<Settled>{{created.event_id(), true, ""},
+                                                 {failing.event_id(), false, "boom"},
+                                                 {archived.event_id(), true, ""},
+                                                 {last.event_id(), true, ""}}));
+  EXPECT_TRUE(log->drained);
+  EXPECT_TRUE(log->closed);
+}
+
+TEST(ReceiverTest, SettlesWithTheFirstFailureTextWhenSeveralHandlersThrow) {
+  v1::Event event = testing::UserCreated("1");
+  auto log = std::make_shared<SourceLog>();
+  auto receiver = MakeReceiver({EventReceived(event)}, log);
+  int calls = 0;
+  receiver->on("post_save", "auth.User", [&](const v1::Event&) {
+    ++calls;
+    throw std::runtime_error("database is locked");
+  });
+  receiver->on("*", "auth.User", [&](const v1::Event&) { ++calls; });
+  receiver->on("*", "*", [&](const v1::Event&) {
+    ++calls;
+    receiver->Stop();
+    throw std::invalid_argument("bad pk");
+  });
+  ASSERT_TRUE(receiver->Run().ok());
+  EXPECT_EQ(calls, 3);  // a failure never keeps the other handlers from running
+  ASSERT_EQ(log->settled.size(), 1u);
+  EXPECT_EQ(log->settled[0], (Settled{event.event_id(), false, "database is locked (and 1 more failed handlers)"}));
+}
+
+TEST(ReceiverTest, StopDrainsTheDeliveriesInHandThenCloses) {
+  v1::Event first = testing::UserCreated("1");
+  v1::Event second = testing::UserCreated("2");
+  v1::Event third = testing::UserCreated("3");
+  v1::Event never = testing::UserCreated("4");
+  auto log = std::make_shared<SourceLog>();
+  auto receiver = MakeReceiver(
+      {EventReceived(first), EventReceived(second), EventReceived(third), EventReceived(never)}, log,
+      /*in_hand_at_drain=*/2);
+  std::vector<std::string> seen;
+  receiver->on("*", "*", [&](const v1::Event& e) {
+    seen.push_back(e.model_save().instance().pk());
+    if (seen.size() == 1) receiver->Stop();
+  });
+  ASSERT_TRUE(receiver->Run().ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"1", "2", "3"}));
+  EXPECT_EQ(log->settled.size(), 3u);
+  EXPECT_TRUE(log->drained);
+  EXPECT_TRUE(log->closed);
 }
 
 TEST(ReceiverTest, CountsEventsNoHandlerMatched) {
@@ -155,8 +202,14 @@ TEST(ReceiverTest, ClosesItsSourceOnDestruction) {
 }
 
 TEST(ReceiverTest, LiveReceiverTakesTheEndpointFromOptions) {
-  Receiver receiver({.name = "x", .live_endpoint = "tcp://127.0.0.1:1"});
+  Receiver receiver({.name = "x", .mode = ReceiveMode::kLive, .live_endpoint = "tcp://127.0.0.1:1"});
   EXPECT_EQ(receiver.options().live_endpoint, "tcp://127.0.0.1:1");
+}
+
+TEST(ReceiverTest, ReceiversAreGroupMembersByDefault) {
+  Receiver receiver({.name = "x", .groups_endpoint = "tcp://127.0.0.1:1"});
+  EXPECT_EQ(receiver.options().mode, ReceiveMode::kGroup);
+  EXPECT_EQ(receiver.options().groups_endpoint, "tcp://127.0.0.1:1");
 }
 
 }  // namespace

@@ -32,7 +32,9 @@ class ProfileCreator {
 
   // The handlers. They throw (std::runtime_error, std::invalid_argument) when the event
   // cannot be applied: a database error, a pk that is not an integer. The Receiver counts
-  // that as a handler failure (a consumer group will nack it).
+  // that as a handler failure and, in a consumer group, nacks the event: it is retried
+  // with backoff, then dead-lettered. Idempotent by event id, as a group member must be:
+  // an event delivered again changes nothing.
   void OnUserSaved(const v1::Event& event);
   void OnUserDeleted(const v1::Event& event);
 

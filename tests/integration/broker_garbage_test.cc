@@ -218,7 +218,7 @@ TEST(BrokerLifecycleTest, SigtermAndSigintStopTheBrokerCleanly) {
 }
 
 TEST(BrokerLifecycleTest, ReadyLineNamesEveryBoundEndpoint) {
-  Process broker("signalbus-broker", {"--ingest", "tcp://127.0.0.1:*", "--live", "tcp://127.0.0.1:*", "--metrics",
+  Process broker("signalbus-broker", {"--groups", "tcp://127.0.0.1:*", "--ingest", "tcp://127.0.0.1:*", "--live", "tcp://127.0.0.1:*", "--metrics",
                                       "off"});
   std::optional<std::string> line = broker.WaitForStdoutLine("ready", 20s);
   ASSERT_TRUE(line) << broker.Stderr();
@@ -249,11 +249,11 @@ TEST(BrokerLifecycleTest, BadFlagsAreOneLineAndExitTwo) {
 TEST(BrokerLifecycleTest, EndpointsInUseAreOneLineAndExitOne) {
   BrokerProcess first;
   ASSERT_TRUE(first.ready());
-  ExpectOneLineError(RunToCompletion("signalbus-broker", {"--ingest", "tcp://127.0.0.1:*", "--live", first.live(),
+  ExpectOneLineError(RunToCompletion("signalbus-broker", {"--groups", "tcp://127.0.0.1:*", "--ingest", "tcp://127.0.0.1:*", "--live", first.live(),
                                                           "--metrics", "off", "--data-dir", MakeTempDir("sb-data")}),
                      1, "cannot bind " + first.live() + ": Address already in use");
   std::string metrics_address = first.metrics_url().substr(std::string("http://").size());
-  ExpectOneLineError(RunToCompletion("signalbus-broker", {"--ingest", "tcp://127.0.0.1:*", "--live",
+  ExpectOneLineError(RunToCompletion("signalbus-broker", {"--groups", "tcp://127.0.0.1:*", "--ingest", "tcp://127.0.0.1:*", "--live",
                                                           "tcp://127.0.0.1:*", "--metrics", metrics_address,
                                                           "--data-dir", MakeTempDir("sb-data")}),
                      1, "cannot bind " + first.metrics_url() + " for metrics: Address already in use");

@@ -35,7 +35,7 @@ TEST(CliErrors, UnknownFlagIsOneLineAndExitTwoForEveryProgram) {
 TEST(CliErrors, MalformedEndpointIsRejected) {
   ExpectOneLineError(RunToCompletion("signalbus-publish", {"post_save", "auth.User", "--broker", "localhost:5555"}), 2,
                      "signalbus-publish", "localhost:5555");
-  ExpectOneLineError(RunToCompletion("signalbus-broker", {"--ingest", "udp://x:1"}), 2, "signalbus-broker",
+  ExpectOneLineError(RunToCompletion("signalbus-broker", {"--groups", "tcp://127.0.0.1:*", "--ingest", "udp://x:1"}), 2, "signalbus-broker",
                      "udp://x:1");
 }
 
@@ -81,7 +81,7 @@ TEST(CliErrors, BadNdjsonLinesAreReportedByNumberAndTheRestStillPublished) {
 TEST(CliErrors, BrokerOnAnAddressInUseSaysSoAndExitsOne) {
   BrokerProcess first;
   ASSERT_TRUE(first.ready());
-  RunResult r = RunToCompletion("signalbus-broker", {"--ingest", first.ingest(), "--live", "tcp://127.0.0.1:*",
+  RunResult r = RunToCompletion("signalbus-broker", {"--groups", "tcp://127.0.0.1:*", "--ingest", first.ingest(), "--live", "tcp://127.0.0.1:*",
                                                      "--metrics", "off", "--data-dir", MakeTempDir("sb-data")});
   ExpectOneLineError(r, 1, "signalbus-broker", first.ingest());
 }

@@ -19,7 +19,7 @@ std::string Field(const std::string& line, const std::string& key) {
 
 BrokerProcess::BrokerProcess(std::vector<std::string> extra_args) {
   std::vector<std::string> args = {"--ingest", "tcp://127.0.0.1:*", "--live", "tcp://127.0.0.1:*",
-                                   "--metrics", "127.0.0.1:0"};
+                                   "--groups", "tcp://127.0.0.1:*", "--metrics", "127.0.0.1:0"};
   auto given = std::find(extra_args.begin(), extra_args.end(), "--data-dir");
   if (given != extra_args.end() && given + 1 != extra_args.end()) {
     data_dir_ = *(given + 1);
@@ -36,6 +36,7 @@ BrokerProcess::BrokerProcess(std::vector<std::string> extra_args) {
   }
   ingest_ = Field(*line, "ingest");
   live_ = Field(*line, "live");
+  groups_ = Field(*line, "groups");
   metrics_url_ = Field(*line, "metrics");
   ready_ = !ingest_.empty() && !live_.empty() && metrics_url_.rfind("http://", 0) == 0;
   EXPECT_TRUE(ready_) << "unexpected ready line: " << *line;

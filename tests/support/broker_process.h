@@ -17,6 +17,7 @@ class BrokerProcess {
   bool ready() const { return ready_; }
   const std::string& ingest() const { return ingest_; }
   const std::string& live() const { return live_; }
+  const std::string& groups() const { return groups_; }
   const std::string& metrics_url() const { return metrics_url_; }
   const std::string& data_dir() const { return data_dir_; }
   Process& process() { return *process_; }
@@ -30,6 +31,7 @@ class BrokerProcess {
   bool ready_ = false;
   std::string ingest_;
   std::string live_;
+  std::string groups_;
   std::string metrics_url_;
   std::string data_dir_;
 };

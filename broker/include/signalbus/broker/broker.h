@@ -16,6 +16,7 @@
 
 #include <zmq.hpp>
 
+#include "signalbus/broker/group_channel.h"
 #include "signalbus/broker/ingest.h"
 #include "signalbus/broker/journal.h"
 #include "signalbus/broker/live_fanout.h"
@@ -32,6 +33,8 @@ namespace signalbus::broker {
 struct BrokerOptions {
   std::string ingest_endpoint = std::string(kDefaultIngestEndpoint);
   std::string live_endpoint = std::string(kDefaultLiveEndpoint);
+  // Consumer groups (ROUTER). Their state lives in "<journal.data_dir>/groups".
+  std::string groups_endpoint = std::string(kDefaultGroupsEndpoint);
   // Where /metrics is served; nullopt turns the HTTP server off.
   std::optional<MetricsAddress> metrics;
   std::size_t max_event_bytes = kDefaultMaxEventBytes;
@@ -74,6 +77,7 @@ class Broker {
   // REQUIRES: Start() succeeded.
   const std::string& ingest_endpoint() const { return ingest_->endpoint(); }
   const std::string& live_endpoint() const { return live_->endpoint(); }
+  const std::string& groups_endpoint() const { return group_channel_->endpoint(); }
   // "http://host:port", or "off".
   std::string metrics_url() const;
   const Metrics& metrics() const { return metrics_; }
@@ -83,6 +87,8 @@ class Broker {
   void OnReject(const Rejection& rejection, std::string_view topic, std::string_view event);
   // Applies new durability and sends the confirms owed to publishers.
   void SendConfirms();
+  // Copies the coordinator's totals to the metrics the HTTP thread reads.
+  void PublishGroupCounters();
   void ReportSuppressed(bool force);
 
   BrokerOptions options_;
@@ -91,6 +97,8 @@ class Broker {
   std::unique_ptr<LiveFanout> live_;
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<Ingest> ingest_;
+  std::unique_ptr<GroupChannel> group_channel_;
+  std::unique_ptr<groups::Coordinator> coordinator_;
   std::unique_ptr<MetricsServer> metrics_server_;
   RateLimiter reject_log_limiter_;
   std::chrono::steady_clock::time_point last_suppressed_report_;

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -75,6 +76,12 @@ class Journal : public EventSink {
   const eventlog::FileStore::RecoveryReport& recovery() const { return store_->recovery(); }
   std::uint64_t durable_offset() const { return durable_.load(std::memory_order_acquire); }
 
+  // Told the offset and ordering key of every newly logged event (the consumer groups
+  // use it to avoid decoding events again). Set before Open().
+  void set_on_logged(std::function<void(std::uint64_t offset, std::string_view ordering_key)> f) {
+    on_logged_ = std::move(f);
+  }
+
   // Stops the committer after a last sync. Idempotent.
   void Close();
 
@@ -108,6 +115,7 @@ class Journal : public EventSink {
   Status failure_;
   std::unordered_map<std::string, PublisherState> publishers_;
   std::deque<AwaitingDurable> awaiting_;
+  std::function<void(std::uint64_t, std::string_view)> on_logged_;
   std::vector<PublisherState*> owed_;  // each at most once (PublisherState::owed)
 };
 

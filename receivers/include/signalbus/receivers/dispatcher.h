@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct DispatchResult {
   std::size_t matched = 0;    // handlers whose patterns matched the topic
   std::size_t succeeded = 0;  // of those, handlers that returned
   std::size_t failed = 0;     // of those, handlers that threw
+  // What the first failing handler threw (its what(), truncated to kMaxErrorBytes), with
+  // a count of the other failures if any. Empty when ok().
+  std::string error;
 
   bool ok() const { return failed == 0; }
 };
@@ -30,6 +34,10 @@ struct DispatchResult {
 // Not thread-safe: one thread registers, then one thread dispatches.
 class Dispatcher {
  public:
+  // The longest DispatchResult::error: it travels in a nack and is kept with a
+  // dead-lettered event.
+  static constexpr std::size_t kMaxErrorBytes = 1000;
+
   Dispatcher();
 
   // Registers `handler` for every topic matching any of `patterns`. A handler runs at
@@ -39,7 +47,8 @@ class Dispatcher {
 
   // Calls each handler whose patterns match `topic` exactly (segment by segment), in
   // registration order. A handler that throws is logged (rate-limited, with the event id
-  // and topic) and counted; the next handler still runs.
+  // and topic) and counted; the next handler still runs. The first failure's text is
+  // returned in DispatchResult::error.
   DispatchResult Dispatch(std::string_view topic, const v1::Event& event);
 
   // Every registered pattern, in registration order, for subscribing the transport.
@@ -53,6 +62,8 @@ class Dispatcher {
     Handler handler;
   };
 
+  void RecordFailure(std::size_t index, std::string_view topic, const v1::Event& event, std::string_view what,
+                     DispatchResult* result);
   void LogFailure(std::size_t index, std::string_view topic, const v1::Event& event, std::string_view what);
 
   std::vector<Entry> entries_;

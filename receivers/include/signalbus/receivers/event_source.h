@@ -1,10 +1,13 @@
-// The transport seam of a Receiver: where decoded events come from. Today the broker's
-// live fan-out (LiveSource, a SUB socket, at-most-once); later a consumer-group channel
-// (DEALER, at-least-once) that acks or nacks each delivery in Settle().
+// The transport seam of a Receiver: where decoded events come from and where their
+// outcome goes. Two implementations: LiveSource (the broker's live fan-out, a SUB socket,
+// at-most-once) and GroupSource (a consumer group over a DEALER, at-least-once: it acks
+// or nacks each delivery in Settle()).
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "signalbus/core/status.h"
@@ -18,6 +21,10 @@ namespace signalbus {
 struct Delivery {
   std::string topic;
   v1::Event event;
+  // Where the event sits in the broker's log and which delivery attempt this is (1 for
+  // the first). Set by a consumer-group source; 0 for the live fan-out.
+  std::uint64_t offset = 0;
+  std::uint32_t attempt = 0;
 };
 
 // What one bounded wait on a source produced.
@@ -26,6 +33,7 @@ struct Received {
     kNothing,    // the wait ended without a message (timeout or interrupted by a signal)
     kEvent,      // `delivery` holds an event
     kMalformed,  // a message was dropped; `problem` says why, printable and truncated
+    kDrained,    // after Drain(): every delivery in hand was returned; call Close()
   };
   Kind kind = Kind::kNothing;
   Delivery delivery;
@@ -38,7 +46,8 @@ class EventSource {
   virtual ~EventSource() = default;
 
   // Connects and subscribes so that at least every topic matching one of `patterns`
-  // is delivered (a source may deliver more: the Receiver matches exactly).
+  // is delivered (a source may deliver more: the Receiver matches exactly). Returns once
+  // the source is ready to deliver (a group source: once the broker confirmed the join).
   // REQUIRES: not open.
   virtual Status Open(const std::vector<TopicPattern>& patterns) = 0;
 
@@ -47,12 +56,19 @@ class EventSource {
   // REQUIRES: open.
   virtual Result<Received> Receive(std::chrono::milliseconds timeout) = 0;
 
-  // Called once per kEvent after its handlers ran; `handled` is false if any handler
-  // failed. The live source forgets the event (at-most-once); a consumer-group source
-  // will ack or nack it here.
-  virtual void Settle(const Delivery& delivery, bool handled) {}
+  // Called once per kEvent after its handlers ran. `handled` is false if a handler
+  // failed; `error` then says why (the handler's exception text), else it is empty. The
+  // live source forgets the event (at-most-once); a group source acks or nacks it.
+  virtual void Settle(const Delivery& delivery, bool handled, std::string_view error) = 0;
 
-  // Releases the connection. Idempotent.
+  // Stops taking new deliveries (a group source asks the broker for nothing more and
+  // hands back what arrives from now on). Receive() then returns the deliveries already
+  // in hand, one per call, and kDrained once none is left. Idempotent.
+  // REQUIRES: open.
+  virtual void Drain() = 0;
+
+  // Releases the connection. A group source first sends the acks and nacks it still
+  // holds and leaves its group. Idempotent; the source may be opened again.
   virtual void Close() = 0;
 
   // For logs: "live tcp://127.0.0.1:5556".

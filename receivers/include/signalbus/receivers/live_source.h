@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <zmq.hpp>
@@ -26,6 +27,10 @@ class LiveSource final : public EventSource {
 
   Status Open(const std::vector<TopicPattern>& patterns) override;
   Result<Received> Receive(std::chrono::milliseconds timeout) override;
+  // Forgets the event: at-most-once.
+  void Settle(const Delivery& delivery, bool handled, std::string_view error) override {}
+  // Nothing is ever in hand: Receive() returns kDrained from now on.
+  void Drain() override;
   void Close() override;
   std::string Describe() const override;
 
@@ -37,6 +42,7 @@ class LiveSource final : public EventSource {
   std::string endpoint_;
   std::size_t max_event_bytes_;
   std::optional<zmq::socket_t> socket_;
+  bool draining_ = false;
 };
 
 }  // namespace signalbus

@@ -6,6 +6,14 @@
 //   receiver.on("post_save", "auth.User", [](const signalbus::v1::Event& e) { ... })
 //           .on({"post_delete", "pre_delete"}, "auth.User", ...);
 //   signalbus::Status s = receiver.Run();
+//
+// By default a Receiver is a member of the consumer group named after it (like Django's
+// dispatch_uid): each event goes to one member of the group, at least once. The event
+// is acked when every matching handler returned, and nacked with the exception's text
+// when one threw; a nacked event is delivered again (with backoff) to whichever member,
+// and so are events whose member died before acking. So every handler of a group
+// receiver must be idempotent: when one of several handlers fails, the others see the
+// event again too. Key each effect by event_id() (as the profile-creator does).
 #pragma once
 
 #include <atomic>
@@ -24,14 +32,27 @@
 #include "signalbus/core/topic.h"
 #include "signalbus/receivers/dispatcher.h"
 #include "signalbus/receivers/event_source.h"
+#include "signalbus/receivers/group_source.h"
 
 namespace signalbus {
 
+enum class ReceiveMode {
+  kGroup,  // a member of a consumer group: at-least-once, acked, shared among members
+  kLive,   // the live fan-out: every event while connected, at-most-once
+};
+
 struct ReceiverOptions {
-  // Names the receiver in logs (and, later, its consumer group).
+  // Names the receiver in logs, and is the name of its consumer group: every process
+  // running a receiver of this name shares the group's events.
   std::string name = "receiver";
-  // The broker's live endpoint. Empty: $SIGNALBUS_LIVE, else kDefaultLiveEndpoint.
+  ReceiveMode mode = ReceiveMode::kGroup;
+  // The broker's live endpoint (kLive). Empty: $SIGNALBUS_LIVE, else kDefaultLiveEndpoint.
   std::string live_endpoint;
+  // The broker's groups endpoint (kGroup). Empty: $SIGNALBUS_GROUPS, else
+  // kDefaultGroupsEndpoint.
+  std::string groups_endpoint;
+  // Credits, heartbeat, timeouts and the group's configuration (kGroup).
+  GroupOptions group;
   // The longest Run() waits before it checks Stop() and the shutdown signals.
   std::chrono::milliseconds poll_interval{150};
   // Larger events are dropped as malformed.
@@ -49,8 +70,9 @@ struct ReceiverStats {
 
 class Receiver {
  public:
-  // Receives from the broker's live fan-out (a LiveSource on options.live_endpoint);
-  // options().live_endpoint then holds the endpoint actually used.
+  // kGroup: joins the group options.name on the groups endpoint (a GroupSource);
+  // kLive: receives from the live fan-out (a LiveSource). options() then holds the
+  // endpoint actually used.
   explicit Receiver(ReceiverOptions options);
   // Receives from `source` instead (a consumer group, a test double).
   Receiver(ReceiverOptions options, std::unique_ptr<EventSource> source);
@@ -70,19 +92,23 @@ class Receiver {
   // handler runs once per event that matches any of them.
   Receiver& on(std::vector<TopicPattern> patterns, Handler handler);
 
-  // Connects to the broker and subscribes to what the handlers need. Run() calls it if
-  // it was not called; call it first to report readiness only once connected. A
-  // failure (bad endpoint, no handlers) is a Status.
+  // Connects to the broker and subscribes to what the handlers need (a group member:
+  // joins with the union of the handlers' patterns, and returns once the broker
+  // confirmed). Run() calls it if it was not called; call it first to report readiness
+  // only once connected. A failure (bad endpoint, no handlers, no broker answering) is
+  // a Status.
   Status Connect();
 
   // Dispatches events until Stop() is called or SIGINT/SIGTERM is recorded (see
-  // core/shutdown.h; the program installs the handlers). Returns OK then; an error only
-  // if the transport fails. Bad messages are counted and logged (rate-limited), never
-  // fatal. Handlers run on the calling thread.
+  // core/shutdown.h; the program installs the handlers), then drains: takes nothing
+  // new, handles and settles the deliveries already in hand, leaves the group, and
+  // returns OK. An error only if the transport fails. Bad messages are counted and
+  // logged (rate-limited), never fatal. Handlers run on the calling thread.
   Status Run();
 
-  // Makes Run() return within about one poll interval, or at once if it has not started.
-  // Sticky: a later Run() returns at once. Thread-safe, and safe from a handler.
+  // Makes Run() drain and return: within about one poll interval plus the time the
+  // handlers take for what is in hand. At once if Run() has not connected yet. Sticky:
+  // a later Run() returns at once. Thread-safe, and safe from a handler.
   void Stop();
 
   // Thread-safe.
@@ -91,6 +117,7 @@ class Receiver {
 
  private:
   void RequireNotConnected() const;
+  bool StopRequested() const;
   void HandleMalformed(const std::string& problem);
 
   ReceiverOptions options_;

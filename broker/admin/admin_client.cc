@@ -1,0 +1,105 @@
+// One request, one reply, bounded by a timeout: the admin side of the groups endpoint.
+#include "signalbus/admin/admin_client.h"
+
+#include <cerrno>
+#include <utility>
+
+#include <zmq.hpp>
+
+#include "signalbus/core/duration.h"
+#include "signalbus/core/endpoints.h"
+#include "signalbus/core/logging.h"
+#include "signalbus/core/sockets.h"
+
+namespace signalbus::admin {
+
+AdminClient::AdminClient(std::string endpoint, std::chrono::milliseconds timeout)
+    : endpoint_(std::move(endpoint)), timeout_(timeout) {}
+
+Result<v1::AdminReply> AdminClient::Call(const v1::GroupRequest& request) const {
+  if (Status s = ValidateEndpoint(endpoint_); !s.ok()) return InvalidArgument("broker endpoint: " + s.message());
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point deadline = Clock::now() + timeout_;
+  zmq::socket_t socket = MakeSocket(SharedContext(), zmq::socket_type::dealer);
+  auto no_answer = [&] {
+    return Unavailable("no broker answered at " + endpoint_ + " within " + FormatDuration(timeout_));
+  };
+  try {
+    if (Status s = Connect(socket, endpoint_); !s.ok()) return s;
+    // The request waits in the socket until the connection is up; the timeout bounds it.
+    const std::string bytes = request.SerializeAsString();
+    if (!socket.send(zmq::buffer(bytes), zmq::send_flags::dontwait)) return no_answer();
+    while (true) {
+      zmq::message_t frame;
+      while (TryRecvFrame(socket, frame)) {
+        v1::GroupReply reply;
+        if (frame.more() || !reply.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) {
+          return Internal("undecodable reply from " + endpoint_ + ": '" + Printable(frame.to_string_view()) + "'");
+        }
+        if (reply.has_admin()) {
+          if (!reply.admin().error().empty()) return InvalidArgument(Printable(reply.admin().error(), 500));
+          return std::move(*reply.mutable_admin());
+        }
+        if (reply.has_error()) return InvalidArgument(Printable(reply.error().message(), 500));
+        // Anything else is not for an admin peer: keep waiting for the answer.
+      }
+      const Clock::time_point now = Clock::now();
+      if (now >= deadline) return no_answer();
+      zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+      try {
+        zmq::poll(&item, 1, std::chrono::ceil<std::chrono::milliseconds>(deadline - now));
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) throw;
+      }
+    }
+  } catch (const zmq::error_t& e) {
+    return Unavailable("broker at " + endpoint_ + ": " + e.what());
+  }
+}
+
+Result<std::vector<v1::GroupInfo>> AdminClient::ListGroups() const {
+  v1::GroupRequest request;
+  request.mutable_list_groups();
+  Result<v1::AdminReply> reply = Call(request);
+  if (!reply.ok()) return reply.status();
+  return std::vector<v1::GroupInfo>(reply->groups().begin(), reply->groups().end());
+}
+
+Result<std::vector<v1::DeadLetter>> AdminClient::ListDeadLetters(const std::string& group,
+                                                                 std::uint32_t limit) const {
+  v1::GroupRequest request;
+  request.mutable_list_dead_letters()->set_group(group);
+  request.mutable_list_dead_letters()->set_limit(limit);
+  Result<v1::AdminReply> reply = Call(request);
+  if (!reply.ok()) return reply.status();
+  return std::vector<v1::DeadLetter>(reply->dead_letters().begin(), reply->dead_letters().end());
+}
+
+Result<std::uint64_t> AdminClient::ReplayDeadLetters(const std::string& group,
+                                                     const std::vector<std::uint64_t>& offsets) const {
+  v1::GroupRequest request;
+  request.mutable_replay_dead_letters()->set_group(group);
+  for (std::uint64_t offset : offsets) request.mutable_replay_dead_letters()->add_offsets(offset);
+  Result<v1::AdminReply> reply = Call(request);
+  if (!reply.ok()) return reply.status();
+  return reply->affected();
+}
+
+Result<std::uint64_t> AdminClient::PurgeDeadLetters(const std::string& group,
+                                                    const std::vector<std::uint64_t>& offsets) const {
+  v1::GroupRequest request;
+  request.mutable_purge_dead_letters()->set_group(group);
+  for (std::uint64_t offset : offsets) request.mutable_purge_dead_letters()->add_offsets(offset);
+  Result<v1::AdminReply> reply = Call(request);
+  if (!reply.ok()) return reply.status();
+  return reply->affected();
+}
+
+Status AdminClient::Seek(const std::string& group, const v1::StartPosition& position) const {
+  v1::GroupRequest request;
+  request.mutable_seek_group()->set_group(group);
+  *request.mutable_seek_group()->mutable_position() = position;
+  return Call(request).status();
+}
+
+}  // namespace signalbus::admin

@@ -1,0 +1,46 @@
+// AdminClient: what signalbus-admin says to the broker. One admin GroupRequest per call,
+// over a fresh DEALER to the broker's groups endpoint, and one AdminReply back (see
+// proto/signalbus/v1/groups.proto). A fresh socket per call keeps a late answer to an
+// earlier call from being taken for the answer to this one.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "signalbus/core/status.h"
+#include "signalbus/v1/groups.pb.h"
+
+namespace signalbus::admin {
+
+// Thread-compatible; each call blocks the calling thread for at most the timeout.
+class AdminClient {
+ public:
+  // endpoint: the broker's groups endpoint (tcp://127.0.0.1:5557).
+  AdminClient(std::string endpoint, std::chrono::milliseconds timeout);
+
+  // Sends `request` (an admin kind: list_groups, list_dead_letters, replay_dead_letters,
+  // purge_dead_letters, seek_group) and waits for the AdminReply. Errors:
+  // kUnavailable "no broker answered at <endpoint> within <timeout>"; kInvalidArgument
+  // carrying the broker's text when it refused the request (AdminReply.error or a
+  // GroupError) or the endpoint is malformed.
+  Result<v1::AdminReply> Call(const v1::GroupRequest& request) const;
+
+  Result<std::vector<v1::GroupInfo>> ListGroups() const;
+  // limit 0: the broker's default (100).
+  Result<std::vector<v1::DeadLetter>> ListDeadLetters(const std::string& group, std::uint32_t limit) const;
+  // offsets empty: all of the group's dead letters. Returns how many were affected.
+  Result<std::uint64_t> ReplayDeadLetters(const std::string& group, const std::vector<std::uint64_t>& offsets) const;
+  Result<std::uint64_t> PurgeDeadLetters(const std::string& group, const std::vector<std::uint64_t>& offsets) const;
+  // Moves the group to `position`; its pending deliveries are abandoned.
+  Status Seek(const std::string& group, const v1::StartPosition& position) const;
+
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  std::string endpoint_;
+  std::chrono::milliseconds timeout_;
+};
+
+}  // namespace signalbus::admin

@@ -1,0 +1,73 @@
+// Coordinator::Impl: requests from signalbus-admin. Each gets one AdminReply, with the
+// error text filled in when it cannot be done; none needs the sender to be a member.
+#include <spdlog/spdlog.h>
+
+#include "coordinator_impl.h"
+
+namespace signalbus::groups {
+
+namespace {
+constexpr std::uint32_t kDefaultDeadLetterLimit = 100;
+}  // namespace
+
+void Coordinator::Impl::HandleAdmin(std::string_view peer, const v1::GroupRequest& request, TimePoint now) {
+  v1::GroupReply reply;
+  v1::AdminReply& admin = *reply.mutable_admin();
+  auto find = [&](const std::string& name) -> Group* {
+    auto it = groups_.find(name);
+    if (it != groups_.end()) return it->second.get();
+    admin.set_error("no group named \"" + name + "\"");
+    return nullptr;
+  };
+  Group* touched = nullptr;
+  switch (request.kind_case()) {
+    case v1::GroupRequest::kListGroups:
+      for (const auto& [name, group] : groups_) *admin.add_groups() = group->Info(durable_);
+      break;
+    case v1::GroupRequest::kListDeadLetters:
+      if (Group* g = find(request.list_dead_letters().group())) {
+        std::uint32_t limit = request.list_dead_letters().limit();
+        g->ListDeadLetters(limit > 0 ? limit : kDefaultDeadLetterLimit, &admin);
+      }
+      break;
+    case v1::GroupRequest::kReplayDeadLetters:
+      if (Group* g = find(request.replay_dead_letters().group())) {
+        const auto& offsets = request.replay_dead_letters().offsets();
+        admin.set_affected(g->Replay({offsets.begin(), offsets.end()}));
+        spdlog::info("group {}: {} dead letters replayed", g->name(), admin.affected());
+        touched = g;
+      }
+      break;
+    case v1::GroupRequest::kPurgeDeadLetters:
+      if (Group* g = find(request.purge_dead_letters().group())) {
+        const auto& offsets = request.purge_dead_letters().offsets();
+        admin.set_affected(g->Purge({offsets.begin(), offsets.end()}));
+        spdlog::info("group {}: {} dead letters purged", g->name(), admin.affected());
+      }
+      break;
+    case v1::GroupRequest::kSeekGroup:
+      if (!request.seek_group().has_position() ||
+          request.seek_group().position().position_case() == v1::StartPosition::POSITION_NOT_SET) {
+        admin.set_error("seek needs a position");
+      } else if (Group* g = find(request.seek_group().group())) {
+        Result<std::uint64_t> position = ResolvePosition(request.seek_group().position());
+        if (!position.ok()) {
+          admin.set_error("cannot resolve the position: " + position.status().message());
+        } else {
+          admin.set_affected(g->Seek(*position));
+          touched = g;
+        }
+      }
+      break;
+    default:
+      break;
+  }
+  Send(peer, reply);
+  if (touched != nullptr) touched->Pump(now, durable_);
+}
+
+void Coordinator::Impl::CheckInvariants() const {
+  for (const auto& [name, group] : groups_) group->CheckInvariants();
+}
+
+}  // namespace signalbus::groups

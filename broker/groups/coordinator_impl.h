@@ -1,0 +1,91 @@
+// Coordinator::Impl: the coordinator's state — groups by name, the peer -> member
+// table, member expiry, persistence scheduling. Internal to signalbus_groups; defined
+// across coordinator.cc (requests, timers, persistence) and admin.cc (admin requests).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "group.h"
+#include "group_config.h"
+#include "key_cache.h"
+#include "signalbus/core/logging.h"
+#include "signalbus/groups/coordinator.h"
+
+namespace signalbus::groups {
+
+class Coordinator::Impl {
+ public:
+  Impl(eventlog::EventStore* store, CoordinatorOptions options, SendFn send);
+  ~Impl();
+
+  Status Open();
+  void HandleRequest(std::string_view peer, const v1::GroupRequest& request, TimePoint now);
+  void OnDurable(std::uint64_t durable_offset, TimePoint now);
+  void NoteKey(std::uint64_t offset, std::string_view key) { keys_.Put(offset, KeyHash(key)); }
+  void Tick(TimePoint now);
+  TimePoint NextDeadline() const;
+  Status PersistAll();
+  std::vector<v1::GroupInfo> ListGroups() const;
+  CoordinatorCounters counters() const { return counters_; }
+  void CheckInvariants() const;
+
+ private:
+  // A member, as its peer (routing id) is known. A peer is one member of one group.
+  struct Peer {
+    MemberId member = 0;
+    Group* group = nullptr;
+    std::string name;
+    std::chrono::milliseconds heartbeat{kDefaultHeartbeatMs};
+    TimePoint last_seen;
+  };
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using PeerMap = std::unordered_map<std::string, Peer, StringHash, std::equal_to<>>;
+  // When to check a member; a member heard from since is re-queued, not expired.
+  struct Expiry {
+    TimePoint at;
+    MemberId member = 0;
+    std::string peer;
+  };
+  struct Later {
+    bool operator()(const Expiry& a, const Expiry& b) const { return a.at > b.at; }
+  };
+
+  bool persistent() const;
+  void Send(std::string_view peer, const v1::GroupReply& reply);
+  void SendError(std::string_view peer, std::string message, bool fatal);
+  void HandleJoin(std::string_view peer, const v1::Join& join, TimePoint now);
+  void HandleMember(PeerMap::iterator it, const v1::GroupRequest& request, TimePoint now);
+  void HandleAdmin(std::string_view peer, const v1::GroupRequest& request, TimePoint now);
+  Result<std::uint64_t> ResolvePosition(const v1::StartPosition& position);
+  Result<Group*> CreateGroup(const std::string& name, GroupSettings settings, std::uint64_t start);
+  void ExpireMembers(TimePoint now);
+  bool AnyDirty() const;
+
+  eventlog::EventStore* const store_;
+  CoordinatorOptions options_;
+  const SendFn send_;
+  eventlog::FileIo* const io_;
+  KeyCache keys_;
+  CoordinatorCounters counters_;
+  GroupEnv env_;
+
+  std::map<std::string, std::unique_ptr<Group>, std::less<>> groups_;
+  PeerMap peers_;
+  std::priority_queue<Expiry, std::vector<Expiry>, Later> expiries_;
+  MemberId next_member_id_ = 0;
+  std::uint64_t durable_ = 0;
+  TimePoint last_now_{};
+  TimePoint last_persist_{};
+  RateLimiter persist_log_{1.0 / 10, 1};
+};
+
+}  // namespace signalbus::groups

@@ -1,0 +1,460 @@
+// Group: the delivery lifecycle — members and credits, reading the log, per-key
+// admission, delivery, acks, nacks, timeouts and dead-lettering. Admin operations and
+// persistence are in group_admin.cc.
+#include "group.h"
+
+#include <algorithm>
+#include <cassert>
+
+#include <spdlog/spdlog.h>
+
+#include "signalbus/core/codec.h"
+
+namespace signalbus::groups {
+
+namespace {
+// Records per store read: large enough to amortise the call, small enough that a
+// group out of credit has not read (and holds) much it cannot deliver yet.
+constexpr std::size_t kReadChunk = 512;
+constexpr std::size_t kReadBytes = 8 << 20;
+// After a failed (or unexpectedly empty) read, wait this long before the next one.
+constexpr std::chrono::seconds kReadRetry{1};
+}  // namespace
+
+Group::Group(GroupSettings settings, const GroupStateData& state, std::unique_ptr<DeadLetterStore> dead_letters,
+             GroupEnv env)
+    : name_(state.name),
+      settings_(std::move(settings)),
+      env_(std::move(env)),
+      dead_letters_(std::move(dead_letters)),
+      acked_total_(state.acked),
+      redelivered_total_(state.redelivered) {
+  tracker_.Restore(state.ack_floor, state.finished_runs);
+  // Resume just above the floor: whatever is finished above it is skipped as it is read.
+  cursor_ = tracker_.floor() + 1;
+}
+
+Group::~Group() = default;
+
+// ---- Members ----------------------------------------------------------------------
+
+Group::Member* Group::FindMember(MemberId id) {
+  auto it = members_.find(id);
+  return it == members_.end() ? nullptr : it->second.get();
+}
+
+void Group::AddMember(MemberId id, std::string peer, std::string member_name, std::uint32_t credits) {
+  auto m = std::make_unique<Member>();
+  m->id = id;
+  m->peer = std::move(peer);
+  m->name = std::move(member_name);
+  m->window = std::min<std::uint64_t>(credits, kMaxCredits);
+  m->available = m->window;
+  free_credit_ += m->available;
+  Member& ref = *m;
+  members_.emplace(id, std::move(m));
+  if (ref.available > 0) RingAdd(ref);
+}
+
+void Group::RemoveMember(MemberId id, bool expired, TimePoint now) {
+  auto mit = members_.find(id);
+  if (mit == members_.end()) return;
+  Member* m = mit->second.get();
+  now_ = std::max(now_, now);
+  // Out of the rotation first, so nothing taken back below goes straight back to it.
+  free_credit_ -= m->available;
+  m->available = 0;
+  if (m->in_ring) ring_.erase(std::find(ring_.begin(), ring_.end(), m));
+  if (m->in_flush) flush_.erase(std::find(flush_.begin(), flush_.end(), m));
+  // Members leave rarely; a walk over the pending entries is cheaper than keeping a
+  // per-member index up to date on every delivery.
+  std::vector<std::uint64_t> taken;
+  entries_.ForEach([&](std::uint64_t offset, const Entry& e) {
+    if (e.state == State::kInFlight && e.member == m) taken.push_back(offset);
+  });
+  std::sort(taken.begin(), taken.end());
+  for (std::uint64_t offset : taken) {
+    TakeBack(offset, *entries_.Find(offset), expired, expired ? "member expired" : "member left");
+  }
+  members_.erase(mit);
+}
+
+void Group::AddCredit(MemberId id, std::uint32_t credits) {
+  Member* m = FindMember(id);
+  if (m == nullptr) return;
+  std::uint64_t window = std::min<std::uint64_t>(m->window + credits, kMaxCredits);
+  std::uint64_t added = window - m->window;
+  m->window = window;
+  m->available += added;
+  free_credit_ += added;
+  if (m->available > 0 && !m->in_ring) RingAdd(*m);
+}
+
+void Group::ReturnCredit(Member& m) {
+  // Capped at the window: acks for deliveries a member never had (or acked twice) do
+  // not grow its window.
+  if (m.available >= m.window) return;
+  ++m.available;
+  ++free_credit_;
+  if (!m.in_ring) RingAdd(m);
+}
+
+void Group::RingAdd(Member& m) {
+  m.in_ring = true;
+  ring_.push_back(&m);
+}
+
+Group::Member* Group::NextMember() {
+  // REQUIRES: free_credit_ > 0, so the ring is not empty.
+  assert(!ring_.empty());
+  Member* m = ring_.front();
+  ring_.pop_front();
+  if (m->available > 1) {
+    ring_.push_back(m);
+  } else {
+    m->in_ring = false;
+  }
+  return m;
+}
+
+void Group::Ack(MemberId id, const v1::DeliveryRef& ref) {
+  Member* m = FindMember(id);
+  if (m == nullptr) return;
+  ReturnCredit(*m);
+  Entry* e = entries_.Find(ref.offset());
+  if (e == nullptr || e->state != State::kInFlight || e->member != m || e->attempt != ref.attempt()) {
+    ++env_.counters->stale_acks;
+    return;
+  }
+  --in_flight_;
+  ++acked_total_;
+  ++env_.counters->acked;
+  Finish(ref.offset(), *e, /*acked=*/true);
+}
+
+void Group::Nack(MemberId id, const v1::DeliveryRef& ref, std::string_view error, TimePoint now) {
+  Member* m = FindMember(id);
+  if (m == nullptr) return;
+  now_ = std::max(now_, now);
+  ReturnCredit(*m);
+  Entry* found = entries_.Find(ref.offset());
+  if (found == nullptr || found->state != State::kInFlight || found->member != m ||
+      found->attempt != ref.attempt()) {
+    ++env_.counters->stale_acks;
+    return;
+  }
+  ++env_.counters->nacked;
+  --in_flight_;
+  Entry& e = *found;
+  e.member = nullptr;
+  if (e.attempt - e.base >= settings_.max_deliver) {
+    DeadLetter(ref.offset(), e, std::string(error));
+    return;
+  }
+  // The key stays taken while the event waits: later events of the key keep waiting.
+  e.state = State::kRetryWait;
+  e.serial = ++next_serial_;
+  retries_.push(Timer{now_ + settings_.Backoff(e.attempt - e.base), ref.offset(), e.serial});
+}
+
+// ---- Reading the log ----------------------------------------------------------------
+
+void Group::Pump(TimePoint now, std::uint64_t durable) {
+  now_ = std::max(now_, now);
+  Dispatch();
+  std::size_t budget = env_.options->max_scan;
+  // Read only while someone can take what is read: a group without credit (or with too
+  // many events waiting for their keys) leaves the log where it is.
+  while (free_credit_ > 0 && gate_.waiting() < env_.options->max_held) {
+    if (lookahead_pos_ == lookahead_.size()) {
+      if (budget == 0 || cursor_ > durable || now_ < read_retry_at_) break;
+      if (!Refill(durable, &budget)) break;
+      continue;
+    }
+    Admit(lookahead_[lookahead_pos_++]);
+  }
+  Flush();
+}
+
+bool Group::Refill(std::uint64_t durable, std::size_t* budget) {
+  lookahead_.clear();
+  lookahead_pos_ = 0;
+  std::size_t n = std::min<std::uint64_t>({*budget, durable - cursor_ + 1, kReadChunk});
+  Result<std::vector<eventlog::Record>> read = env_.store->Read(cursor_, n, kReadBytes);
+  if (!read.ok()) {
+    spdlog::error("group {}: cannot read the log at offset {}: {}", name_, cursor_, read.status().ToString());
+    read_retry_at_ = now_ + kReadRetry;
+    return false;
+  }
+  lookahead_ = std::move(*read);
+  *budget -= std::min(*budget, std::max<std::size_t>(lookahead_.size(), 1));
+  // Offsets missing from the log (deleted by retention, or a damaged range skipped at
+  // open) can never be delivered: they count as skipped.
+  std::uint64_t expected = cursor_;
+  std::size_t keep = 0;
+  for (eventlog::Record& r : lookahead_) {
+    if (r.offset > durable) break;  // only past a gap; never deliver non-durable records
+    if (r.offset > expected) {
+      tracker_.MarkRange(expected, r.offset - 1);
+      dirty_ = true;
+    }
+    expected = r.offset + 1;
+    ++keep;
+  }
+  lookahead_.resize(keep);
+  if (keep == 0) {
+    std::uint64_t first = env_.store->first_offset();
+    if (cursor_ < first && first <= durable + 1) {
+      tracker_.MarkRange(cursor_, first - 1);
+      dirty_ = true;
+      cursor_ = first;
+      return true;
+    }
+    if (first > durable) {
+      // Retention removed everything up to the durable offset.
+      tracker_.MarkRange(cursor_, durable);
+      dirty_ = true;
+      cursor_ = durable + 1;
+      return false;
+    }
+    read_retry_at_ = now_ + kReadRetry;
+    return false;
+  }
+  cursor_ = expected;
+  return true;
+}
+
+Result<std::uint64_t> Group::KeyOf(const eventlog::Record& record) {
+  if (std::optional<std::uint64_t> noted = env_.keys->Get(record.offset)) return *noted;
+  // The event was validated at ingest; decoding fails only for a log written by
+  // something else. Its size was checked at ingest too, so no limit here.
+  Result<v1::Event> event = DecodeEvent(record.event, std::max<std::size_t>(record.event.size(), 1));
+  if (!event.ok()) return event.status();
+  std::uint64_t key = KeyHash(event->ordering_key());
+  env_.keys->Put(record.offset, key);  // the next group reading it is spared
+  return key;
+}
+
+void Group::Admit(eventlog::Record& record) {
+  const std::uint64_t offset = record.offset;
+  // Finished before a restart, or already here as a replayed dead letter.
+  if (tracker_.IsFinished(offset) || entries_.Contains(offset)) return;
+  if (!settings_.Matches(record.topic)) {
+    tracker_.Mark(offset);
+    dirty_ = true;
+    return;
+  }
+  Result<std::uint64_t> key = KeyOf(record);
+  if (!key.ok()) {
+    DeadLetterRecord(record, "undecodable event: " + key.status().message());
+    return;
+  }
+  Entry& e = *entries_.Emplace(offset).first;
+  e.topic = std::move(record.topic);
+  e.event = std::move(record.event);
+  e.key = *key;
+  if (!abandoned_attempts_.empty()) {
+    if (auto a = abandoned_attempts_.find(offset); a != abandoned_attempts_.end()) {
+      e.attempt = e.base = a->second;
+      abandoned_attempts_.erase(a);
+    }
+  }
+  if (e.key == 0 || gate_.Admit(e.key, offset)) {
+    MakeReady(offset, e, /*front=*/false);
+  } else {
+    e.state = State::kWaiting;
+  }
+}
+
+// ---- Delivering -----------------------------------------------------------------------
+
+void Group::MakeReady(std::uint64_t offset, Entry& e, bool front) {
+  if (ready_.empty() && free_credit_ > 0) {
+    Deliver(offset, e, *NextMember());
+    return;
+  }
+  e.state = State::kReady;
+  e.member = nullptr;
+  if (front) {
+    ready_.push_front(offset);
+  } else {
+    ready_.push_back(offset);
+  }
+}
+
+void Group::Dispatch() {
+  while (!ready_.empty() && free_credit_ > 0) {
+    std::uint64_t offset = ready_.front();
+    ready_.pop_front();
+    Entry* e = entries_.Find(offset);
+    assert(e != nullptr && e->state == State::kReady);
+    Deliver(offset, *e, *NextMember());
+  }
+}
+
+void Group::Deliver(std::uint64_t offset, Entry& e, Member& m) {
+  e.state = State::kInFlight;
+  e.member = &m;
+  e.serial = ++next_serial_;
+  ++e.attempt;
+  ++in_flight_;
+  --m.available;
+  --free_credit_;
+  ack_deadlines_.push_back(Timer{now_ + settings_.ack_timeout, offset, e.serial});
+  if (ack_deadlines_.size() > 2 * in_flight_ + 1024) CompactAckDeadlines();
+  ++env_.counters->delivered;
+  if (e.attempt > 1) {
+    ++env_.counters->redelivered;
+    ++redelivered_total_;
+    dirty_ = true;
+  }
+  // The one copy of the event bytes on the delivery path: into a Delivery reused from
+  // the member's previous batch, so its buffers are usually big enough already.
+  v1::Delivery* d = m.batch.mutable_deliveries()->add_deliveries();
+  d->set_offset(offset);
+  d->set_attempt(e.attempt);
+  d->set_topic(e.topic);
+  d->set_event(e.event);
+  if (!m.in_flush) {
+    m.in_flush = true;
+    flush_.push_back(&m);
+  }
+  if (static_cast<std::size_t>(m.batch.deliveries().deliveries_size()) >= env_.options->max_batch) SendBatch(m);
+}
+
+void Group::SendBatch(Member& m) {
+  if (m.batch.deliveries().deliveries_size() == 0) return;
+  (*env_.send)(m.peer, m.batch);
+  // Clear() keeps the Delivery objects (and their string buffers) for the next batch.
+  m.batch.mutable_deliveries()->mutable_deliveries()->Clear();
+}
+
+void Group::Flush() {
+  for (Member* m : flush_) {
+    SendBatch(*m);
+    m->in_flush = false;
+  }
+  flush_.clear();
+}
+
+// ---- Timers -----------------------------------------------------------------------------
+
+bool Group::IsCurrent(const Timer& t, State state) const {
+  const Entry* e = entries_.Find(t.offset);
+  return e != nullptr && e->state == state && e->serial == t.serial;
+}
+
+void Group::Tick(TimePoint now, std::uint64_t durable) {
+  now_ = std::max(now_, now);
+  while (!ack_deadlines_.empty()) {
+    const Timer t = ack_deadlines_.front();
+    if (!IsCurrent(t, State::kInFlight)) {
+      ack_deadlines_.pop_front();
+      continue;
+    }
+    if (t.at > now_) break;
+    ack_deadlines_.pop_front();
+    TakeBack(t.offset, *entries_.Find(t.offset), /*counts_as_attempt=*/true, "ack timeout");
+  }
+  while (!retries_.empty() && retries_.top().at <= now_) {
+    const Timer t = retries_.top();
+    retries_.pop();
+    if (!IsCurrent(t, State::kRetryWait)) continue;
+    MakeReady(t.offset, *entries_.Find(t.offset), /*front=*/true);
+  }
+  Pump(now_, durable);
+}
+
+void Group::TakeBack(std::uint64_t offset, Entry& e, bool counts_as_attempt, std::string_view reason) {
+  assert(e.state == State::kInFlight);
+  --in_flight_;
+  e.member = nullptr;
+  e.state = State::kReady;
+  if (counts_as_attempt && e.attempt - e.base >= settings_.max_deliver) {
+    DeadLetter(offset, e, std::string(reason));
+    return;
+  }
+  // Older than anything read since: first in line. The member that had it keeps its
+  // credit until it acks (late, stale) or goes away.
+  MakeReady(offset, e, /*front=*/true);
+}
+
+void Group::CompactAckDeadlines() {
+  std::deque<Timer> live;
+  for (const Timer& t : ack_deadlines_) {
+    if (IsCurrent(t, State::kInFlight)) live.push_back(t);
+  }
+  ack_deadlines_.swap(live);
+}
+
+bool Group::HasScanWork(std::uint64_t durable) const {
+  return free_credit_ > 0 && gate_.waiting() < env_.options->max_held &&
+         (lookahead_pos_ < lookahead_.size() || (cursor_ <= durable && now_ >= read_retry_at_));
+}
+
+TimePoint Group::NextDeadline(TimePoint now, std::uint64_t durable) const {
+  TimePoint next = TimePoint::max();
+  // The front may be stale (already acked): then Tick merely drops it.
+  if (!ack_deadlines_.empty()) next = std::min(next, ack_deadlines_.front().at);
+  if (!retries_.empty()) next = std::min(next, retries_.top().at);
+  if (HasScanWork(durable)) next = std::min(next, std::max(now, now_));
+  if (free_credit_ > 0 && cursor_ <= durable && now_ < read_retry_at_) next = std::min(next, read_retry_at_);
+  return next;
+}
+
+// ---- Finishing ------------------------------------------------------------------------
+
+void Group::DeadLetter(std::uint64_t offset, Entry& e, std::string error) {
+  v1::DeadLetter letter;
+  letter.set_offset(offset);
+  letter.set_attempts(e.attempt - e.base);
+  letter.set_error(std::move(error));
+  letter.set_topic(e.topic);
+  letter.set_event(std::move(e.event));
+  auto wall = env_.wall_clock().time_since_epoch();
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(wall);
+  letter.mutable_dead_lettered_at()->set_seconds(seconds.count());
+  letter.mutable_dead_lettered_at()->set_nanos(
+      static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(wall - seconds).count()));
+  if (dead_letter_log_.Allow(now_)) {
+    spdlog::warn("group {}: offset {} dead-lettered after {} attempts: {} ({} similar lines suppressed)", name_,
+                 offset, letter.attempts(), letter.error(), dead_letter_log_.TakeSuppressed());
+  }
+  dead_letters_->Add(std::move(letter));
+  ++env_.counters->dead_lettered;
+  Finish(offset, e, /*acked=*/false);
+}
+
+void Group::DeadLetterRecord(const eventlog::Record& record, std::string error) {
+  v1::DeadLetter letter;
+  letter.set_offset(record.offset);
+  letter.set_attempts(0);
+  letter.set_error(std::move(error));
+  letter.set_topic(record.topic);
+  letter.set_event(record.event);
+  auto wall = env_.wall_clock().time_since_epoch();
+  letter.mutable_dead_lettered_at()->set_seconds(std::chrono::duration_cast<std::chrono::seconds>(wall).count());
+  if (dead_letter_log_.Allow(now_)) {
+    spdlog::error("group {}: offset {} dead-lettered: {} ({} similar lines suppressed)", name_, record.offset,
+                  letter.error(), dead_letter_log_.TakeSuppressed());
+  }
+  dead_letters_->Add(std::move(letter));
+  ++env_.counters->dead_lettered;
+  tracker_.Mark(record.offset);
+  dirty_ = true;
+}
+
+void Group::Finish(std::uint64_t offset, Entry& e, bool acked) {
+  tracker_.Mark(offset);
+  dirty_ = true;
+  if (e.replay && acked) dead_letters_->FinishReplay(offset);
+  const std::uint64_t key = e.key;
+  entries_.Erase(offset);  // `e` is gone from here on
+  if (key == 0) return;
+  if (std::optional<std::uint64_t> next = gate_.Release(key)) {
+    // The key's next event was read before anything now in the ready queue behind it.
+    MakeReady(*next, *entries_.Find(*next), /*front=*/true);
+  }
+}
+
+}  // namespace signalbus::groups

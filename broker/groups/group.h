@@ -1,0 +1,216 @@
+// Group: one consumer group's delivery state machine — its members and their credits,
+// its cursor in the log, the events between its ack floor and its cursor (waiting for a
+// key, ready, in flight, awaiting a retry), its timers and its dead-letter queue.
+//
+//   log --Read--> lookahead --Admit--> KeyGate --> ready --Deliver--> member batch
+//                                        ^                               |
+//                    Release on ack/DLQ  '--- in flight <---------------'
+//                                              | nack: retry heap, timeout: FIFO
+//
+// Per-event work is O(1) amortised (flat hash maps, FIFO queues) except retries (a
+// heap), with no allocation of its own beyond the record the log hands over.
+// Not thread-safe: the Coordinator calls it from one thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "ack_tracker.h"
+#include "dead_letter_store.h"
+#include "flat_map.h"
+#include "group_config.h"
+#include "key_cache.h"
+#include "key_gate.h"
+#include "signalbus/core/logging.h"
+#include "signalbus/groups/coordinator.h"
+#include "signalbus/log/event_store.h"
+#include "state_file.h"
+
+namespace signalbus::groups {
+
+using MemberId = std::uint64_t;
+
+// Most credits a member may hold: bounds the deliveries (and bytes) kept per member.
+inline constexpr std::uint64_t kMaxCredits = 1 << 20;
+
+// What every group shares, owned by the Coordinator.
+struct GroupEnv {
+  eventlog::EventStore* store = nullptr;
+  const CoordinatorOptions* options = nullptr;
+  KeyCache* keys = nullptr;
+  CoordinatorCounters* counters = nullptr;
+  const Coordinator::SendFn* send = nullptr;
+  std::function<std::chrono::system_clock::time_point()> wall_clock;
+};
+
+class Group {
+ public:
+  // A group whose floor is `state.ack_floor` (a new group: start position - 1).
+  // `dead_letters` must be loaded already.
+  Group(GroupSettings settings, const GroupStateData& state, std::unique_ptr<DeadLetterStore> dead_letters,
+        GroupEnv env);
+  ~Group();
+  Group(const Group&) = delete;
+  Group& operator=(const Group&) = delete;
+
+  const std::string& name() const { return name_; }
+  const GroupSettings& settings() const { return settings_; }
+
+  // ---- Members. Unknown ids are ignored.
+  void AddMember(MemberId id, std::string peer, std::string member_name, std::uint32_t credits);
+  // Its in-flight deliveries go back to the group at once. `expired`: the member stopped
+  // heartbeating, so each counts as a failed attempt (dead-lettered at max_deliver, with
+  // "member expired"); a Leave does not count.
+  void RemoveMember(MemberId id, bool expired, TimePoint now);
+  void AddCredit(MemberId id, std::uint32_t credits);
+  // Counts only if `ref` names the current attempt of a delivery in flight to this
+  // member; otherwise it is a stale ack. Either way the member gets a credit back.
+  void Ack(MemberId id, const v1::DeliveryRef& ref);
+  void Nack(MemberId id, const v1::DeliveryRef& ref, std::string_view error, TimePoint now);
+  std::size_t member_count() const { return members_.size(); }
+
+  // ---- Flow. Every call sends what it delivered before returning.
+  // Hands ready events to members with credit and reads more of the log, up to
+  // `durable` and at most options.max_scan records.
+  void Pump(TimePoint now, std::uint64_t durable);
+  // Ack timeouts and due retries, then Pump.
+  void Tick(TimePoint now, std::uint64_t durable);
+  // The earliest time Tick has work; `now` itself when the group could read more of the
+  // log right away (it stopped at max_scan).
+  TimePoint NextDeadline(TimePoint now, std::uint64_t durable) const;
+
+  // ---- Admin.
+  v1::GroupInfo Info(std::uint64_t durable) const;
+  void ListDeadLetters(std::size_t limit, v1::AdminReply* reply) const;
+  // Dead letters (all when `offsets` is empty) become fresh deliveries (attempt 1).
+  // Returns how many.
+  std::uint64_t Replay(const std::vector<std::uint64_t>& offsets);
+  std::uint64_t Purge(const std::vector<std::uint64_t>& offsets);
+  // Abandons everything pending (acks for it become stale) and restarts at `position`:
+  // the floor becomes position - 1. Returns how many pending events were abandoned.
+  std::uint64_t Seek(std::uint64_t position);
+
+  // ---- Persistence.
+  bool dirty() const { return dirty_ || dead_letters_->dirty(); }
+  GroupStateData Snapshot() const;
+  // Dead letters first, then the state file: the floor never passes a letter that is
+  // not on disk.
+  Status Persist(eventlog::FileIo& io, const std::string& dir);
+
+  // For tests: checks internal invariants, aborting on a broken one.
+  void CheckInvariants() const;
+
+ private:
+  struct Member {
+    MemberId id = 0;
+    std::string peer;
+    std::string name;
+    std::uint64_t window = 0;     // credits granted
+    std::uint64_t available = 0;  // credits not in use; never above window
+    bool in_ring = false;
+    bool in_flush = false;
+    v1::GroupReply batch;  // deliveries not yet sent; its objects are reused
+  };
+
+  enum class State : std::uint8_t { kWaiting, kReady, kInFlight, kRetryWait };
+
+  // Attempts counted toward max_deliver are attempt - base.
+  struct Entry {
+    State state = State::kReady;
+    bool replay = false;           // a replayed dead letter: finishing it removes the letter
+    std::uint32_t attempt = 0;     // the attempt number last sent (0: never delivered)
+    std::uint32_t base = 0;        // attempt numbers used before a seek; see Seek()
+    std::uint64_t serial = 0;      // names the current in-flight or retry-wait period
+    Member* member = nullptr;      // kInFlight: who has it
+    std::uint64_t key = 0;         // KeyHash of the ordering key; 0: none
+    std::string topic;
+    std::string event;
+  };
+  // By offset. Entry pointers do not survive an insert or erase (FlatMap).
+  using Entries = FlatMap<Entry>;
+
+  struct Timer {
+    TimePoint at;
+    std::uint64_t offset = 0;
+    std::uint64_t serial = 0;
+  };
+  struct Later {
+    bool operator()(const Timer& a, const Timer& b) const { return a.at > b.at; }
+  };
+
+  Member* FindMember(MemberId id);
+  void ReturnCredit(Member& m);
+  void RingAdd(Member& m);
+  Member* NextMember();
+
+  bool Refill(std::uint64_t durable, std::size_t* budget);
+  void Admit(eventlog::Record& record);
+  // KeyHash of the record's ordering key, from the KeyCache or by decoding the event.
+  Result<std::uint64_t> KeyOf(const eventlog::Record& record);
+  void MakeReady(std::uint64_t offset, Entry& e, bool front);
+  void Dispatch();
+  void Deliver(std::uint64_t offset, Entry& e, Member& m);
+  void SendBatch(Member& m);
+  void Flush();
+
+  bool IsCurrent(const Timer& t, State state) const;
+  // REQUIRES: e is in flight.
+  void TakeBack(std::uint64_t offset, Entry& e, bool counts_as_attempt, std::string_view reason);
+  void DeadLetter(std::uint64_t offset, Entry& e, std::string error);
+  void DeadLetterRecord(const eventlog::Record& record, std::string error);
+  // The event is done (acked or dead-lettered): mark it, drop its entry, free its key.
+  void Finish(std::uint64_t offset, Entry& e, bool acked);
+  void CompactAckDeadlines();
+  bool HasScanWork(std::uint64_t durable) const;
+  void Abandon();
+
+  const std::string name_;
+  const GroupSettings settings_;
+  GroupEnv env_;
+  std::unique_ptr<DeadLetterStore> dead_letters_;
+
+  AckTracker tracker_;
+  KeyGate gate_;
+  Entries entries_;
+  std::deque<std::uint64_t> ready_;
+  std::size_t in_flight_ = 0;
+  std::uint64_t next_serial_ = 0;
+
+  // Ack deadlines in delivery order: every group has one ack timeout and time only moves
+  // forward, so the order is the deadline order. Acked entries are left behind (stale)
+  // and skipped; the queue is compacted when they dominate it.
+  std::deque<Timer> ack_deadlines_;
+  std::priority_queue<Timer, std::vector<Timer>, Later> retries_;
+
+  // Attempt numbers of deliveries a Seek abandoned, by offset: when such an offset is
+  // delivered again its attempts continue above them, so acks for the abandoned
+  // deliveries stay stale. Bounded by what was in flight at the seek.
+  std::unordered_map<std::uint64_t, std::uint32_t> abandoned_attempts_;
+
+  std::uint64_t cursor_ = 1;  // next offset to read from the log
+  std::vector<eventlog::Record> lookahead_;  // read, not yet admitted: [lookahead_pos_, end)
+  std::size_t lookahead_pos_ = 0;
+  TimePoint read_retry_at_{};  // after a failed or empty read
+
+  std::unordered_map<MemberId, std::unique_ptr<Member>> members_;
+  std::deque<Member*> ring_;          // members with available credit, round-robin
+  std::uint64_t free_credit_ = 0;     // sum of available over members
+  std::vector<Member*> flush_;        // members with unsent deliveries
+
+  TimePoint now_{};
+  RateLimiter dead_letter_log_{10, 20};  // a poison flood must not flood the log
+  bool dirty_ = false;
+  std::uint64_t acked_total_ = 0;
+  std::uint64_t redelivered_total_ = 0;
+};
+
+}  // namespace signalbus::groups

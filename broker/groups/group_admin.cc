@@ -1,0 +1,180 @@
+// Group: what signalbus-admin can ask of a group (info, dead letters, replay, purge,
+// seek), its persistence, and the invariant check the tests use.
+#include <algorithm>
+#include <cstdlib>
+
+#include <spdlog/spdlog.h>
+
+#include "group.h"
+#include "signalbus/core/codec.h"
+
+namespace signalbus::groups {
+
+v1::GroupInfo Group::Info(std::uint64_t durable) const {
+  v1::GroupInfo info;
+  info.set_name(name_);
+  for (const std::string& s : settings_.subscriptions) info.add_subscriptions(s);
+  info.set_members(static_cast<std::uint32_t>(members_.size()));
+  info.set_head_offset(durable);
+  info.set_ack_floor(tracker_.floor());
+  // Offsets up to the head not yet finished: in flight, waiting, unread — including
+  // unread events the group does not subscribe to, which it has not looked at yet.
+  std::uint64_t open = durable > tracker_.floor() ? durable - tracker_.floor() : 0;
+  info.set_lag(open - std::min(open, tracker_.finished_above_floor()));
+  std::uint64_t pending = 0;
+  entries_.ForEach([&](std::uint64_t, const Entry& e) {
+    if (e.attempt > e.base) ++pending;
+  });
+  info.set_pending(pending);
+  info.set_redelivered(redelivered_total_);
+  info.set_dead_lettered(dead_letters_->size());
+  info.set_acked(acked_total_);
+  return info;
+}
+
+void Group::ListDeadLetters(std::size_t limit, v1::AdminReply* reply) const {
+  for (const v1::DeadLetter* letter : dead_letters_->List(limit)) *reply->add_dead_letters() = *letter;
+}
+
+std::uint64_t Group::Replay(const std::vector<std::uint64_t>& offsets) {
+  std::vector<std::uint64_t> chosen = offsets.empty() ? dead_letters_->VisibleOffsets() : offsets;
+  std::sort(chosen.begin(), chosen.end());
+  chosen.erase(std::unique(chosen.begin(), chosen.end()), chosen.end());
+  std::uint64_t replayed = 0;
+  for (std::uint64_t offset : chosen) {
+    std::optional<v1::DeadLetter> letter = dead_letters_->TakeForReplay(offset);
+    if (!letter) continue;
+    ++replayed;
+    if (Entry* pending = entries_.Find(offset)) {
+      // Already on its way again (after a seek): its ack will also retire the letter.
+      pending->replay = true;
+      continue;
+    }
+    Entry& e = *entries_.Emplace(offset).first;
+    e.replay = true;
+    e.topic = std::move(*letter->mutable_topic());
+    e.event = std::move(*letter->mutable_event());
+    // A replay keeps the one-at-a-time rule for its key but jumps the key's queue: it is
+    // older than anything queued, and its order relative to later events of the key
+    // that were already delivered cannot be restored.
+    if (Result<v1::Event> event = DecodeEvent(e.event, std::max<std::size_t>(e.event.size(), 1)); event.ok()) {
+      e.key = KeyHash(event->ordering_key());
+    }
+    if (e.key == 0 || gate_.AdmitFirst(e.key, offset)) {
+      MakeReady(offset, e, /*front=*/false);
+    } else {
+      e.state = State::kWaiting;
+    }
+  }
+  return replayed;
+}
+
+std::uint64_t Group::Purge(const std::vector<std::uint64_t>& offsets) {
+  std::vector<std::uint64_t> chosen = offsets.empty() ? dead_letters_->VisibleOffsets() : offsets;
+  std::uint64_t purged = 0;
+  for (std::uint64_t offset : chosen) {
+    if (dead_letters_->Purge(offset)) ++purged;
+  }
+  return purged;
+}
+
+void Group::Abandon() {
+  entries_.ForEach([&](std::uint64_t offset, const Entry& e) {
+    if (e.replay) dead_letters_->ReturnReplay(offset);
+  });
+  entries_.Clear();
+  ready_.clear();
+  gate_.Clear();
+  ack_deadlines_.clear();
+  retries_ = {};
+  in_flight_ = 0;
+  lookahead_.clear();
+  lookahead_pos_ = 0;
+  for (auto& [id, m] : members_) {
+    if (m->in_flush) m->batch.mutable_deliveries()->mutable_deliveries()->Clear();
+    m->in_flush = false;
+  }
+  flush_.clear();
+}
+
+std::uint64_t Group::Seek(std::uint64_t position) {
+  position = std::max<std::uint64_t>(position, 1);
+  std::uint64_t abandoned = 0;
+  // Offsets at or above the position come round again: their next attempt numbers
+  // continue above the abandoned ones, so late acks for these stay stale.
+  std::unordered_map<std::uint64_t, std::uint32_t> keep;
+  for (const auto& [offset, attempt] : abandoned_attempts_) {
+    if (offset >= position) keep[offset] = attempt;
+  }
+  entries_.ForEach([&](std::uint64_t offset, const Entry& e) {
+    if (e.attempt == e.base) return;  // not delivered since it was read
+    ++abandoned;
+    if (offset >= position) keep[offset] = std::max(keep[offset], e.attempt);
+  });
+  abandoned_attempts_.swap(keep);
+  Abandon();
+  tracker_.Reset(position - 1);
+  cursor_ = position;
+  read_retry_at_ = {};
+  dirty_ = true;
+  spdlog::info("group {}: seeked to offset {} ({} pending deliveries abandoned)", name_, position, abandoned);
+  return abandoned;
+}
+
+GroupStateData Group::Snapshot() const {
+  GroupStateData state;
+  state.name = name_;
+  state.config = settings_.config;
+  state.ack_floor = tracker_.floor();
+  state.finished_runs = tracker_.Runs();
+  state.acked = acked_total_;
+  state.redelivered = redelivered_total_;
+  return state;
+}
+
+Status Group::Persist(eventlog::FileIo& io, const std::string& dir) {
+  if (Status s = dead_letters_->Sync(); !s.ok()) return s;
+  if (!dirty_) return Status::Ok();
+  if (Status s = WriteGroupState(io, dir, Snapshot()); !s.ok()) return s;
+  dirty_ = false;
+  return Status::Ok();
+}
+
+void Group::CheckInvariants() const {
+  auto fail = [&](const char* what) {
+    spdlog::critical("group {}: invariant broken: {}", name_, what);
+    std::abort();
+  };
+  std::size_t in_flight = 0, ready = 0, waiting = 0;
+  std::unordered_map<std::uint64_t, int> through_gate;  // key -> entries holding it
+  entries_.ForEach([&](std::uint64_t offset, const Entry& e) {
+    if (tracker_.IsFinished(offset) && !e.replay) fail("a finished offset is pending");
+    switch (e.state) {
+      case State::kInFlight:
+        ++in_flight;
+        if (e.member == nullptr) fail("in flight without a member");
+        break;
+      case State::kReady: ++ready; break;
+      case State::kWaiting: ++waiting; break;
+      case State::kRetryWait: break;
+    }
+    if (e.key != 0 && e.state != State::kWaiting && ++through_gate[e.key] > 1) {
+      fail("two events of one key through the gate");
+    }
+    if (e.state == State::kWaiting && e.key == 0) fail("waiting without a key");
+  });
+  if (through_gate.size() != gate_.keys()) fail("keys held");
+  if (in_flight != in_flight_) fail("in-flight count");
+  if (ready != ready_.size()) fail("ready count");
+  if (waiting != gate_.waiting()) fail("waiting count");
+  std::uint64_t free = 0;
+  for (const auto& [id, m] : members_) {
+    if (m->available > m->window) fail("credit above window");
+    free += m->available;
+    if ((m->available > 0) != m->in_ring) fail("ring membership");
+  }
+  if (free != free_credit_) fail("free credit sum");
+  if (free_credit_ > 0 && !ready_.empty()) fail("ready events while members have credit");
+}
+
+}  // namespace signalbus::groups

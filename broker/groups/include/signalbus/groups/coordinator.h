@@ -1,0 +1,115 @@
+// The consumer-group engine: which member of which group gets which logged event, acks,
+// redelivery, backoff, the dead-letter queue, per-key ordering, credits, and the state
+// that survives a broker restart. A pure state machine: no sockets, no threads, no
+// clock of its own. The broker's poll thread feeds it requests, new durable offsets and
+// the time, and sends what it returns through `send`.
+//
+// Thread-compatible: every call from one thread (the broker's poll thread).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "signalbus/core/status.h"
+#include "signalbus/log/event_store.h"
+#include "signalbus/log/file_io.h"
+#include "signalbus/v1/groups.pb.h"
+
+namespace signalbus::groups {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+
+struct CoordinatorOptions {
+  // Where group positions and dead-letter queues are kept ("<data-dir>/groups"); created
+  // by Open() if missing. Empty: nothing is persisted (tests, benchmarks).
+  std::string state_dir;
+  // Most deliveries in one DeliveryBatch message.
+  std::size_t max_batch = 256;
+  // Most records read from the log per group per call, so one lagging group cannot
+  // stall the poll thread.
+  std::size_t max_scan = 4096;
+  // Most events held back per group because their key has one in flight.
+  std::size_t max_held = 100'000;
+  // How often changed group state is written (atomically) to state_dir.
+  std::chrono::milliseconds persist_interval{100};
+  // Ordering keys remembered by NoteKey(), by offset (a ring): a group that reads one of
+  // these offsets does not decode the event to learn its key. 0: no cache.
+  std::size_t key_cache_size = 1 << 16;
+  // File system for state files (nullptr: the real one). Not owned; must outlive the
+  // Coordinator. Tests inject failures through it.
+  eventlog::FileIo* file_io = nullptr;
+  // Wall-clock time stamped on dead letters (nullptr: system_clock::now). Everything else
+  // runs on the TimePoints the caller passes in.
+  std::function<std::chrono::system_clock::time_point()> wall_clock;
+};
+
+// Totals across groups, for /metrics.
+struct CoordinatorCounters {
+  std::uint64_t delivered = 0;
+  std::uint64_t redelivered = 0;
+  std::uint64_t acked = 0;
+  std::uint64_t nacked = 0;
+  std::uint64_t stale_acks = 0;      // acks/nacks naming an attempt that is no longer current
+  std::uint64_t dead_lettered = 0;
+  std::uint64_t members_expired = 0; // members dropped after missed heartbeats
+  std::uint64_t bad_requests = 0;
+};
+
+class Coordinator {
+ public:
+  // `peer` is the ROUTER routing id of the DEALER to send to.
+  using SendFn = std::function<void(std::string_view peer, const v1::GroupReply& reply)>;
+
+  // REQUIRES: store outlives the Coordinator; it is read only up to the durable offset
+  // (the store's at construction, then the highest given to OnDurable).
+  Coordinator(eventlog::EventStore* store, CoordinatorOptions options, SendFn send);
+  ~Coordinator();
+
+  // Loads every group's persisted position and dead-letter queue. A damaged state file is
+  // an error naming it (never silently reset). Call once, before anything else.
+  Status Open();
+
+  // A request from a peer: members (join, credit, ack, nack, heartbeat, leave) and
+  // signalbus-admin (list, dead letters, replay, purge, seek). Bad requests get a
+  // GroupError reply and are counted; they never throw.
+  void HandleRequest(std::string_view peer, const v1::GroupRequest& request, TimePoint now);
+
+  // Everything up to `durable_offset` may now be delivered.
+  void OnDurable(std::uint64_t durable_offset, TimePoint now);
+
+  // Optional: the ordering key of the event stored at `offset`, which the broker learnt
+  // when it validated the event at ingest; call it before the OnDurable that covers
+  // `offset`. Saves every group a decode of the event (a decode costs ~3x the rest of
+  // a delivery); a group that reads an offset not noted, or noted more than
+  // key_cache_size offsets ago, decodes it instead.
+  void NoteKey(std::uint64_t offset, std::string_view ordering_key);
+
+  // Timers: ack timeouts, retries after backoff, member expiry, persistence. Call at or
+  // after NextDeadline(), and after any other call (cheap when nothing is due).
+  void Tick(TimePoint now);
+  // The earliest time Tick() has work; TimePoint::max() when none. At or before the
+  // latest `now` given when a group stopped at max_scan and can read more right away.
+  TimePoint NextDeadline() const;
+
+  // Writes all changed state now (also called on shutdown). Between calls, Tick writes
+  // changed state at most every persist_interval and retries failed writes.
+  Status Persist();
+
+  std::vector<v1::GroupInfo> ListGroups() const;
+  CoordinatorCounters counters() const;
+
+  // For tests: aborts with a log line if an internal invariant is broken. O(pending).
+  void CheckInvariants() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace signalbus::groups

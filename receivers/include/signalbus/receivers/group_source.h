@@ -1,0 +1,172 @@
+// GroupSource: an EventSource that is one member of a consumer group on the broker's
+// groups endpoint (a DEALER to the broker's ROUTER; one GroupRequest / GroupReply per
+// frame, see proto/signalbus/v1/groups.proto and docs/wire-protocol.md). At-least-once:
+// each delivery is acked after its handlers succeeded, nacked with the handler's error
+// otherwise, and redelivered by the broker if neither reaches it in time.
+//
+// The member's life: Open() joins and waits for Joined. Receive() hands out the events of
+// each DeliveryBatch one at a time, sends heartbeats, batches acks, and joins again
+// when the broker says it does not know the member (it restarted) or stops answering
+// heartbeats (3 intervals: presumed gone; the DEALER reconnects on its own). Deliveries
+// in hand from the lost membership are still handed out, but not acked: the broker
+// refuses such acks and delivers those events again. Drain() and Close() finish: the
+// deliveries in hand are returned to the Receiver, acked, and the member leaves.
+//
+// Everything runs on the caller's thread, inside Receive(): there is no background
+// thread. So heartbeats go out between deliveries, and a handler that runs longer than
+// three heartbeat intervals makes the broker presume the member gone (its deliveries go
+// to other members, its late acks are refused). Raise GroupOptions::heartbeat for slow
+// handlers.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "signalbus/core/codec.h"
+#include "signalbus/core/logging.h"
+#include "signalbus/receivers/event_source.h"
+#include "signalbus/v1/groups.pb.h"
+
+namespace signalbus {
+
+struct GroupOptions {
+  // Names this member in the broker's logs and admin output. Empty: "<hostname>:<pid>".
+  std::string member_name;
+  // Deliveries this member may hold unacknowledged at once (its credit window). Each
+  // ack or nack returns one.
+  std::uint32_t credits = 64;
+  // How often the member proves it is alive; the broker drops it after 3 missed.
+  std::chrono::milliseconds heartbeat{1000};
+  // How long Open() waits for the broker to confirm the join.
+  std::chrono::milliseconds join_timeout{10'000};
+  // How long Close() waits for the broker to take the last acks and the Leave.
+  std::chrono::milliseconds leave_timeout{1000};
+  // Acks are sent together: once this many are waiting (capped at half the credit
+  // window, so the broker can refill while the member works), and whenever no further
+  // delivery is waiting.
+  std::size_t ack_batch = 64;
+  // Runs before a batch of acks is sent: make what the handlers did durable here (the
+  // audit receiver fdatasyncs its file). An error turns the batch into nacks carrying
+  // its message, so the broker delivers those events again. Optional.
+  std::function<Status()> before_ack;
+
+  // The group's configuration, sent with every Join; the broker applies it when it
+  // creates the group. Zero / unset: the broker's default.
+  v1::StartPosition start;                      // default: latest
+  std::chrono::milliseconds ack_timeout{0};     // default 30 s
+  std::uint32_t max_deliver = 0;                // default 5 attempts, then dead-lettered
+  std::chrono::milliseconds backoff_initial{0}; // default 100 ms, doubling after each nack
+  std::chrono::milliseconds backoff_max{0};     // default 30 s
+};
+
+// Counters since construction.
+struct GroupSourceStats {
+  std::uint64_t delivered = 0;  // deliveries received from the broker
+  std::uint64_t acked = 0;      // acks sent
+  std::uint64_t nacked = 0;     // nacks sent (handler failures and malformed events)
+  std::uint64_t joins = 0;      // Joined replies, the first included
+  std::uint64_t returned = 0;   // deliveries left unhandled because they arrived while draining
+};
+
+// Group names: 1 to 100 letters, digits, '.', '_' and '-' ("profile-creator").
+Status ValidateGroupName(std::string_view group);
+
+// Used by one thread at a time.
+class GroupSource final : public EventSource {
+ public:
+  // endpoint: the broker's groups endpoint (tcp://127.0.0.1:5557). group: the consumer
+  // group to join. Events larger than max_event_bytes are nacked as malformed.
+  GroupSource(std::string endpoint, std::string group, GroupOptions options = {},
+              std::size_t max_event_bytes = kDefaultMaxEventBytes);
+  ~GroupSource() override;
+  GroupSource(const GroupSource&) = delete;
+  GroupSource& operator=(const GroupSource&) = delete;
+
+  // Joins with the patterns (deduplicated) as the group's subscriptions and waits for
+  // Joined. Errors: kInvalidArgument for a bad group name, endpoint or option, or when
+  // the broker refused the join ("the broker at <endpoint> refused to join group <g>:
+  // <its reason>", e.g. the group exists with other subscriptions); kDeadlineExceeded
+  // "no broker answered at <endpoint> within <join_timeout>".
+  Status Open(const std::vector<TopicPattern>& patterns) override;
+  // A delivery whose event does not decode, or whose topic is not its event's, is
+  // nacked with the reason and returned as kMalformed.
+  Result<Received> Receive(std::chrono::milliseconds timeout) override;
+  // Queues an ack (handled) or sends a nack carrying `error`.
+  void Settle(const Delivery& delivery, bool handled, std::string_view error) override;
+  void Drain() override;
+  // Sends the acks and nacks still held, then Leave, and waits up to leave_timeout for
+  // the broker to have read them (it answers a request sent after the Leave).
+  void Close() override;
+  std::string Describe() const override;
+
+  bool joined() const { return state_ == State::kJoined; }
+  // Assigned by the broker in Joined; empty until then.
+  const std::string& member_id() const { return member_id_; }
+  const std::string& endpoint() const { return endpoint_; }
+  const GroupSourceStats& stats() const { return stats_; }
+
+  // The Join this source sends: for tests and logs.
+  v1::Join MakeJoin(const std::vector<TopicPattern>& patterns) const;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  enum class State { kClosed, kJoining, kJoined };
+
+  // Reads every waiting reply, then runs the timers (heartbeat, silence, re-join) and
+  // sends a full ack batch. Never blocks.
+  Status Pump();
+  void HandleReply(const v1::GroupReply& reply, Clock::time_point now);
+  void HandleError(const v1::GroupError& error, Clock::time_point now);
+  void LoseMembership(const std::string& why, Clock::time_point now);
+  // Blocks until a reply arrives, `until`, or the next timer; false if a signal
+  // interrupted the wait.
+  bool WaitForReply(Clock::time_point until);
+  Clock::time_point NextTimer() const;
+  // Sends acks and nacks held, if joined. `all` also sends an ack batch below the
+  // threshold.
+  void FlushSettlements(bool all);
+  Received NextDelivery();
+  void Nack(const v1::Delivery& delivery, const std::string& error);
+  // False if the frame could not be queued now (no connection; retried later).
+  bool Send(const v1::GroupRequest& request);
+  std::size_t AckThreshold() const;
+
+  const std::string endpoint_;
+  const std::string group_;
+  GroupOptions options_;
+  const std::size_t max_event_bytes_;
+
+  std::optional<zmq::socket_t> socket_;
+  State state_ = State::kClosed;
+  bool draining_ = false;
+  v1::Join join_;
+  std::string member_id_;
+  std::string last_refusal_;  // the last fatal error while joining, for Open()'s error
+
+  std::deque<v1::Delivery> in_hand_;  // received, not yet returned by Receive()
+  // (offset, attempt) of deliveries in hand when the membership was lost: not settled.
+  std::set<std::pair<std::uint64_t, std::uint32_t>> stale_;
+  std::vector<v1::DeliveryRef> acks_;
+  std::vector<v1::Nack> nacks_;
+
+  Clock::time_point next_join_{};
+  Clock::time_point next_heartbeat_{};
+  // The first heartbeat sent since the broker was last heard from; nullopt when none.
+  std::optional<Clock::time_point> unanswered_since_;
+
+  GroupSourceStats stats_;
+  RateLimiter log_limiter_;
+};
+
+}  // namespace signalbus
