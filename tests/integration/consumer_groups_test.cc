@@ -1,8 +1,6 @@
 // Consumer groups across real processes: three profile-creator members share the work,
 // one killed with SIGKILL mid-stream and restarted loses nothing and duplicates nothing;
 // a second group (an audit receiver) sees every event too.
-#include <sqlite3.h>
-
 #include <csignal>
 #include <fstream>
 #include <set>
@@ -13,6 +11,7 @@
 
 #include "broker_process.h"
 #include "process.h"
+#include "sqlite_query.h"
 #include "sample_events.h"
 #include "signalbus/core/event_json.h"
 
@@ -21,20 +20,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-long long Count(const std::string& db_path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  long long count = -1;
-  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_busy_timeout(db, 2000);
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
-      count = sqlite3_column_int64(stmt, 0);
-    }
-    sqlite3_finalize(stmt);
-  }
-  sqlite3_close(db);
-  return count;
-}
 
 // "created=123" from a profile-creator's shutdown summary, or -1.
 long long CreatedIn(const std::string& stderr_text) {
@@ -93,16 +78,16 @@ TEST_F(ConsumerGroupsTest, ThreeMembersShareTheWorkAndAKilledOneLosesNothing) {
   std::thread publishing([&] { Publish(files); });
 
   // Kill one member mid-stream, then start a replacement.
-  ASSERT_TRUE(Eventually([&] { return Count(db_, "SELECT count(*) FROM profile") >= 300; }, 60s));
+  ASSERT_TRUE(Eventually([&] { return QueryCount(db_, "SELECT count(*) FROM profile") >= 300; }, 60s));
   members[0]->Signal(SIGKILL);
   ASSERT_TRUE(members[0]->Wait(10s).has_value());
   members[0] = StartCreator();
   publishing.join();
 
-  ASSERT_TRUE(Eventually([&] { return Count(db_, "SELECT count(*) FROM profile") == kUsers; }, 120s))
-      << "profiles: " << Count(db_, "SELECT count(*) FROM profile");
-  EXPECT_EQ(Count(db_, "SELECT count(DISTINCT user_id) FROM profile"), kUsers);
-  EXPECT_EQ(Count(db_, "SELECT count(*) FROM processed_event"), kUsers);
+  ASSERT_TRUE(Eventually([&] { return QueryCount(db_, "SELECT count(*) FROM profile") == kUsers; }, 120s))
+      << "profiles: " << QueryCount(db_, "SELECT count(*) FROM profile");
+  EXPECT_EQ(QueryCount(db_, "SELECT count(DISTINCT user_id) FROM profile"), kUsers);
+  EXPECT_EQ(QueryCount(db_, "SELECT count(*) FROM processed_event"), kUsers);
 
   // The two members that ran throughout both did some of the work. (The replacement may
   // join after everything was handed out, and the killed one cannot report.)
@@ -123,7 +108,7 @@ TEST_F(ConsumerGroupsTest, TwoGroupsEachSeeEveryEvent) {
 
   constexpr int kUsers = 500;
   Publish({WriteUsers(dir_, 1, kUsers, 0)});
-  ASSERT_TRUE(Eventually([&] { return Count(db_, "SELECT count(*) FROM profile") == kUsers; }, 60s));
+  ASSERT_TRUE(Eventually([&] { return QueryCount(db_, "SELECT count(*) FROM profile") == kUsers; }, 60s));
   auto audited = [&] {
     std::ifstream in(audit_path);
     std::set<std::string> ids;

@@ -2,8 +2,6 @@
 // signalbus-publish processes become Profile rows written by a separate
 // profile-creator, exactly once each, even when the same events are sent again; a
 // post_delete removes the row.
-#include <sqlite3.h>
-
 #include <fstream>
 #include <map>
 
@@ -11,6 +9,7 @@
 
 #include "broker_process.h"
 #include "process.h"
+#include "sqlite_query.h"
 #include "sample_events.h"
 #include "signalbus/core/event_id.h"
 #include "signalbus/core/event_json.h"
@@ -20,21 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// -1 when the query fails (for instance before the table exists).
-long long QueryCount(const std::string& db_path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  long long count = -1;
-  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_busy_timeout(db, 2000);
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
-      count = sqlite3_column_int64(stmt, 0);
-    }
-    sqlite3_finalize(stmt);
-  }
-  sqlite3_close(db);
-  return count;
-}
 
 // Writes `per_file` user-created events per file, pks numbered from 1, with fixed
 // event ids, so the same files can be published twice.
