@@ -20,17 +20,19 @@
 #include <string_view>
 #include <vector>
 
+#include "bench_events.h"
+#include "bench_stats.h"
 #include "signalbus/core/codec.h"
-#include "signalbus/core/event_id.h"
 #include "signalbus/groups/coordinator.h"
 #include "signalbus/log/memory_store.h"
 
 namespace {
 
 using namespace signalbus;
+using bench::Median;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::string_view kTopic = "auth.User/post_save";
+constexpr std::string_view kTopic = bench::kUserTopic;
 constexpr int kAckBatch = 64;
 
 struct Flags {
@@ -60,35 +62,6 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
     }
   }
   return f->events > 0 && f->members > 0 && f->credits > 0 && f->keys > 0 && f->runs > 0;
-}
-
-// A post_save of auth.User, about 200 bytes serialized, like the DESIGN.md figures.
-std::string UserSaved(std::uint64_t pk) {
-  v1::Event e;
-  e.set_schema_version(kSchemaVersion);
-  e.set_event_id(NewEventId());
-  e.set_signal("post_save");
-  e.set_sender("auth.User");
-  e.set_source("accounts");
-  e.set_publisher_id("bench-publisher");
-  e.set_sequence(pk);
-  e.mutable_occurred_at()->set_seconds(1'764'000'000);
-  e.set_ordering_key(OrderingKeyFor("auth.User", std::to_string(pk)));
-  v1::Instance* instance = e.mutable_model_save()->mutable_instance();
-  instance->set_model("auth.User");
-  instance->set_pk(std::to_string(pk));
-  auto& fields = *instance->mutable_fields()->mutable_fields();
-  fields["username"].set_string_value("user" + std::to_string(pk));
-  fields["email"].set_string_value("user" + std::to_string(pk) + "@example.com");
-  fields["is_staff"].set_bool_value(false);
-  e.mutable_model_save()->set_created(true);
-  e.mutable_model_save()->set_using_("default");
-  return EncodeEvent(e);
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
 // CPU time of this thread: on a shared machine, events per CPU-second is the steadier
@@ -230,7 +203,7 @@ int main(int argc, char** argv) {
   }
   // One event per key, appended round-robin: event i is about user i % keys.
   std::vector<std::string> events;
-  for (std::uint64_t pk = 0; pk < flags.keys; ++pk) events.push_back(UserSaved(pk));
+  for (std::uint64_t pk = 0; pk < flags.keys; ++pk) events.push_back(bench::EncodedUserSaved(pk, "bench-publisher"));
   std::printf("groups_bench: %llu events, 1 group, %d members x %u credits, %llu keys, acks of %d, median of %d\n",
               static_cast<unsigned long long>(flags.events), flags.members, flags.credits,
               static_cast<unsigned long long>(flags.keys), kAckBatch, flags.runs);

@@ -1,0 +1,34 @@
+// The real signalbus-broker as a child of a benchmark: a fresh --data-dir, ephemeral
+// loopback ports read back from its ready line, stopped by pid and its directory
+// removed at the end.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "child_process.h"
+
+namespace signalbus::bench {
+
+class BrokerChild {
+ public:
+  // Starts `broker_path` with --fsync `fsync` and a new data directory under
+  // `base_dir`; its log (stderr) goes to <base_dir>/broker.log. nullptr, with *error
+  // set, if it did not print its ready line.
+  static std::unique_ptr<BrokerChild> Start(const std::string& broker_path, const std::string& base_dir,
+                                            const std::string& fsync, std::string* error);
+  ~BrokerChild();  // SIGTERM (a clean stop), then removes the data directory
+
+  const std::string& ingest() const { return ingest_; }
+  const std::string& groups() const { return groups_; }
+
+ private:
+  BrokerChild() = default;
+
+  std::unique_ptr<ChildProcess> process_;
+  std::string data_dir_;
+  std::string ingest_;
+  std::string groups_;
+};
+
+}  // namespace signalbus::bench

@@ -1,0 +1,255 @@
+// The publisher loop, the member threads, and how a run knows it is finished.
+#include "e2e_run.h"
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include "bench_events.h"
+#include "signalbus/admin/admin_client.h"
+#include "signalbus/publisher/publisher.h"
+#include "signalbus/receivers/receiver.h"
+
+namespace signalbus::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+constexpr milliseconds kFinishTimeout{120'000};
+
+// Publish times by sequence (the publisher numbers its events 1, 2, 3...). Written by
+// the publisher thread before each Publish, read by handlers after the event went
+// through the broker: atomics, so a handler never reads a torn value.
+class PublishTimes {
+ public:
+  explicit PublishTimes(std::uint64_t events) : ns_(new std::atomic<std::int64_t>[events + 1]), size_(events + 1) {}
+  void Set(std::uint64_t seq, std::int64_t ns) { ns_[seq].store(ns, std::memory_order_relaxed); }
+  std::int64_t Get(std::uint64_t seq) const {
+    return seq < size_ ? ns_[seq].load(std::memory_order_relaxed) : 0;
+  }
+
+ private:
+  std::unique_ptr<std::atomic<std::int64_t>[]> ns_;
+  std::uint64_t size_;
+};
+
+// M group members, each a Receiver running on its own thread. Handlers record when
+// they ran for which sequence.
+class MemberPool {
+ public:
+  MemberPool(const E2eOptions& options, std::uint64_t expected) : options_(options), expected_(expected) {}
+  ~MemberPool() { Stop(); }
+
+  // Joins every member (Connect returns once the broker confirmed), then runs them.
+  Status Start() {
+    for (int i = 0; i < options_.members; ++i) {
+      auto m = std::make_unique<Member>();
+      ReceiverOptions ro;
+      ro.name = options_.group;
+      ro.groups_endpoint = options_.groups;
+      ro.group.member_name = options_.group + "-member-" + std::to_string(i);
+      ro.group.credits = options_.credits;
+      ro.group.ack_batch = options_.ack_batch;
+      ro.group.start.set_earliest(true);
+      ro.poll_interval = milliseconds(20);  // how soon Stop() is noticed
+      m->receiver = std::make_unique<Receiver>(std::move(ro));
+      m->seen.reserve(expected_ / static_cast<std::uint64_t>(options_.members) + 1024);
+      Member* raw = m.get();
+      m->receiver->on("post_save", kUserSender, [this, raw](const v1::Event& e) {
+        raw->seen.emplace_back(e.sequence(), NowNs());
+        handled_.fetch_add(1, std::memory_order_relaxed);
+      });
+      if (Status s = m->receiver->Connect(); !s.ok()) return s;
+      members_.push_back(std::move(m));
+    }
+    for (auto& m : members_) {
+      Member* raw = m.get();
+      m->thread = std::thread([raw] { raw->status = raw->receiver->Run(); });
+    }
+    return Status::Ok();
+  }
+
+  void Stop() {
+    for (auto& m : members_) m->receiver->Stop();
+    for (auto& m : members_) {
+      if (m->thread.joinable()) m->thread.join();
+    }
+  }
+
+  std::uint64_t handled() const { return handled_.load(std::memory_order_relaxed); }
+
+  // Waits until handlers ran `n` times; false after `timeout`.
+  bool WaitHandled(std::uint64_t n, milliseconds timeout) const {
+    const auto deadline = Clock::now() + timeout;
+    while (handled() < n) {
+      if (Clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    return true;
+  }
+
+  // Publish -> handler latencies of sequences above `skip`, in µs. After Stop().
+  std::vector<double> LatenciesUs(const PublishTimes& published, std::uint64_t skip) const {
+    std::vector<double> out;
+    for (const auto& m : members_) {
+      for (auto [seq, ns] : m->seen) {
+        if (seq > skip) out.push_back(static_cast<double>(ns - published.Get(seq)) / 1e3);
+      }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+ private:
+  struct Member {
+    std::unique_ptr<Receiver> receiver;
+    std::thread thread;
+    std::vector<std::pair<std::uint64_t, std::int64_t>> seen;  // (sequence, ns), this member's thread only
+    Status status;
+  };
+
+  const E2eOptions options_;
+  const std::uint64_t expected_;
+  std::vector<std::unique_ptr<Member>> members_;
+  std::atomic<std::uint64_t> handled_{0};
+};
+
+// The group as the broker sees it.
+Result<v1::GroupInfo> GroupInfoOf(const E2eOptions& options) {
+  admin::AdminClient client(options.groups, milliseconds(5000));
+  Result<std::vector<v1::GroupInfo>> groups = client.ListGroups();
+  if (!groups.ok()) return groups.status();
+  for (const v1::GroupInfo& g : *groups) {
+    if (g.name() == options.group) return g;
+  }
+  return NotFound("no group " + options.group);
+}
+
+// Waits until the broker has counted `n` acks for the group.
+Result<v1::GroupInfo> WaitAcked(const E2eOptions& options, std::uint64_t n, milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (true) {
+    Result<v1::GroupInfo> info = GroupInfoOf(options);
+    if (!info.ok()) return info.status();
+    if (info->acked() >= n) return info;
+    if (Clock::now() >= deadline) {
+      return DeadlineExceeded("the broker counted " + std::to_string(info->acked()) + " of " + std::to_string(n) +
+                              " acks");
+    }
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+}
+
+// Joins the members, then connects the publisher. An error text, or "".
+std::string Setup(const E2eOptions& options, MemberPool& pool, std::unique_ptr<Publisher>* publisher) {
+  if (Status s = pool.Start(); !s.ok()) return "members: " + s.message();
+  PublisherOptions po;
+  po.endpoint = options.ingest;
+  po.source = "accounts";
+  po.send_timeout = milliseconds(30'000);
+  Result<std::unique_ptr<Publisher>> connected = Publisher::Connect(std::move(po));
+  if (!connected.ok()) return "publisher: " + connected.status().message();
+  *publisher = std::move(connected).value();
+  return "";
+}
+
+// Waits until every one of `events` is confirmed (Flush), handled, and acked at the
+// broker. An error text, or "".
+std::string Finish(const E2eOptions& options, Publisher& publisher, const MemberPool& pool, std::uint64_t events,
+                   Clock::time_point* confirmed, v1::GroupInfo* info) {
+  if (Status s = publisher.Flush(kFinishTimeout); !s.ok()) return "flush: " + s.message();
+  *confirmed = Clock::now();
+  if (!pool.WaitHandled(events, kFinishTimeout)) return "only " + std::to_string(pool.handled()) + " events handled";
+  Result<v1::GroupInfo> acked = WaitAcked(options, events, kFinishTimeout);
+  if (!acked.ok()) return "acks: " + acked.status().message();
+  *info = std::move(acked).value();
+  return "";
+}
+
+Status PublishUser(Publisher& publisher, std::uint64_t pk) {
+  SaveInfo created;
+  created.created = true;
+  return publisher.PostSave(kUserSender, UserInstance(pk), created);
+}
+
+}  // namespace
+
+ThroughputResult RunThroughput(const E2eOptions& options, std::uint64_t events) {
+  ThroughputResult result;
+  MemberPool pool(options, events);
+  std::unique_ptr<Publisher> publisher;
+  if (result.error = Setup(options, pool, &publisher); !result.error.empty()) return result;
+  const auto start = Clock::now();
+  for (std::uint64_t i = 1; i <= events; ++i) {
+    if (Status s = PublishUser(*publisher, i); !s.ok()) {
+      result.error = "publish: " + s.message();
+      return result;
+    }
+  }
+  Clock::time_point confirmed;
+  v1::GroupInfo info;
+  if (result.error = Finish(options, *publisher, pool, events, &confirmed, &info); !result.error.empty()) return result;
+  const auto done = Clock::now();
+  pool.Stop();
+  auto seconds = [&](Clock::time_point t) { return std::chrono::duration<double>(t - start).count(); };
+  result.ok = true;
+  result.events_per_s = static_cast<double>(events) / seconds(done);
+  result.confirmed_per_s = static_cast<double>(events) / seconds(confirmed);
+  result.handled = pool.handled();
+  result.redelivered = info.redelivered();
+  return result;
+}
+
+LatencyResult RunLatency(const E2eOptions& options, std::uint64_t events, std::uint64_t warmup, double rate) {
+  LatencyResult result;
+  const std::uint64_t total = warmup + events;
+  PublishTimes published(total);
+  MemberPool pool(options, total);
+  std::unique_ptr<Publisher> publisher;
+  if (result.error = Setup(options, pool, &publisher); !result.error.empty()) return result;
+  Publisher& pub = *publisher;
+  result.confirm_us.reserve(events);
+  std::uint64_t seen_confirmed = 0;
+  // Confirms are cumulative: everything up to published - unconfirmed is durable.
+  auto note_confirms = [&] {
+    const std::uint64_t through = pub.published() - pub.unconfirmed();
+    const std::int64_t now = NowNs();
+    for (std::uint64_t seq = seen_confirmed + 1; seq <= through; ++seq) {
+      if (seq > warmup) result.confirm_us.push_back(static_cast<double>(now - published.Get(seq)) / 1e3);
+    }
+    seen_confirmed = std::max(seen_confirmed, through);
+  };
+  const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / rate));
+  const auto start = Clock::now();
+  for (std::uint64_t i = 1; i <= total; ++i) {
+    std::this_thread::sleep_until(start + period * static_cast<Clock::rep>(i - 1));
+    published.Set(i, NowNs());
+    if (Status s = PublishUser(pub, i); !s.ok()) {
+      result.error = "publish: " + s.message();
+      return result;
+    }
+    note_confirms();
+  }
+  const auto sent = Clock::now();
+  // The last confirms, noticed as they come (Finish flushes again: a no-op then).
+  (void)pub.Flush(kFinishTimeout);
+  note_confirms();
+  Clock::time_point confirmed;
+  v1::GroupInfo info;
+  if (result.error = Finish(options, pub, pool, total, &confirmed, &info); !result.error.empty()) return result;
+  pool.Stop();
+  result.ok = true;
+  result.achieved_rate = static_cast<double>(total) / std::chrono::duration<double>(sent - start).count();
+  result.handler_us = pool.LatenciesUs(published, warmup);
+  std::sort(result.confirm_us.begin(), result.confirm_us.end());
+  result.redelivered = info.redelivered();
+  return result;
+}
+
+}  // namespace signalbus::bench

@@ -1,0 +1,55 @@
+// One end-to-end run against a running broker: a signalbus::Publisher publishing
+// user-created post_save events, and a consumer group of M members, each a real
+// signalbus::Receiver (GroupSource + dispatcher) on its own thread of this process.
+//
+// Why threads in this process rather than separate processes: the CPU work is the same
+// (every piece still talks to the broker process over loopback TCP through its own
+// ZeroMQ sockets), the publish time of each event can be shared with the handlers
+// through memory, with one steady clock, instead of being carried inside the event, and
+// the bench stays one command. The broker is the real binary in its own process.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace signalbus::bench {
+
+struct E2eOptions {
+  std::string ingest;  // the broker's endpoints
+  std::string groups;
+  std::string group = "e2e";  // a fresh group per run: starts at the earliest offset
+  int members = 1;
+  std::uint32_t credits = 64;     // per member (GroupOptions::credits)
+  std::size_t ack_batch = 64;     // GroupOptions::ack_batch
+};
+
+struct ThroughputResult {
+  bool ok = false;
+  std::string error;
+  double events_per_s = 0;     // N / (first publish .. every event confirmed and acked)
+  double confirmed_per_s = 0;  // N / (first publish .. Flush returned: all durable)
+  std::uint64_t handled = 0;   // handler invocations (N when nothing was redelivered)
+  std::uint64_t redelivered = 0;
+};
+
+// Publishes `events` as fast as Publish() returns, then waits until all are confirmed
+// (Flush) and the broker counts `events` acks for the group.
+ThroughputResult RunThroughput(const E2eOptions& options, std::uint64_t events);
+
+struct LatencyResult {
+  bool ok = false;
+  std::string error;
+  double achieved_rate = 0;        // events/s actually published
+  std::vector<double> handler_us;  // publish call -> a member's handler runs, per event
+  std::vector<double> confirm_us;  // publish call -> the publisher sees it confirmed
+  std::uint64_t redelivered = 0;
+};
+
+// Publishes `warmup + events` at `rate` events/s (paced by the clock); latencies of the
+// last `events` are returned, ascending. A confirm is noticed by the publisher when it
+// next runs (its next Publish), so confirm latencies are late by up to 1/rate.
+LatencyResult RunLatency(const E2eOptions& options, std::uint64_t events, std::uint64_t warmup, double rate);
+
+}  // namespace signalbus::bench
