@@ -1,0 +1,128 @@
+"""The one SIGNALBUS setting, read and checked once (again after a change): unknown keys
+and bad values are ImproperlyConfigured with the key named, so a typo fails at start-up
+instead of silently forwarding nothing.
+
+    SIGNALBUS = {
+        "BROKER": "tcp://127.0.0.1:5555",  # the broker's ingest; default $SIGNALBUS_INGEST
+        "SOURCE": "accounts",              # this service's name; default $SIGNALBUS_SOURCE or "django"
+        "SENDERS": ["auth.User"],          # model labels whose model signals go out, or "*"
+        "SIGNALS": [...],                  # which signals go out (default: DEFAULT_SIGNALS), or "*"
+        "CUSTOM_SIGNALS": {"order_paid": "shop.signals.order_paid"},  # name -> Signal's dotted path
+        "EXCLUDE_FIELDS": {"auth.User": ["password"]},  # never snapshotted (this is the default)
+        "MAX_UNCONFIRMED": 10000,          # events held while the broker is away; past it: dropped, logged
+        "RESEND_INTERVAL": 2.0,            # seconds without a confirm before re-sending
+        "CLOSE_TIMEOUT": 5.0,              # seconds the process waits at exit for confirms
+        "ENABLED": True,                   # False: connect nothing
+    }
+"""
+import threading
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+from signalbus.endpoints import DEFAULT_INGEST, INGEST_ENV, SOURCE_ENV, from_env, validate_endpoint
+from signalbus.errors import SignalbusError
+from signalbus.topics import validate_sender, validate_signal
+
+MODEL_SIGNALS = ("pre_save", "post_save", "pre_delete", "post_delete", "m2m_changed")
+AUTH_SIGNALS = ("user_logged_in", "user_logged_out", "user_login_failed")
+ALL_SIGNALS = MODEL_SIGNALS + AUTH_SIGNALS
+# pre_save and pre_delete double the traffic of their post_ twins: asked for, not default.
+DEFAULT_SIGNALS = ("post_save", "post_delete", "m2m_changed") + AUTH_SIGNALS
+_KEYS = {"BROKER", "SOURCE", "SENDERS", "SIGNALS", "CUSTOM_SIGNALS", "EXCLUDE_FIELDS", "MAX_UNCONFIRMED",
+         "RESEND_INTERVAL", "CLOSE_TIMEOUT", "ENABLED"}
+
+
+def _fail(key, message):
+    return ImproperlyConfigured("SIGNALBUS[%r]: %s" % (key, message))
+
+
+def _labels(key, value, allow_star):
+    if allow_star and value == "*":
+        return "*"
+    if isinstance(value, str) or not hasattr(value, "__iter__"):
+        raise _fail(key, "expected a list of names%s, got %r" % (' or "*"' if allow_star else "", value))
+    return tuple(value)
+
+
+class Config:
+    def __init__(self, raw):
+        if not isinstance(raw, dict):
+            raise ImproperlyConfigured("SIGNALBUS must be a dict, got %r" % (raw,))
+        unknown = sorted(set(raw) - _KEYS)
+        if unknown:
+            raise ImproperlyConfigured("SIGNALBUS: unknown keys %s (known: %s)" % (unknown, sorted(_KEYS)))
+        self.enabled = bool(raw.get("ENABLED", True))
+        self.broker = raw.get("BROKER") or from_env(INGEST_ENV, DEFAULT_INGEST)
+        try:
+            validate_endpoint(self.broker)
+        except SignalbusError as error:
+            raise _fail("BROKER", error) from None
+        self.source = raw.get("SOURCE") or from_env(SOURCE_ENV, "django")
+        self.senders = _labels("SENDERS", raw.get("SENDERS", "*"), True)
+        if self.senders != "*":
+            for label in self.senders:
+                try:
+                    validate_sender(label)
+                except SignalbusError as error:
+                    raise _fail("SENDERS", error) from None
+        signals = _labels("SIGNALS", raw.get("SIGNALS", DEFAULT_SIGNALS), True)
+        self.signals = ALL_SIGNALS if signals == "*" else signals
+        for name in self.signals:
+            if name not in ALL_SIGNALS:
+                raise _fail("SIGNALS", "%r is not one of %s (custom signals go in CUSTOM_SIGNALS)"
+                            % (name, ", ".join(ALL_SIGNALS)))
+        self.custom_signals = {}
+        custom = raw.get("CUSTOM_SIGNALS", {})
+        if not isinstance(custom, dict):
+            raise _fail("CUSTOM_SIGNALS", "expected a dict of name -> dotted path of a Signal")
+        for name, path in custom.items():
+            try:
+                validate_signal(name)
+            except SignalbusError as error:
+                raise _fail("CUSTOM_SIGNALS", error) from None
+            try:
+                self.custom_signals[name] = import_string(path) if isinstance(path, str) else path
+            except ImportError as error:
+                raise _fail("CUSTOM_SIGNALS", "cannot import %r for %r: %s" % (path, name, error)) from None
+        exclude = raw.get("EXCLUDE_FIELDS", {"auth.User": ["password"]})
+        if not isinstance(exclude, dict):
+            raise _fail("EXCLUDE_FIELDS", "expected a dict of model label -> field names")
+        self.exclude_fields = {label: frozenset(_labels("EXCLUDE_FIELDS", names, False))
+                               for label, names in exclude.items()}
+        self.max_unconfirmed = self._number(raw, "MAX_UNCONFIRMED", 10_000, int, 1)
+        self.resend_interval = self._number(raw, "RESEND_INTERVAL", 2.0, (int, float), 0.001)
+        self.close_timeout = self._number(raw, "CLOSE_TIMEOUT", 5.0, (int, float), 0)
+
+    @staticmethod
+    def _number(raw, key, default, kind, minimum):
+        value = raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, kind) or value < minimum:
+            raise _fail(key, "expected a number of at least %s, got %r" % (minimum, value))
+        return value
+
+    def forwards(self, signal):
+        return self.enabled and signal in self.signals
+
+    def forwards_sender(self, label):
+        return self.senders == "*" or label in self.senders
+
+
+_lock = threading.Lock()
+_config = None
+
+
+def get():
+    """The checked SIGNALBUS setting (an empty dict when it is not set)."""
+    global _config
+    with _lock:
+        if _config is None:
+            _config = Config(getattr(settings, "SIGNALBUS", {}))
+        return _config
+
+
+def reset():
+    global _config
+    with _lock:
+        _config = None

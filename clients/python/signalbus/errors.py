@@ -1,0 +1,37 @@
+"""The exceptions of the signalbus client: one base class, one subclass per way to fail."""
+
+
+class SignalbusError(Exception):
+    """Base class of every error raised by signalbus."""
+
+
+class InvalidEvent(SignalbusError, ValueError):
+    """An event (or a sender, signal, topic pattern) breaks the envelope's rules."""
+
+
+class BrokerUnavailable(SignalbusError):
+    """No broker answered at the endpoint within the timeout."""
+
+
+class FlushTimeout(SignalbusError):
+    """flush() ran out of time with events still unconfirmed; ``unconfirmed`` says how many."""
+
+    def __init__(self, message, unconfirmed):
+        super().__init__(message)
+        self.unconfirmed = unconfirmed
+
+
+class PublishRejected(SignalbusError):
+    """The broker refused events; ``rejections`` holds (sequence, reason) pairs."""
+
+    def __init__(self, message, rejections):
+        super().__init__(message)
+        self.rejections = rejections
+
+
+class PublisherFull(SignalbusError):
+    """max_unconfirmed events await the broker's confirms; a new one was not accepted."""
+
+
+class PublisherClosed(SignalbusError):
+    """The publisher was closed."""

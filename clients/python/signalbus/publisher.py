@@ -1,0 +1,244 @@
+"""signalbus.Publisher: puts Django-style signals on the bus from any Python service, with
+the semantics of the C++ signalbus::Publisher (publisher/include/signalbus/publisher/
+publisher.h):
+
+- Slow joiner: the socket is an XPUB that sees the broker's subscription arrive; nothing
+  is sent before it. The constructor waits up to connect_timeout for it and raises
+  BrokerUnavailable("no broker answered at <endpoint> ...") otherwise; connect_timeout=0
+  does not wait (events are held until the broker is there: what Django uses).
+- Confirms: every event is numbered (publisher_id, sequence 1, 2, 3... in send order) and
+  kept until the broker confirms it durable. flush(timeout) returns once all are, or
+  raises FlushTimeout naming how many are not; events the broker rejected raise
+  PublishRejected there.
+- Re-sends: unconfirmed events go again, in order, when the broker's subscription
+  reappears (it restarted) and after resend_interval without a confirm. The broker drops
+  the duplicates.
+- Bounded memory: at most max_unconfirmed events are held; publish() then waits up to its
+  timeout for room and raises PublisherFull. The socket never drops (XPUB_NODROP).
+
+Thread-safe: any number of threads may publish; one background thread (IngestLink) owns
+the socket. publish() never waits for the network, only (bounded) for room.
+"""
+import logging
+import threading
+import time
+
+from signalbus import envelope, ulid
+from signalbus.confirms import ConfirmWindow, Pending
+from signalbus.endpoints import DEFAULT_INGEST, INGEST_ENV, SOURCE_ENV, from_env, validate_endpoint
+from signalbus.errors import (
+    BrokerUnavailable,
+    FlushTimeout,
+    InvalidEvent,
+    PublisherClosed,
+    PublisherFull,
+    PublishRejected,
+    SignalbusError,
+)
+from signalbus.ingest_link import IngestLink
+from signalbus.proto import MAX_EVENT_BYTES
+
+log = logging.getLogger("signalbus.publisher")
+
+
+def _ms(seconds):
+    return "%d ms" % round(seconds * 1000)
+
+
+class Publisher:
+    def __init__(
+        self,
+        endpoint=None,
+        source=None,
+        *,
+        publisher_id=None,
+        connect_timeout=5.0,
+        send_timeout=5.0,
+        max_unconfirmed=100_000,
+        resend_interval=2.0,
+        send_hwm=100_000,
+    ):
+        """endpoint: the broker's ingest (default $SIGNALBUS_INGEST or tcp://127.0.0.1:5555);
+        source: the service's name carried in every event (default $SIGNALBUS_SOURCE or
+        "unknown"); publisher_id: default a fresh ULID. Times are in seconds."""
+        self.endpoint = endpoint or from_env(INGEST_ENV, DEFAULT_INGEST)
+        validate_endpoint(self.endpoint)
+        self.source = source or from_env(SOURCE_ENV, "unknown")
+        if max_unconfirmed < 1:
+            raise SignalbusError("max_unconfirmed must be at least 1")
+        if resend_interval <= 0:
+            raise SignalbusError("resend_interval must be positive")
+        self.publisher_id = publisher_id or ulid.new_ulid()
+        self.send_timeout = send_timeout
+        self.max_unconfirmed = max_unconfirmed
+        self._cond = threading.Condition()
+        self._window = ConfirmWindow(self.publisher_id)
+        self._rejections = []
+        self._sequence = 0
+        self._closed = False
+        self._link = IngestLink(self.endpoint, self._cond, self._window, self._rejections, resend_interval, send_hwm)
+        self._link.start()
+        if connect_timeout and connect_timeout > 0:
+            with self._cond:
+                self._cond.wait_for(lambda: self._link.subscribed or self._link.failure, connect_timeout)
+                connected = self._link.subscribed
+            if not connected:
+                self._link.stop()
+                self._closed = True
+                raise BrokerUnavailable("no broker answered at %s within %s" % (self.endpoint, _ms(connect_timeout)))
+
+    # ---- state -------------------------------------------------------------------------
+
+    @property
+    def published(self):
+        """Events accepted by publish() (the last sequence number used)."""
+        with self._cond:
+            return self._sequence
+
+    @property
+    def unconfirmed(self):
+        with self._cond:
+            return len(self._window)
+
+    @property
+    def resends(self):
+        """Times the unconfirmed events were sent again."""
+        with self._cond:
+            return self._window.resends
+
+    @property
+    def connected(self):
+        """Whether the broker's subscription is there now."""
+        with self._cond:
+            return self._link.subscribed
+
+    # ---- publishing --------------------------------------------------------------------
+
+    def publish(self, event, timeout=None):
+        """Completes `event` (a signalbus.v1.Event; whatever is unset: schema_version,
+        event_id, source, publisher_id, occurred_at, ordering_key, instance.model; the
+        sequence is always assigned), validates it, and hands it to the I/O thread. Returns
+        the completed event. With max_unconfirmed events held, waits up to `timeout`
+        seconds (default send_timeout) for confirms to make room, then raises PublisherFull.
+        Raises InvalidEvent for an event the broker would refuse."""
+        if timeout is None:
+            timeout = self.send_timeout
+        with self._cond:
+            self._check_open()
+            if len(self._window) >= self.max_unconfirmed:
+                self._cond.wait_for(
+                    lambda: len(self._window) < self.max_unconfirmed or self._closed or self._link.failure, timeout
+                )
+                self._check_open()
+                if len(self._window) >= self.max_unconfirmed:
+                    raise PublisherFull(
+                        "%d events await confirms from the broker at %s%s; event %s/%s not accepted"
+                        % (len(self._window), self.endpoint,
+                           "" if self._link.subscribed else " (broker unreachable)", event.sender, event.signal)
+                    )
+            envelope.complete(event, self.source, self.publisher_id, self._sequence + 1, time.time_ns())
+            data = event.SerializeToString()
+            if len(data) > MAX_EVENT_BYTES:
+                raise InvalidEvent(
+                    "event of %d bytes is over the broker's default limit of %d" % (len(data), MAX_EVENT_BYTES)
+                )
+            self._sequence += 1
+            topic = envelope.topic_of(event).encode()
+            self._window.add(Pending(self._sequence, topic, data, event.event_id), time.monotonic())
+        self._link.wake()
+        return event
+
+    def _check_open(self):
+        if self._closed:
+            raise PublisherClosed("the publisher to %s is closed" % self.endpoint)
+        if self._link.failure is not None:
+            raise SignalbusError("the publisher to %s failed: %s" % (self.endpoint, self._link.failure))
+
+    def flush(self, timeout=5.0):
+        """Waits until the broker has confirmed every event published so far (durable).
+        Raises FlushTimeout naming how many are unconfirmed, or PublishRejected listing
+        the events the broker refused since the last flush."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self._window) and not self._link.failure:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            if self._link.failure is not None:
+                raise SignalbusError("the publisher to %s failed: %s" % (self.endpoint, self._link.failure))
+            if len(self._window):
+                count = len(self._window)
+                raise FlushTimeout(
+                    "%d events not confirmed by the broker at %s within %s%s"
+                    % (count, self.endpoint, _ms(timeout), "" if self._link.subscribed else " (broker unreachable)"),
+                    count,
+                )
+            if self._rejections:
+                rejections = list(self._rejections)
+                del self._rejections[:]
+                sequence, reason = rejections[0]
+                more = " and %d more" % (len(rejections) - 1) if len(rejections) > 1 else ""
+                raise PublishRejected(
+                    "the broker rejected event %d (%s)%s" % (sequence, reason, more), rejections
+                )
+
+    def close(self, timeout=None):
+        """Flushes for up to `timeout` seconds (default send_timeout), logging what could not
+        be confirmed, then stops the I/O thread. Idempotent."""
+        with self._cond:
+            if self._closed:
+                return
+        try:
+            self.flush(self.send_timeout if timeout is None else timeout)
+        except SignalbusError as error:
+            log.error("publisher closing: %s", error)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._link.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- typed helpers, one per Django signal ------------------------------------------
+
+    def pre_save(self, sender, pk, fields=None, *, raw=False, using="default", update_fields=None):
+        return self.publish(envelope.model_save("pre_save", sender, pk, fields, False, raw, using, update_fields))
+
+    def post_save(self, sender, pk, fields=None, *, created=False, raw=False, using="default", update_fields=None):
+        """sender: the model label ("auth.User"); fields: JSON-able values."""
+        return self.publish(envelope.model_save("post_save", sender, pk, fields, created, raw, using, update_fields))
+
+    def pre_delete(self, sender, pk, fields=None, *, using="default", origin=None):
+        return self.publish(envelope.model_delete("pre_delete", sender, pk, fields, using, origin))
+
+    def post_delete(self, sender, pk, fields=None, *, using="default", origin=None):
+        """origin: what started the deletion (Django >= 4.1): (model, pk), or
+        {"model": ..., "is_queryset": True}."""
+        return self.publish(envelope.model_delete("post_delete", sender, pk, fields, using, origin))
+
+    def m2m_changed(self, sender, action, instance_model, pk, *, fields=None, reverse=False, model="",
+                    pk_set=None, using="default"):
+        """sender: the through model ("auth.User_groups"); action: "post_add" etc."""
+        return self.publish(
+            envelope.m2m_changed(sender, action, instance_model, pk, fields, reverse, model, pk_set, using)
+        )
+
+    def user_logged_in(self, sender, user_pk, username="", request=None):
+        """sender: the user model label; request: {"method", "path", "remote_addr", "user_agent"}."""
+        return self.publish(envelope.user_session("user_logged_in", sender, user_pk, username, request))
+
+    def user_logged_out(self, sender, user_pk=None, username="", request=None):
+        return self.publish(envelope.user_session("user_logged_out", sender, user_pk, username, request))
+
+    def user_login_failed(self, credentials, request=None, sender="django.contrib.auth"):
+        """Secret-looking credentials are masked before anything leaves the process."""
+        return self.publish(envelope.login_failed(sender, credentials, request))
+
+    def custom(self, sender, signal, kwargs=None, pk=None):
+        """Any other signal ("order_paid"); `pk` orders the events about one object."""
+        return self.publish(envelope.custom(sender, signal, kwargs, pk))

@@ -1,0 +1,172 @@
+"""Receivers: ``@signalbus.receiver("post_save", sender="auth.User")`` registers a
+function, and the registry dispatches each delivered event to every function whose
+patterns match its topic exactly (segment by segment), as receivers/dispatcher.cc does.
+No sockets here: the worker (signalbus.worker) feeds it from a consumer group.
+
+A receiver function takes one argument, the signalbus.v1.Event. It reports failure by
+raising; the failure is logged, the other functions still run (Django's send_robust), and
+the event is nacked with the first exception's text so the broker retries it, then
+dead-letters it. Group delivery is at-least-once: make receivers idempotent (key effects
+by event.event_id)."""
+import logging
+
+from signalbus.errors import InvalidEvent
+from signalbus.ratelimit import RateLimiter
+from signalbus.topics import TopicPattern, validate_sender, validate_signal
+
+log = logging.getLogger("signalbus.receiver")
+
+MAX_ERROR_BYTES = 1000  # a nack's error text is kept with a dead-lettered event
+
+# Signal objects (Django's, and custom ones registered by name) -> their wire names.
+_signal_names = {}
+
+
+def register_signal_name(signal, name):
+    """Lets `signal` (e.g. a django.dispatch.Signal) stand for `name` in @receiver."""
+    validate_signal(name)
+    _signal_names[id(signal)] = (signal, name)
+
+
+def _django_signal_names():
+    try:
+        from django.contrib.auth import signals as auth_signals
+        from django.db.models import signals as model_signals
+    except ImportError:  # Django is optional for receivers
+        return
+    for name in ("pre_save", "post_save", "pre_delete", "post_delete", "m2m_changed"):
+        _signal_names.setdefault(id(getattr(model_signals, name)), (getattr(model_signals, name), name))
+    for name in ("user_logged_in", "user_logged_out", "user_login_failed"):
+        _signal_names.setdefault(id(getattr(auth_signals, name)), (getattr(auth_signals, name), name))
+
+
+def signal_name(signal):
+    """The wire name of `signal`: a string as it is ("post_save", "*"), or a known signal object."""
+    if isinstance(signal, str):
+        if signal != "*":
+            validate_signal(signal)
+        return signal
+    if id(signal) not in _signal_names:
+        _django_signal_names()
+    entry = _signal_names.get(id(signal))
+    if entry is None or entry[0] is not signal:
+        raise InvalidEvent(
+            "%r is not a signal signalbus knows; pass its name, or register_signal_name(signal, name)" % (signal,)
+        )
+    return entry[1]
+
+
+def sender_label(sender):
+    """A model label from None/"*" (any), a label ("auth.User"), or a Django model class."""
+    if sender is None or sender == "*":
+        return "*"
+    if isinstance(sender, str):
+        validate_sender(sender)
+        return sender
+    meta = getattr(sender, "_meta", None)
+    if meta is not None and getattr(meta, "label", None):
+        return meta.label
+    raise InvalidEvent("sender %r is neither a model label like 'auth.User' nor a Django model" % (sender,))
+
+
+def _error_text(error):
+    text = "%s: %s" % (type(error).__name__, error)
+    data = text.encode("utf-8", "replace")[:MAX_ERROR_BYTES]
+    return data.decode("utf-8", "ignore")
+
+
+class DispatchResult:
+    __slots__ = ("matched", "succeeded", "failed", "error")
+
+    def __init__(self):
+        self.matched = 0  # functions whose patterns matched
+        self.succeeded = 0
+        self.failed = 0
+        self.error = ""  # the first failure's text, with a count of the others
+
+    @property
+    def ok(self):
+        return self.failed == 0
+
+
+class Registry:
+    """Registered receiver functions, in registration order. Register from one thread
+    before the worker starts; dispatch from one thread."""
+
+    def __init__(self):
+        self._entries = []  # (patterns, function)
+        self._log_limiter = RateLimiter()
+
+    def __len__(self):
+        return len(self._entries)
+
+    def add(self, patterns, function):
+        """Registers `function` for every topic matching any of `patterns` (strings or
+        TopicPatterns); it runs at most once per event."""
+        if not callable(function):
+            raise InvalidEvent("receiver %r is not callable" % (function,))
+        parsed = [p if isinstance(p, TopicPattern) else TopicPattern.parse(p) for p in patterns]
+        if not parsed:
+            raise InvalidEvent("receiver %r has no topics" % (function,))
+        self._entries.append((parsed, function))
+
+    def receiver(self, signal, sender=None, *, topics=None):
+        """Decorator: ``@registry.receiver("post_save", sender="auth.User")``. signal: a
+        name, "*", a Django signal object, or a list of them; sender: a model label, a
+        model class, or None/"*" for any. topics: patterns instead ("*/post_save")."""
+        signals = signal if isinstance(signal, (list, tuple, set)) else [signal]
+        patterns = list(topics or [])
+        if signal is not None:
+            label = sender_label(sender)
+            patterns += [TopicPattern.parse("%s/%s" % (label, signal_name(s))) for s in signals]
+
+        def register(function):
+            self.add(patterns, function)
+            return function
+
+        return register
+
+    def patterns(self):
+        """Every registered pattern once, in registration order: the group's subscriptions."""
+        seen = []
+        for patterns, _ in self._entries:
+            for pattern in patterns:
+                if pattern not in seen:
+                    seen.append(pattern)
+        return seen
+
+    def dispatch(self, topic, event):
+        """Calls each function whose patterns match `topic`, in registration order."""
+        result = DispatchResult()
+        for patterns, function in self._entries:
+            if not any(p.matches(topic) for p in patterns):
+                continue
+            result.matched += 1
+            try:
+                function(event)
+                result.succeeded += 1
+            except Exception as error:  # a receiver's failure never stops the others
+                result.failed += 1
+                if not result.error:
+                    result.error = _error_text(error)
+                if self._log_limiter.allow():
+                    log.error(
+                        "receiver %s failed on event %s (%s): %s",
+                        getattr(function, "__qualname__", function), event.event_id, topic, error,
+                        exc_info=True,
+                    )
+        if result.failed > 1:
+            result.error += " (and %d more receivers failed)" % (result.failed - 1)
+        return result
+
+
+default_registry = Registry()
+
+
+def receiver(signal, sender=None, *, topics=None, registry=None):
+    """Registers the decorated function in the default registry (or `registry`):
+
+        @signalbus.receiver("post_save", sender="auth.User")
+        def welcome(event): ...
+    """
+    return (registry or default_registry).receiver(signal, sender, topics=topics)

@@ -1,0 +1,48 @@
+"""Fixtures of the Python client's tests: a Django project set up once per session (its
+SQLite database in a temporary directory), and per test a process spawner whose
+processes are all stopped at the end, and a real broker on ephemeral ports."""
+import os
+import shutil
+import tempfile
+import warnings
+
+import pytest
+
+from support.processes import Spawner
+from support.programs import Broker
+
+_django_dir = None
+
+
+def pytest_configure(config):
+    global _django_dir
+    _django_dir = tempfile.mkdtemp(prefix="signalbus-django-")
+    os.environ["SIGNALBUS_TEST_DJANGO_DIR"] = _django_dir
+    os.environ["DJANGO_SETTINGS_MODULE"] = "djangoproject.settings"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Django 3.2's own imports on Python 3.11
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0, interactive=False, run_syncdb=True)
+
+
+def pytest_unconfigure(config):
+    from signalbus.django import publishing
+
+    publishing.close(0)
+    if _django_dir:
+        shutil.rmtree(_django_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def spawn(tmp_path):
+    spawner = Spawner(str(tmp_path))
+    yield spawner
+    spawner.stop_all()
+
+
+@pytest.fixture
+def broker(spawn, tmp_path):
+    return Broker(spawn, str(tmp_path / "broker-data")).start()

@@ -1,0 +1,1 @@
+"""Helpers for the Python client's tests: real processes, started and stopped by pid."""

@@ -1,0 +1,90 @@
+"""The confirm window's bookkeeping: cumulative confirms per publisher, rejections, the
+send queue and re-sends in order."""
+import pytest
+
+from signalbus.confirms import ConfirmWindow, Pending
+from signalbus.proto import groups_pb2
+
+
+def window_with(count, publisher_id="P"):
+    window = ConfirmWindow(publisher_id)
+    for sequence in range(1, count + 1):
+        window.add(Pending(sequence, b"auth.User/post_save", b"event-%d" % sequence), now=1.0)
+    return window
+
+
+def batch(*confirms):
+    message = groups_pb2.ConfirmBatch()
+    for publisher_id, through, rejections in confirms:
+        confirm = message.confirms.add(publisher_id=publisher_id, durable_through=through)
+        for sequence, reason in rejections:
+            confirm.rejections.add(sequence=sequence, reason=reason)
+    return message
+
+
+def sequences(events):
+    return [p.sequence for p in events]
+
+
+def test_confirms_are_cumulative_and_only_for_this_publisher():
+    window = window_with(5)
+    assert window.apply(batch(("other", 5, [])), now=2.0) == (0, [])
+    assert len(window) == 5
+    assert window.apply(batch(("P", 3, [])), now=2.0) == (3, [])
+    assert len(window) == 2
+    assert window.apply(batch(("P", 2, [])), now=3.0) == (0, [])  # an older, repeated confirm
+    assert window.apply(batch(("P", 5, [])).SerializeToString(), now=3.0) == (2, [])
+    assert len(window) == 0 and window.confirmed == 5
+
+
+def test_rejections_are_reported_once_and_removed():
+    window = window_with(3)
+    confirmed, rejections = window.apply(batch(("P", 1, [(2, "oversized"), (9, "unknown")])), now=2.0)
+    assert confirmed == 1
+    assert rejections == [(2, "oversized")]
+    assert sequences(window.take_unsent(10)) == [3]
+
+
+def test_send_queue_hands_out_each_event_once_until_a_resend():
+    window = window_with(4)
+    assert sequences(window.take_unsent(3)) == [1, 2, 3]
+    assert sequences(window.take_unsent(3)) == [4]
+    assert window.take_unsent(3) == []
+    window.apply(batch(("P", 1, [])), now=2.0)
+    assert window.resend(now=3.0) == 3
+    assert window.resends == 1
+    assert sequences(window.take_unsent(10)) == [2, 3, 4]
+
+
+def test_confirmed_events_queued_for_sending_are_skipped():
+    window = window_with(4)
+    window.take_unsent(10)
+    window.resend(now=2.0)
+    window.apply(batch(("P", 2, [])), now=2.5)
+    assert sequences(window.take_unsent(10)) == [3, 4]
+
+
+def test_events_put_back_go_first_in_order():
+    window = window_with(5)
+    taken = window.take_unsent(4)
+    window.put_back(taken[2:])
+    assert sequences(window.take_unsent(10)) == [3, 4, 5]
+
+
+def test_last_progress_moves_on_first_event_confirm_and_resend():
+    window = ConfirmWindow("P")
+    window.add(Pending(1, b"t", b"d"), now=10.0)
+    window.add(Pending(2, b"t", b"d"), now=11.0)
+    assert window.last_progress == 10.0  # the silence is measured from the oldest
+    window.apply(batch(("P", 1, [])), now=12.0)
+    assert window.last_progress == 12.0
+    window.resend(now=15.0)
+    assert window.last_progress == 15.0
+
+
+def test_sequences_must_rise_and_garbage_is_a_value_error():
+    window = window_with(2)
+    with pytest.raises(ValueError):
+        window.add(Pending(2, b"t", b"d"), now=1.0)
+    with pytest.raises(ValueError, match="not a ConfirmBatch"):
+        window.apply(b"\xff\xff\xff", now=1.0)
