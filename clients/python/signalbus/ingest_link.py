@@ -85,6 +85,10 @@ class IngestLink:
             socket.setsockopt(zmq.XPUB_NODROP, 1)
             socket.setsockopt(zmq.SNDHWM, self._send_hwm)
             socket.setsockopt(zmq.LINGER, 0)
+            # A lost connection ends its pipe, so the broker's subscription goes with it
+            # and comes back, seen, with the next connection (a restarted broker). Without
+            # this the connecting side keeps the pipe and the XPUB sees no change at all.
+            socket.setsockopt(zmq.IMMEDIATE, 1)
             # A started message's second frame is always taken; bounded all the same.
             socket.setsockopt(zmq.SNDTIMEO, 5000)
             socket.connect(self.endpoint)

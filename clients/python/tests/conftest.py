@@ -46,3 +46,33 @@ def spawn(tmp_path):
 @pytest.fixture
 def broker(spawn, tmp_path):
     return Broker(spawn, str(tmp_path / "broker-data")).start()
+
+
+@pytest.fixture
+def bus_settings(broker):
+    """Makes SIGNALBUS settings for this test's broker: bus_settings(MAX_UNCONFIRMED=2)."""
+    from django.conf import settings
+
+    def make(**overrides):
+        return dict(settings.SIGNALBUS, ENABLED=True, BROKER=broker.ingest, **overrides)
+
+    return make
+
+
+@pytest.fixture
+def django_bus(bus_settings):
+    """The Django app publishing to this test's broker; yields signalbus.django.publishing."""
+    from django.test import override_settings
+
+    from signalbus.django import publishing
+
+    with override_settings(SIGNALBUS=bus_settings()):
+        yield publishing
+
+
+@pytest.fixture
+def unique():
+    """Unique names for rows in the session's shared database: unique("alice")."""
+    import uuid
+
+    return lambda prefix: "%s-%s" % (prefix, uuid.uuid4().hex[:10])
