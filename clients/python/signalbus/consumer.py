@@ -27,9 +27,14 @@ class Consumer:
         """Joins the group with the union of the receivers' patterns (GroupError if not)."""
         if not len(self.registry):
             raise ValueError("no receivers are registered")
-        self.member.open(self.registry.patterns())
+        log.info("joining group %s at %s", self.member.group, self.member.endpoint)
+        self.member.open(self.registry.patterns(), interrupted=self._stop.is_set)
         log.info("receivers of group %s connected to %s, topics: %s", self.member.group, self.member.endpoint,
                  " ".join(str(p) for p in self.registry.patterns()))
+
+    @property
+    def stopped(self):
+        return self._stop.is_set()
 
     def stop(self):
         """Makes run() drain and return. Thread-safe; safe from a signal handler."""

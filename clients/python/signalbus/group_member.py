@@ -169,10 +169,11 @@ class GroupMember:
 
     # ---- joining -----------------------------------------------------------------------
 
-    def open(self, patterns):
+    def open(self, patterns, interrupted=None):
         """Joins with `patterns` as the group's subscriptions and waits for Joined. Raises
         GroupError for a bad name, endpoint or option, for a refusal ("the broker at <ep>
-        refused to join group <g>: <reason>"), or "no broker answered at <ep> within ..."."""
+        refused to join group <g>: <reason>"), "no broker answered at <ep> within ...", or
+        when `interrupted()` (optional, polled while waiting) turns true."""
         if self._socket is not None:
             raise GroupError("group member is already open")
         validate_group_name(self.group)
@@ -203,7 +204,11 @@ class GroupMember:
             self._pump()
             if self._state == "joined" or self._last_refusal or time.monotonic() >= deadline:
                 break
-            self._wait(deadline)
+            if interrupted is not None and interrupted():
+                self.close()
+                raise GroupError("interrupted before the broker at %s confirmed the join of group %s"
+                                 % (self.endpoint, self.group))
+            self._wait(min(deadline, time.monotonic() + 0.1) if interrupted is not None else deadline)
         if self._state != "joined":
             refusal = self._last_refusal
             self.close()

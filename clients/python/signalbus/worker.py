@@ -105,11 +105,18 @@ def main(argv=None):
     try:
         consumer.connect()
     except SignalbusError as error:
+        if consumer.stopped:
+            return 0  # SIGTERM while joining
         print("%s: %s" % (PROGRAM, error), file=sys.stderr)
         return EXIT_FAILURE
     topics = ",".join(str(p) for p in default_registry.patterns())
     print("%s ready group=%s groups=%s topics=%s" % (PROGRAM, args.group, args.groups, topics), flush=True)
-    consumer.run()
+    try:
+        consumer.run()
+    except Exception as error:  # the transport failed (never what a peer sent): one line
+        logging.getLogger("signalbus.receiver").debug("worker failed", exc_info=True)
+        print("%s: %s: %s" % (PROGRAM, type(error).__name__, error), file=sys.stderr)
+        return EXIT_FAILURE
     return 0
 
 
