@@ -12,13 +12,20 @@ namespace {
 
 constexpr char kAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-int DecodeChar(char c) {
-  if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+// Digit values by byte, -1 for bytes that are not a digit. Lower case is accepted, as
+// Crockford's base32 does; the excluded letters (I, L, O, U) are not digits in any case.
+constexpr std::array<std::int8_t, 256> kDigitValues = [] {
+  std::array<std::int8_t, 256> table{};
+  table.fill(-1);
   for (int i = 0; i < 32; ++i) {
-    if (kAlphabet[i] == c) return i;
+    const auto c = static_cast<unsigned char>(kAlphabet[i]);
+    table[c] = static_cast<std::int8_t>(i);
+    if (c >= 'A' && c <= 'Z') table[c - 'A' + 'a'] = static_cast<std::int8_t>(i);
   }
-  return -1;
-}
+  return table;
+}();
+
+int DecodeChar(char c) { return kDigitValues[static_cast<unsigned char>(c)]; }
 
 struct Generator {
   std::mutex mu;
@@ -34,19 +41,23 @@ Generator& TheGenerator() {
 
 std::string Encode(std::uint64_t millis, const std::array<std::uint8_t, 10>& random) {
   // 128 bits: 48 of time, 80 of randomness, written as 26 base32 digits (130 bits,
-  // the top two always zero).
-  std::array<std::uint8_t, 16> bytes{};
-  for (int i = 0; i < 6; ++i) bytes[i] = static_cast<std::uint8_t>(millis >> (8 * (5 - i)));
-  for (int i = 0; i < 10; ++i) bytes[6 + i] = random[i];
+  // the top two always zero). As two halves: hi = bits 64..127, lo = bits 0..63.
+  std::uint64_t hi = millis << 16 | std::uint64_t{random[0]} << 8 | random[1];
+  std::uint64_t lo = 0;
+  for (int i = 2; i < 10; ++i) lo = lo << 8 | random[i];
   std::string out(kEventIdLength, '0');
   // Digit i (from the right) holds bits [5i, 5i+5) of the 128-bit big-endian number.
   for (int i = 0; i < static_cast<int>(kEventIdLength); ++i) {
-    int value = 0;
-    for (int b = 4; b >= 0; --b) {
-      int bit = 5 * i + b;  // bit index from the least significant end
-      if (bit < 128 && ((bytes[15 - bit / 8] >> (bit % 8)) & 1)) value |= 1 << b;
+    const int bit = 5 * i;
+    std::uint64_t value;
+    if (bit >= 64) {
+      value = hi >> (bit - 64);
+    } else if (bit + 5 <= 64) {
+      value = lo >> bit;
+    } else {
+      value = lo >> bit | hi << (64 - bit);  // straddles the halves (bit 60)
     }
-    out[kEventIdLength - 1 - i] = kAlphabet[value];
+    out[kEventIdLength - 1 - i] = kAlphabet[value & 31];
   }
   return out;
 }

@@ -137,6 +137,7 @@ class Publisher {
   std::uint64_t sequence_ = 0;
   std::deque<Pending> unconfirmed_;  // ascending sequence
   std::chrono::steady_clock::time_point last_progress_;
+  std::chrono::steady_clock::time_point last_pump_;  // Publish's last look at the socket
   std::uint64_t resends_ = 0;
   std::vector<std::string> rejections_;
 };
