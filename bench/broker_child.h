@@ -21,6 +21,8 @@ class BrokerChild {
 
   const std::string& ingest() const { return ingest_; }
   const std::string& groups() const { return groups_; }
+  // CPU seconds the broker process has used so far.
+  double CpuSeconds() const { return process_->CpuSeconds(); }
 
  private:
   BrokerChild() = default;

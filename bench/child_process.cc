@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 extern char** environ;
@@ -92,6 +95,22 @@ int ChildProcess::Stop(std::chrono::milliseconds grace) {
   }
   pid_ = -1;
   return status;
+}
+
+double ChildProcess::CpuSeconds() const {
+  if (pid_ <= 0) return -1;
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name (which may hold spaces) start after the last ')'.
+  std::size_t close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::strtod(field.c_str(), nullptr);  // utime, stime
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 std::string FieldOf(const std::string& line, const std::string& key) {

@@ -31,6 +31,9 @@ class ChildProcess {
   // The first stdout line that starts with `prefix`, or nullopt after `timeout` or if the
   // child exits first.
   std::optional<std::string> WaitForLine(const std::string& prefix, std::chrono::milliseconds timeout);
+  // User + system CPU time the child has used so far, from /proc (10 ms ticks); -1 if
+  // unknown.
+  double CpuSeconds() const;
   // SIGTERM, up to `grace` for it to exit, then SIGKILL. Returns the wait status, or -1.
   int Stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
 

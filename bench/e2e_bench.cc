@@ -90,6 +90,7 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
 // What one member count gathered over the runs.
 struct Series {
   std::vector<double> rate, confirmed, ratio, redelivered;
+  std::vector<double> cpu_broker, cpu_publisher, cpu_members, cpu_other;
   std::vector<double> p50, p99, p999, c50, c99, c999, achieved;
 };
 
@@ -105,6 +106,7 @@ E2eOptions OptionsFor(const Flags& f, const BrokerChild& broker, int members) {
   o.members = members;
   o.credits = f.credits;
   o.ack_batch = f.ack_batch;
+  o.broker_cpu = [&broker] { return broker.CpuSeconds(); };
   return o;
 }
 
@@ -147,6 +149,10 @@ int main(int argc, char** argv) {
         s.confirmed.push_back(r.confirmed_per_s);
         s.ratio.push_back(r.events_per_s / base);
         s.redelivered.push_back(static_cast<double>(r.redelivered));
+        s.cpu_broker.push_back(r.cpu.broker);
+        s.cpu_publisher.push_back(r.cpu.publisher);
+        s.cpu_members.push_back(r.cpu.members);
+        s.cpu_other.push_back(r.cpu.other);
         std::fprintf(stderr, "run %d, %s: %.0f events/s (baseline %.0f/s)\n", run + 1, Label(members).c_str(),
                      r.events_per_s, base);
       }
@@ -182,6 +188,15 @@ int main(int argc, char** argv) {
                   Median(s.confirmed), Median(s.ratio), Median(s.redelivered));
     }
     std::printf("  (events/s: first publish until every event is confirmed and acked)\n\n");
+    std::printf("CPU per event, us           %12s %14s %12s %12s %10s\n", "broker", "publisher", "members",
+                "bench I/O", "total");
+    for (int members : f.members) {
+      const Series& s = series[members];
+      const double b = Median(s.cpu_broker), p = Median(s.cpu_publisher), m = Median(s.cpu_members),
+                   o = Median(s.cpu_other);
+      std::printf("  %-26s %12.2f %14.2f %12.2f %12.2f %10.2f\n", Label(members).c_str(), b, p, m, o, b + p + m + o);
+    }
+    std::printf("  (bench I/O: this process's ZeroMQ I/O threads and the end-of-run polling)\n\n");
   }
   if (latency) {
     std::printf("latency at %.0f events/s, %llu events after %llu warm-up, in us:\n", f.rate,

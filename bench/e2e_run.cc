@@ -1,6 +1,9 @@
 // The publisher loop, the member threads, and how a run knows it is finished.
 #include "e2e_run.h"
 
+#include <sys/resource.h>
+#include <time.h>
+
 #include <algorithm>
 #include <atomic>
 #include <memory>
@@ -22,6 +25,19 @@ std::int64_t NowNs() {
 }
 
 constexpr milliseconds kFinishTimeout{120'000};
+
+double ThreadCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+double ProcessCpuSeconds() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+  return secs(u.ru_utime) + secs(u.ru_stime);
+}
 
 // Publish times by sequence (the publisher numbers its events 1, 2, 3...). Written by
 // the publisher thread before each Publish, read by handlers after the event went
@@ -70,7 +86,10 @@ class MemberPool {
     }
     for (auto& m : members_) {
       Member* raw = m.get();
-      m->thread = std::thread([raw] { raw->status = raw->receiver->Run(); });
+      m->thread = std::thread([raw] {
+        raw->status = raw->receiver->Run();
+        raw->cpu_seconds = ThreadCpuSeconds();
+      });
     }
     return Status::Ok();
   }
@@ -83,6 +102,12 @@ class MemberPool {
   }
 
   std::uint64_t handled() const { return handled_.load(std::memory_order_relaxed); }
+  // CPU seconds of all member threads. After Stop().
+  double CpuSeconds() const {
+    double total = 0;
+    for (const auto& m : members_) total += m->cpu_seconds;
+    return total;
+  }
 
   // Waits until handlers ran `n` times; false after `timeout`.
   bool WaitHandled(std::uint64_t n, milliseconds timeout) const {
@@ -112,6 +137,7 @@ class MemberPool {
     std::thread thread;
     std::vector<std::pair<std::uint64_t, std::int64_t>> seen;  // (sequence, ns), this member's thread only
     Status status;
+    double cpu_seconds = 0;  // of its thread, set when Run() returned
   };
 
   const E2eOptions options_;
@@ -185,6 +211,9 @@ ThroughputResult RunThroughput(const E2eOptions& options, std::uint64_t events) 
   MemberPool pool(options, events);
   std::unique_ptr<Publisher> publisher;
   if (result.error = Setup(options, pool, &publisher); !result.error.empty()) return result;
+  const double broker_cpu_start = options.broker_cpu ? options.broker_cpu() : 0;
+  const double process_cpu_start = ProcessCpuSeconds();
+  const double publisher_cpu_start = ThreadCpuSeconds();
   const auto start = Clock::now();
   for (std::uint64_t i = 1; i <= events; ++i) {
     if (Status s = PublishUser(*publisher, i); !s.ok()) {
@@ -196,7 +225,15 @@ ThroughputResult RunThroughput(const E2eOptions& options, std::uint64_t events) 
   v1::GroupInfo info;
   if (result.error = Finish(options, *publisher, pool, events, &confirmed, &info); !result.error.empty()) return result;
   const auto done = Clock::now();
+  const double publisher_cpu = ThreadCpuSeconds() - publisher_cpu_start;
+  const double broker_cpu = options.broker_cpu ? options.broker_cpu() - broker_cpu_start : 0;
   pool.Stop();
+  const double process_cpu = ProcessCpuSeconds() - process_cpu_start;
+  const double us_per_event = 1e6 / static_cast<double>(events);
+  result.cpu.broker = broker_cpu * us_per_event;
+  result.cpu.publisher = publisher_cpu * us_per_event;
+  result.cpu.members = pool.CpuSeconds() * us_per_event;
+  result.cpu.other = (process_cpu - publisher_cpu - pool.CpuSeconds()) * us_per_event;
   auto seconds = [&](Clock::time_point t) { return std::chrono::duration<double>(t - start).count(); };
   result.ok = true;
   result.events_per_s = static_cast<double>(events) / seconds(done);

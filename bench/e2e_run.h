@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,16 @@ struct E2eOptions {
   int members = 1;
   std::uint32_t credits = 64;     // per member (GroupOptions::credits)
   std::size_t ack_batch = 64;     // GroupOptions::ack_batch
+  // CPU seconds the broker process has used so far (for the per-event CPU figures).
+  std::function<double()> broker_cpu;
+};
+
+// CPU time per event, in µs, of each party during a throughput run.
+struct CpuPerEvent {
+  double broker = 0;     // the whole broker process
+  double publisher = 0;  // the thread calling Publish and Flush
+  double members = 0;    // the member threads (receive, decode, dispatch, ack)
+  double other = 0;      // the rest of this process: ZeroMQ I/O threads, waiting for the end
 };
 
 struct ThroughputResult {
@@ -32,6 +43,7 @@ struct ThroughputResult {
   double confirmed_per_s = 0;  // N / (first publish .. Flush returned: all durable)
   std::uint64_t handled = 0;   // handler invocations (N when nothing was redelivered)
   std::uint64_t redelivered = 0;
+  CpuPerEvent cpu;
 };
 
 // Publishes `events` as fast as Publish() returns, then waits until all are confirmed
