@@ -11,6 +11,8 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 from google.protobuf import struct_pb2  # noqa: E402,F401
 
+__all__ = ["event_pb2", "groups_pb2", "struct_pb2", "SCHEMA_VERSION", "CONFIRM_TOPIC", "MAX_EVENT_BYTES"]
+
 SCHEMA_VERSION = 1
 CONFIRM_TOPIC = b"$confirm"
 MAX_EVENT_BYTES = 1 << 20  # the broker's default --max-event-bytes
