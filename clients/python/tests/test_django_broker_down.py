@@ -44,5 +44,5 @@ def test_past_the_bound_events_are_dropped_and_logged_loudly(spawn, broker, bus_
         broker.start()
         publisher.flush(20)
         assert publisher.published == 2
-        broker.wait_for_metric("signalbus_ingest_accepted_total", 2)
-        assert broker.metric("signalbus_ingest_accepted_total") == 2
+        broker.wait_for_metric("signalbus_log_appended_total", 2)
+        assert broker.metric("signalbus_log_appended_total") == 2
