@@ -94,6 +94,7 @@ Status Journal::RebuildDedupe() {
       if (auto fields = ScanPublisherFields(record.event)) {
         PublisherState& p = Publisher(fields->publisher_id);
         p.logged = std::max(p.logged, fields->sequence);
+        p.synced = true;
         p.confirmed = std::max(p.confirmed, fields->sequence);
         p.last_seen = now;
       }
@@ -125,9 +126,26 @@ void Journal::Accept(const AcceptedEvent& event) {
   if (!event.fields.publisher_id.empty() && event.fields.sequence > 0) {
     publisher = &Publisher(event.fields.publisher_id);
     publisher->last_seen = std::chrono::steady_clock::now();
-    if (event.fields.sequence <= publisher->logged) {
+    const std::uint64_t sequence = event.fields.sequence;
+    // What the publisher says was confirmed before this event is settled, whoever
+    // confirmed it. A publisher that says nothing is taken to start here.
+    const std::uint64_t from = event.fields.unconfirmed_from;
+    if (from != 0 && from <= sequence && from > publisher->logged + 1) publisher->logged = from - 1;
+    if (!publisher->synced && from == 0) publisher->logged = std::max(publisher->logged, sequence - 1);
+    publisher->synced = true;
+    if (sequence <= publisher->logged) {
       // A re-send of something already logged: the publisher missed its confirm.
       metrics_.CountDuplicate();
+      Owe(*publisher);
+      return;
+    }
+    if (sequence > publisher->logged + 1) {
+      // Something before it never arrived (sent while this broker was starting, say).
+      // Logging this one would let a cumulative confirm cover the missing ones, and
+      // their late re-send would be taken for a duplicate: drop it and ask for a re-send
+      // from the gap, in order.
+      metrics_.CountOutOfOrder();
+      publisher->resend_from = publisher->logged + 1;
       Owe(*publisher);
       return;
     }
@@ -154,6 +172,11 @@ void Journal::OnRejected(std::string_view event_bytes, std::string_view reason) 
   auto fields = ScanPublisherFields(event_bytes);
   if (!fields) return;
   PublisherState& publisher = Publisher(fields->publisher_id);
+  // A rejected event is settled, like a logged one: the sequence after it is next.
+  if (!publisher.synced || fields->sequence == publisher.logged + 1) {
+    publisher.logged = std::max(publisher.logged, fields->sequence);
+    publisher.synced = true;
+  }
   publisher.rejections.emplace_back(fields->sequence, std::string(reason));
   Owe(publisher);
 }
@@ -188,6 +211,8 @@ std::optional<v1::ConfirmBatch> Journal::TakeConfirms() {
       r->set_reason(reason);
     }
     p->rejections.clear();
+    if (p->resend_from != 0) confirm->set_resend_from(p->resend_from);
+    p->resend_from = 0;
     p->owed = false;
   }
   owed_.clear();

@@ -79,6 +79,7 @@ MetricsSnapshot Metrics::Snapshot() const {
   s.live_subscriptions = live_subscriptions_.load(std::memory_order_relaxed);
   s.logged = logged_.load(std::memory_order_relaxed);
   s.duplicates = duplicates_.load(std::memory_order_relaxed);
+  s.out_of_order = out_of_order_.load(std::memory_order_relaxed);
   s.durable_offset = durable_offset_.load(std::memory_order_relaxed);
   s.confirm_batches = confirm_batches_.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < kGroupCounterCount; ++i) s.groups[i] = groups_[i].load(std::memory_order_relaxed);
@@ -105,6 +106,9 @@ std::string Metrics::RenderPrometheus() const {
   Sample(out, kLoggedMetric, s.logged);
   Header(out, kDuplicatesMetric, "counter", "Events dropped as re-sends of logged ones (publisher_id, sequence).");
   Sample(out, kDuplicatesMetric, s.duplicates);
+  Header(out, kOutOfOrderMetric, "counter",
+         "Events dropped, not logged, because an earlier sequence of their publisher is missing (re-sent later).");
+  Sample(out, kOutOfOrderMetric, s.out_of_order);
   Header(out, kDurableOffsetMetric, "gauge", "Highest log offset on disk (fdatasync'ed per the sync policy).");
   Sample(out, kDurableOffsetMetric, s.durable_offset);
   Header(out, kConfirmBatchesMetric, "counter", "Publish-confirm batches sent to publishers.");

@@ -54,6 +54,7 @@ Verdict ValidateMessage(std::size_t frame_count, std::string_view topic, std::st
   fields.event_id = std::move(*decoded.mutable_event_id());
   fields.publisher_id = std::move(*decoded.mutable_publisher_id());
   fields.sequence = decoded.sequence();
+  fields.unconfirmed_from = decoded.unconfirmed_from();
   fields.ordering_key = std::move(*decoded.mutable_ordering_key());
   return fields;
 }

@@ -125,7 +125,19 @@ void Publisher::HandleConfirms(const zmq::message_t& frame) {
       progress = true;
     }
     if (progress) last_progress_ = std::chrono::steady_clock::now();
+    if (confirm.resend_from() != 0) ResendAfterGap(confirm.resend_from());
   }
+}
+
+void Publisher::ResendAfterGap(std::uint64_t resend_from) {
+  // Every event sent before the re-send reached the broker draws the same answer: one
+  // re-send per gap is enough, unless it too went missing (then after an interval).
+  auto now = std::chrono::steady_clock::now();
+  if (resend_from == last_gap_ && now - last_gap_resend_ < options_.resend_interval) return;
+  last_gap_ = resend_from;
+  last_gap_resend_ = now;
+  spdlog::debug("broker at {} is missing events from sequence {}", options_.endpoint, resend_from);
+  ResendAll();
 }
 
 bool Publisher::SendFrames(const Pending& pending) {
@@ -141,6 +153,15 @@ void Publisher::ResendAll() {
   if (unconfirmed_.empty()) return;
   ++resends_;
   spdlog::debug("re-sending {} unconfirmed events to {}", unconfirmed_.size(), options_.endpoint);
+  Pending& first = unconfirmed_.front();
+  if (first.unconfirmed_from != first.sequence) {
+    v1::Event event;
+    if (event.ParseFromString(first.bytes)) {
+      event.set_unconfirmed_from(first.sequence);
+      first.bytes = EncodeEvent(event);
+      first.unconfirmed_from = first.sequence;
+    }
+  }
   for (const Pending& pending : unconfirmed_) {
     if (!SendFrames(pending)) break;  // still unconfirmed: the next resend tries again
   }
@@ -180,7 +201,9 @@ Status Publisher::Publish(v1::Event event) {
   if (event.ordering_key().empty()) event.set_ordering_key(OrderingKeyFor(event.sender(), PrimaryKeyOf(event)));
   if (event.has_login_failed()) MaskCredentials(event.mutable_login_failed());
   if (Status s = ValidateEvent(event); !s.ok()) return s;
-  Pending pending{sequence_ + 1, TopicOf(event), EncodeEvent(event)};
+  const std::uint64_t unconfirmed_from = unconfirmed_.empty() ? sequence_ + 1 : unconfirmed_.front().sequence;
+  event.set_unconfirmed_from(unconfirmed_from);
+  Pending pending{sequence_ + 1, unconfirmed_from, TopicOf(event), EncodeEvent(event)};
   if (pending.bytes.size() > kDefaultMaxEventBytes) {
     return InvalidArgument("event of " + std::to_string(pending.bytes.size()) +
                            " bytes is over the broker's default limit of " + std::to_string(kDefaultMaxEventBytes));

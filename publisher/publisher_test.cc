@@ -3,6 +3,7 @@
 // an absent broker is a clear error, and events arrive complete.
 #include "signalbus/publisher/publisher.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -65,6 +66,8 @@ class FakeIngest {
   std::atomic<bool> confirming{true};
   // Rejects this sequence number instead of confirming it (0: none).
   std::atomic<std::uint64_t> reject_sequence{0};
+  // Behaves as if this sequence never arrived the first time (a broker restarting).
+  std::atomic<std::uint64_t> lose_once{0};
   std::atomic<int> received_total{0};
   std::string endpoint;
 
@@ -89,6 +92,20 @@ class FakeIngest {
     v1::ConfirmBatch batch;
     v1::PublishConfirm* confirm = batch.add_confirms();
     confirm->set_publisher_id(std::string(fields->publisher_id));
+    if (fields->sequence == lose_once && missing_ == 0) {
+      lose_once = 0;
+      missing_ = fields->sequence;
+      return;
+    }
+    if (missing_ != 0 && fields->sequence == missing_) {
+      missing_ = 0;
+    } else if (missing_ != 0 && fields->sequence > missing_) {
+      confirm->set_durable_through(missing_ - 1);  // as the broker answers events above a gap
+      confirm->set_resend_from(missing_);
+      (void)socket_.send(zmq::buffer(kConfirmTopic), zmq::send_flags::sndmore);
+      (void)socket_.send(zmq::buffer(batch.SerializeAsString()), zmq::send_flags::none);
+      return;
+    }
     if (fields->sequence == reject_sequence) {
       v1::PublishRejection* r = confirm->add_rejections();
       r->set_sequence(fields->sequence);
@@ -106,6 +123,7 @@ class FakeIngest {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::vector<zmq::message_t>> received_;
+  std::uint64_t missing_ = 0;  // the sequence treated as lost until it comes again
 };
 
 v1::Instance User(const std::string& pk) {
@@ -223,6 +241,28 @@ TEST(Publisher, UnconfirmedEventsAreSentAgainUntilConfirmed) {
   ingest.confirming = true;
   EXPECT_TRUE((*publisher)->Flush(5s).ok());
   EXPECT_EQ((*publisher)->unconfirmed(), 0u);
+}
+
+TEST(Publisher, ReSendsFromTheGapABrokerReportsSayingWhatWasConfirmedBefore) {
+  FakeIngest ingest;
+  ingest.lose_once = 2;
+  // Only the broker's gap report can cause a re-send within this test.
+  auto publisher = Publisher::Connect({.endpoint = ingest.endpoint, .resend_interval = 60s});
+  ASSERT_TRUE(publisher.ok());
+  for (int i = 1; i <= 4; ++i) ASSERT_TRUE((*publisher)->PostSave("auth.User", User(std::to_string(i))).ok());
+  ASSERT_TRUE((*publisher)->Flush(10s).ok());
+  EXPECT_GE((*publisher)->resends(), 1u);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> sent;  // (sequence, unconfirmed_from)
+  while (auto e = ingest.Receive(100ms)) sent.emplace_back(e->sequence(), e->unconfirmed_from());
+  ASSERT_GE(sent.size(), 6u);
+  EXPECT_EQ(sent[0], std::make_pair(std::uint64_t{1}, std::uint64_t{1}));
+  // The re-send starts at the gap and says that everything before it was confirmed.
+  auto is_second = [](auto& s) { return s.first == 2; };
+  auto first = std::find_if(sent.begin(), sent.end(), is_second);
+  ASSERT_NE(first, sent.end());
+  auto again = std::find_if(first + 1, sent.end(), is_second);
+  ASSERT_NE(again, sent.end());
+  EXPECT_EQ(again->second, 2u);
 }
 
 TEST(Publisher, EventTheBrokerRejectsIsReportedByFlush) {

@@ -1,10 +1,10 @@
 // Consumer groups across real processes: three profile-creator members share the work,
 // one killed with SIGKILL mid-stream and restarted loses nothing and duplicates nothing;
-// a second group (an audit receiver) sees every event too.
+// a second group (an audit receiver) sees every event too; an event that always fails is
+// dead-lettered with backoff and replayed; a paused member's late ack is refused.
+#include <algorithm>
 #include <csignal>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -12,8 +12,8 @@
 #include "broker_process.h"
 #include "process.h"
 #include "sqlite_query.h"
-#include "sample_events.h"
-#include "signalbus/core/event_json.h"
+#include "ndjson_events.h"
+#include "sqlite_write.h"
 
 namespace signalbus::testing {
 namespace {
@@ -28,24 +28,13 @@ long long CreatedIn(const std::string& stderr_text) {
   return std::atoll(stderr_text.c_str() + at + std::string("profiles created=").size());
 }
 
-std::string WriteUsers(const std::string& dir, int first_pk, int count, int file_index) {
-  std::string path = dir + "/users-" + std::to_string(file_index) + ".ndjson";
-  std::ofstream out(path);
-  for (int pk = first_pk; pk < first_pk + count; ++pk) {
-    v1::Event event = UserCreated(std::to_string(pk));
-    event.clear_publisher_id();
-    event.clear_sequence();
-    out << *EventToJson(event) << "\n";
-  }
-  return path;
-}
-
 class ConsumerGroupsTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Process> StartCreator() {
-    auto p = std::make_unique<Process>("signalbus-profile-creator",
-                                       std::vector<std::string>{"--db", db_, "--groups", broker_.groups(),
-                                                                "--ack-timeout", "5s", "--heartbeat", "200ms"});
+  // A profile-creator member; `args` replace the default ack timeout and heartbeat.
+  std::unique_ptr<Process> StartCreator(std::vector<std::string> args = {"--ack-timeout", "5s", "--heartbeat",
+                                                                         "200ms"}) {
+    args.insert(args.begin(), {"--db", db_, "--groups", broker_.groups()});
+    auto p = std::make_unique<Process>("signalbus-profile-creator", args);
     EXPECT_TRUE(p->WaitForStdoutLine("ready", 20s)) << p->Stderr();
     return p;
   }
@@ -62,6 +51,9 @@ class ConsumerGroupsTest : public ::testing::Test {
     }
   }
 
+  std::string UsersFile(int index) const { return dir_ + "/users-" + std::to_string(index) + ".ndjson"; }
+  long long Profiles() const { return QueryCount(db_, "SELECT count(*) FROM profile"); }
+
   BrokerProcess broker_;
   std::string dir_ = MakeTempDir("sb-groups");
   std::string db_ = dir_ + "/profiles.sqlite3";
@@ -74,7 +66,7 @@ TEST_F(ConsumerGroupsTest, ThreeMembersShareTheWorkAndAKilledOneLosesNothing) {
 
   constexpr int kUsers = 3000;
   std::vector<std::string> files;
-  for (int f = 0; f < 6; ++f) files.push_back(WriteUsers(dir_, 1 + f * (kUsers / 6), kUsers / 6, f));
+  for (int f = 0; f < 6; ++f) files.push_back(WriteUsersCreated(UsersFile(f), 1 + f * (kUsers / 6), kUsers / 6));
   std::thread publishing([&] { Publish(files); });
 
   // Kill one member mid-stream, then start a replacement.
@@ -107,21 +99,89 @@ TEST_F(ConsumerGroupsTest, TwoGroupsEachSeeEveryEvent) {
   ASSERT_TRUE(audit.WaitForStdoutLine("ready", 20s)) << audit.Stderr();
 
   constexpr int kUsers = 500;
-  Publish({WriteUsers(dir_, 1, kUsers, 0)});
+  Publish({WriteUsersCreated(UsersFile(0), 1, kUsers)});
   ASSERT_TRUE(Eventually([&] { return QueryCount(db_, "SELECT count(*) FROM profile") == kUsers; }, 60s));
   auto audited = [&] {
-    std::ifstream in(audit_path);
-    std::set<std::string> ids;
-    std::string line;
-    while (std::getline(in, line)) {
-      auto event = EventFromJson(line);
-      if (event.ok()) ids.insert(event->event_id());
-    }
-    return ids.size();
+    std::vector<std::string> ids = EventIdsInFile(audit_path);
+    return std::set<std::string>(ids.begin(), ids.end()).size();
   };
   ASSERT_TRUE(Eventually([&] { return audited() == static_cast<std::size_t>(kUsers); }, 60s)) << audited();
   EXPECT_EQ(audit.Stop(), 0);
   EXPECT_EQ(creator->Stop(), 0);
+}
+
+// A handler that fails for one user on every attempt: a SQLite trigger makes
+// profile-creator's insert for user 13 fail, so its handler throws each time.
+TEST_F(ConsumerGroupsTest, AnEventThatAlwaysFailsIsDeadLetteredWithoutHoldingUpOthersAndReplayDeliversIt) {
+  ASSERT_TRUE(broker_.ready());
+  // Attempts at t, t+1s, t+3s, t+7s: the fourth failure dead-letters it.
+  auto creator = StartCreator({"--max-deliver", "4", "--backoff", "1s", "--heartbeat", "200ms"});
+  ASSERT_EQ(ExecSql(db_, "CREATE TRIGGER block_user_13 BEFORE INSERT ON profile WHEN NEW.user_id = 13 "
+                         "BEGIN SELECT RAISE(ABORT, 'user 13 is blocked'); END;"),
+            "");
+  std::vector<int> pks = {13};
+  for (int pk = 1; pk <= 200; ++pk) {
+    if (pk != 13) pks.push_back(pk);
+  }
+  auto published = std::chrono::steady_clock::now();
+  Publish({WriteUsersCreated(UsersFile(0), pks)});
+
+  // User 13 is first in line, yet every other user's profile arrives while it is retried.
+  ASSERT_TRUE(Eventually([&] { return Profiles() == 199; }, 60s)) << Profiles();
+  EXPECT_EQ(broker_.Metric("signalbus_group_dead_lettered_total"), 0);
+
+  ASSERT_TRUE(broker_.WaitForMetric("signalbus_group_dead_lettered_total", 1, 60s));
+  EXPECT_GE(std::chrono::steady_clock::now() - published, 7s) << "retries did not back off";
+  EXPECT_EQ(broker_.Metric("signalbus_group_nacked_total"), 4);
+  RunResult listed = RunToCompletion("signalbus-admin", {"--broker", broker_.groups(), "dlq", "list", "profile-creator"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(std::count(listed.out.begin(), listed.out.end(), '\n'), 1) << listed.out;
+  EXPECT_NE(listed.out.find("\"attempts\":4"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("user 13 is blocked"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("\"pk\":\"13\""), std::string::npos) << listed.out;
+  EXPECT_EQ(QueryCount(db_, "SELECT count(*) FROM profile WHERE user_id = 13"), 0);
+
+  // Fix the cause, replay the dead-letter queue: the event is delivered again and lands.
+  ASSERT_EQ(ExecSql(db_, "DROP TRIGGER block_user_13"), "");
+  RunResult replayed =
+      RunToCompletion("signalbus-admin", {"--broker", broker_.groups(), "dlq", "replay", "profile-creator"});
+  ASSERT_EQ(replayed.exit_code, 0) << replayed.err;
+  ASSERT_TRUE(Eventually([&] { return Profiles() == 200; }, 60s)) << Profiles();
+  EXPECT_EQ(QueryCount(db_, "SELECT count(*) FROM profile WHERE user_id = 13"), 1);
+  RunResult after = RunToCompletion("signalbus-admin", {"--broker", broker_.groups(), "dlq", "list", "profile-creator"});
+  EXPECT_EQ(after.out, "");
+  EXPECT_EQ(creator->Stop(), 0);
+}
+
+// One member holds an event past its ack timeout because it is stopped (SIGSTOP) while
+// its handler waits for the database's write lock. Its heartbeat interval (5 s: gone
+// after 15 s) outlasts the ack timeout (1 s), so the redelivery is the ack timeout's.
+TEST_F(ConsumerGroupsTest, AMemberPausedPastItsAckTimeoutLosesTheEventToAnotherAndItsLateAckIsRefused) {
+  ASSERT_TRUE(broker_.ready());
+  auto paused = StartCreator({"--ack-timeout", "1s", "--heartbeat", "5s", "--credits", "1"});
+  SqliteWriteLock lock(db_);
+  ASSERT_TRUE(lock.held()) << lock.error();
+  Publish({WriteUsersCreated(UsersFile(0), 1, 1)});
+  ASSERT_TRUE(broker_.WaitForMetric("signalbus_group_delivered_total", 1, 30s));
+  paused->Signal(SIGSTOP);
+  lock.Release();
+
+  auto other = StartCreator({"--heartbeat", "200ms"});
+  ASSERT_TRUE(broker_.WaitForMetric("signalbus_group_redelivered_total", 1, 30s));
+  ASSERT_TRUE(Eventually([&] { return Profiles() == 1; }, 30s));
+  EXPECT_EQ(broker_.Metric("signalbus_group_stale_acks_total"), 0);
+
+  // Resumed, the paused member finishes its handler and acks the first attempt: refused.
+  paused->Signal(SIGCONT);
+  ASSERT_TRUE(broker_.WaitForMetric("signalbus_group_stale_acks_total", 1, 30s));
+  EXPECT_EQ(broker_.Metric("signalbus_group_acked_total"), 1);
+  EXPECT_EQ(broker_.Metric("signalbus_group_members_expired_total"), 0);
+  EXPECT_EQ(Profiles(), 1);
+  EXPECT_EQ(QueryCount(db_, "SELECT count(*) FROM processed_event"), 1);
+  EXPECT_EQ(other->Stop(), 0);
+  EXPECT_EQ(CreatedIn(other->Stderr()), 1) << other->Stderr();
+  EXPECT_EQ(paused->Stop(), 0);
+  EXPECT_EQ(CreatedIn(paused->Stderr()), 0) << paused->Stderr();
 }
 
 }  // namespace

@@ -18,11 +18,14 @@ std::string Field(const std::string& line, const std::string& key) {
 }  // namespace
 
 BrokerProcess::BrokerProcess(std::vector<std::string> extra_args) {
-  std::vector<std::string> args = {"--ingest", "tcp://127.0.0.1:*", "--live", "tcp://127.0.0.1:*",
-                                   "--groups", "tcp://127.0.0.1:*", "--metrics", "127.0.0.1:0"};
-  auto given = std::find(extra_args.begin(), extra_args.end(), "--data-dir");
-  if (given != extra_args.end() && given + 1 != extra_args.end()) {
-    data_dir_ = *(given + 1);
+  auto given = [&](const std::string& flag) { return std::find(extra_args.begin(), extra_args.end(), flag); };
+  std::vector<std::string> args;
+  for (const char* flag : {"--ingest", "--live", "--groups"}) {
+    if (given(flag) == extra_args.end()) args.insert(args.end(), {flag, "tcp://127.0.0.1:*"});
+  }
+  if (given("--metrics") == extra_args.end()) args.insert(args.end(), {"--metrics", "127.0.0.1:0"});
+  if (auto dir = given("--data-dir"); dir != extra_args.end() && dir + 1 != extra_args.end()) {
+    data_dir_ = *(dir + 1);
   } else {
     data_dir_ = MakeTempDir("sb-broker-data");
     args.insert(args.end(), {"--data-dir", data_dir_});

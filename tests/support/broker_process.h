@@ -12,7 +12,8 @@ namespace signalbus::testing {
 
 class BrokerProcess {
  public:
-  // Uses a fresh temporary --data-dir unless extra_args name one.
+  // Binds ephemeral loopback ports and uses a fresh temporary --data-dir, except for
+  // the endpoints and directory that extra_args name (a restart on the same ones).
   explicit BrokerProcess(std::vector<std::string> extra_args = {});
   bool ready() const { return ready_; }
   const std::string& ingest() const { return ingest_; }

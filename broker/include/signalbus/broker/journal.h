@@ -88,7 +88,9 @@ class Journal : public EventSink {
  private:
   struct PublisherState {
     std::string id;
-    std::uint64_t logged = 0;     // highest sequence appended (or recovered)
+    std::uint64_t logged = 0;     // every sequence up to this one was appended (or recovered, or rejected)
+    bool synced = false;          // `logged` is known (else the next event's fields set it)
+    std::uint64_t resend_from = 0;  // nonzero: a gap was seen; ask for a re-send from here
     std::uint64_t confirmed = 0;  // highest sequence known durable
     std::vector<std::pair<std::uint64_t, std::string>> rejections;
     bool owed = false;            // a confirm should go out

@@ -20,6 +20,7 @@ inline constexpr const char* kLiveForwardedMetric = "signalbus_live_forwarded_to
 inline constexpr const char* kLiveSubscriptionsMetric = "signalbus_live_subscriptions";
 inline constexpr const char* kLoggedMetric = "signalbus_log_appended_total";
 inline constexpr const char* kDuplicatesMetric = "signalbus_ingest_duplicates_total";
+inline constexpr const char* kOutOfOrderMetric = "signalbus_ingest_out_of_order_total";
 inline constexpr const char* kDurableOffsetMetric = "signalbus_log_durable_offset";
 inline constexpr const char* kConfirmBatchesMetric = "signalbus_confirm_batches_total";
 
@@ -38,6 +39,7 @@ struct MetricsSnapshot {
   std::int64_t live_subscriptions = 0;
   std::uint64_t logged = 0;
   std::uint64_t duplicates = 0;
+  std::uint64_t out_of_order = 0;
   std::uint64_t durable_offset = 0;
   std::uint64_t confirm_batches = 0;
   std::array<std::uint64_t, kGroupCounterCount> groups{};
@@ -61,6 +63,8 @@ class Metrics {
   void CountLogged() { logged_.fetch_add(1, std::memory_order_relaxed); }
   // Events dropped because their (publisher_id, sequence) was already logged.
   void CountDuplicate() { duplicates_.fetch_add(1, std::memory_order_relaxed); }
+  // Events dropped because an earlier sequence of their publisher never arrived.
+  void CountOutOfOrder() { out_of_order_.fetch_add(1, std::memory_order_relaxed); }
   void SetDurableOffset(std::uint64_t offset) { durable_offset_.store(offset, std::memory_order_relaxed); }
   void CountConfirmBatch() { confirm_batches_.fetch_add(1, std::memory_order_relaxed); }
   void SetGroupCounter(GroupCounter counter, std::uint64_t value) {
@@ -79,6 +83,7 @@ class Metrics {
   std::atomic<std::int64_t> live_subscriptions_{0};
   std::atomic<std::uint64_t> logged_{0};
   std::atomic<std::uint64_t> duplicates_{0};
+  std::atomic<std::uint64_t> out_of_order_{0};
   std::atomic<std::uint64_t> durable_offset_{0};
   std::atomic<std::uint64_t> confirm_batches_{0};
   std::array<std::atomic<std::uint64_t>, kGroupCounterCount> groups_{};

@@ -48,6 +48,7 @@ struct EventFields {
   std::string event_id;
   std::string publisher_id;
   std::uint64_t sequence = 0;
+  std::uint64_t unconfirmed_from = 0;
   std::string ordering_key;
 };
 

@@ -115,6 +115,7 @@ class Publisher {
  private:
   struct Pending {
     std::uint64_t sequence;
+    std::uint64_t unconfirmed_from;  // as encoded in bytes
     std::string topic;
     std::string bytes;
   };
@@ -126,7 +127,11 @@ class Publisher {
   void HandleConfirms(const zmq::message_t& batch);
   // Sends one event; false if the socket would not take it within send_timeout.
   bool SendFrames(const Pending& pending);
+  // Sends every unconfirmed event again, in order; the first one re-encoded to say that
+  // everything before it is confirmed.
   void ResendAll();
+  // A confirm said events above a gap were dropped: re-send, once per gap and interval.
+  void ResendAfterGap(std::uint64_t resend_from);
   Status TakeRejections();
 
   PublisherOptions options_;
@@ -139,6 +144,8 @@ class Publisher {
   std::chrono::steady_clock::time_point last_progress_;
   std::chrono::steady_clock::time_point last_pump_;  // Publish's last look at the socket
   std::uint64_t resends_ = 0;
+  std::uint64_t last_gap_ = 0;  // resend_from of the last gap re-sent for
+  std::chrono::steady_clock::time_point last_gap_resend_;
   std::vector<std::string> rejections_;
 };
 
