@@ -245,7 +245,14 @@ Result<Group*> Coordinator::Impl::CreateGroup(const std::string& name, GroupSett
 void Coordinator::Impl::OnDurable(std::uint64_t durable_offset, TimePoint now) {
   last_now_ = std::max(last_now_, now);
   durable_ = std::max(durable_, durable_offset);
-  for (auto& [name, group] : groups_) group->Pump(now, durable_);
+  // Keys of offsets every group has read are no longer needed (a group created later,
+  // or one that seeks back, decodes what it reads below the window).
+  std::uint64_t lowest = durable_ + 1;
+  for (auto& [name, group] : groups_) {
+    group->Pump(now, durable_);
+    lowest = std::min(lowest, group->next_unread());
+  }
+  keys_.ForgetBelow(lowest);
 }
 
 void Coordinator::Impl::ExpireMembers(TimePoint now) {

@@ -64,6 +64,11 @@ class Group {
 
   const std::string& name() const { return name_; }
   const GroupSettings& settings() const { return settings_; }
+  // The lowest offset this group may still read from the log and admit (it may go back
+  // on a seek): keys of offsets below it are not needed.
+  std::uint64_t next_unread() const {
+    return lookahead_pos_ < lookahead_.size() ? lookahead_[lookahead_pos_].offset : cursor_;
+  }
 
   // ---- Members. Unknown ids are ignored.
   void AddMember(MemberId id, std::string peer, std::string member_name, std::uint32_t credits);

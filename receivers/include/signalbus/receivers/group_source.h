@@ -126,7 +126,8 @@ class GroupSource final : public EventSource {
   // Reads every waiting reply, then runs the timers (heartbeat, silence, re-join) and
   // sends a full ack batch. Never blocks.
   Status Pump();
-  void HandleReply(const v1::GroupReply& reply, Clock::time_point now);
+  // Takes the deliveries out of `reply`.
+  void HandleReply(v1::GroupReply& reply, Clock::time_point now);
   void HandleError(const v1::GroupError& error, Clock::time_point now);
   void LoseMembership(const std::string& why, Clock::time_point now);
   // Blocks until a reply arrives, `until`, or the next timer; false if a signal
@@ -160,6 +161,7 @@ class GroupSource final : public EventSource {
   std::vector<v1::DeliveryRef> acks_;
   std::vector<v1::Nack> nacks_;
 
+  Clock::time_point last_read_{};  // Pump()'s last read of the socket
   Clock::time_point next_join_{};
   Clock::time_point next_heartbeat_{};
   // The first heartbeat sent since the broker was last heard from; nullopt when none.

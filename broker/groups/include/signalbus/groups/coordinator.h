@@ -38,9 +38,11 @@ struct CoordinatorOptions {
   std::size_t max_held = 100'000;
   // How often changed group state is written (atomically) to state_dir.
   std::chrono::milliseconds persist_interval{100};
-  // Ordering keys remembered by NoteKey(), by offset (a ring): a group that reads one of
-  // these offsets does not decode the event to learn its key. 0: no cache.
-  std::size_t key_cache_size = 1 << 16;
+  // Ordering keys remembered by NoteKey(), by offset: a group that reads one of these
+  // offsets does not decode the event to learn its key. Only offsets no group has read
+  // yet are kept, at most this many (8 bytes each: 32 MiB for a group lagging by 4M
+  // events). 0: no cache.
+  std::size_t key_cache_size = 1 << 22;
   // File system for state files (nullptr: the real one). Not owned; must outlive the
   // Coordinator. Tests inject failures through it.
   eventlog::FileIo* file_io = nullptr;
@@ -86,8 +88,8 @@ class Coordinator {
   // Optional: the ordering key of the event stored at `offset`, which the broker learnt
   // when it validated the event at ingest; call it before the OnDurable that covers
   // `offset`. Saves every group a decode of the event (a decode costs ~3x the rest of
-  // a delivery); a group that reads an offset not noted, or noted more than
-  // key_cache_size offsets ago, decodes it instead.
+  // a delivery); a group that reads an offset not noted, or more than key_cache_size
+  // offsets behind the newest noted one, decodes it instead.
   void NoteKey(std::uint64_t offset, std::string_view ordering_key);
 
   // Timers: ack timeouts, retries after backoff, member expiry, persistence. Call at or
