@@ -38,7 +38,11 @@ Status Journal::Open() {
   store_options.skip_corrupt = options_.skip_corrupt;
   auto store = eventlog::FileStore::Open(options_.data_dir, store_options);
   if (!store.ok()) {
-    return Status(store.status().code(), "log in " + options_.data_dir + ": " + store.status().message());
+    std::string hint = store.status().code() == StatusCode::kDataLoss
+                           ? ". The log is left as it is; start the broker with --skip-corrupt to skip what is "
+                             "damaged (its records are never delivered), or restore the segment from a copy"
+                           : "";
+    return Status(store.status().code(), "log in " + options_.data_dir + ": " + store.status().message() + hint);
   }
   store_ = std::move(*store);
   const auto& report = store_->recovery();
