@@ -3,16 +3,17 @@ No sockets and no locking here (the Publisher's lock guards it), so it is unit-t
 alone. See "Publish confirms" in docs/wire-protocol.md."""
 import collections
 
-from signalbus.proto import groups_pb2
+from signalbus.proto import event_pb2, groups_pb2
 
 
 class Pending:
     """One published event until the broker confirms it: its frames, ready to send."""
 
-    __slots__ = ("sequence", "topic", "data", "event_id", "done")
+    __slots__ = ("sequence", "unconfirmed_from", "topic", "data", "event_id", "done")
 
-    def __init__(self, sequence, topic, data, event_id=""):
+    def __init__(self, sequence, topic, data, event_id="", unconfirmed_from=0):
         self.sequence = sequence
+        self.unconfirmed_from = unconfirmed_from  # as encoded in data
         self.topic = topic  # bytes
         self.data = data  # bytes: the serialized Event
         self.event_id = event_id
@@ -35,9 +36,15 @@ class ConfirmWindow:
         self.rejected = 0  # events the broker refused
         self.resends = 0  # times everything unconfirmed was queued again
         self.last_progress = 0.0
+        self._last_gap = 0  # resend_from of the last gap re-sent for, and when
+        self._last_gap_resend = 0.0
 
     def __len__(self):
         return len(self._pending)
+
+    def oldest_sequence(self):
+        """The oldest unconfirmed sequence, or None: an event's unconfirmed_from."""
+        return self._pending[0].sequence if self._pending else None
 
     def add(self, pending, now):
         if self._pending and pending.sequence <= self._pending[-1].sequence:
@@ -66,19 +73,44 @@ class ConfirmWindow:
         self._unsent.extendleft(reversed(batch))
 
     def resend(self, now):
-        """Queues every pending event to be sent again; returns how many there are."""
+        """Queues every pending event to be sent again; returns how many there are. The
+        first is re-encoded with unconfirmed_from = its own sequence: everything before it
+        is confirmed (a broker that does not know this publisher starts it there)."""
+        if self._pending and self._pending[0].unconfirmed_from != self._pending[0].sequence:
+            first = self._pending[0]
+            event = event_pb2.Event()
+            try:
+                event.ParseFromString(first.data)  # made by this publisher: always an Event
+            except Exception:
+                event = None
+            if event is not None:
+                event.unconfirmed_from = first.sequence
+                first.data = event.SerializeToString()
+                first.unconfirmed_from = first.sequence
         self._unsent = collections.deque(self._pending)
         self.last_progress = now
         if self._pending:
             self.resends += 1
         return len(self._pending)
 
+    def gap_needs_resend(self, resend_from, now, interval):
+        """Whether a confirm's resend_from (the broker dropped events above a gap) calls
+        for a re-send now: once per gap, and again only after `interval` seconds (every
+        event sent before the re-send arrived draws the same answer)."""
+        if not resend_from or not self._pending:
+            return False
+        if resend_from == self._last_gap and now - self._last_gap_resend < interval:
+            return False
+        self._last_gap, self._last_gap_resend = resend_from, now
+        return True
+
     def apply(self, batch, now):
-        """Applies a ConfirmBatch (a message or its bytes). Returns (confirmed, rejections):
-        how many pending events this batch confirmed, and the (sequence, reason) of each
-        pending event the broker rejected (removed too). Entries for other publishers and
-        for sequences no longer pending are ignored. Raises ValueError for bytes that are
-        not a ConfirmBatch."""
+        """Applies a ConfirmBatch (a message or its bytes). Returns (confirmed, rejections,
+        resend_from): how many pending events this batch confirmed, the (sequence, reason)
+        of each pending event the broker rejected (removed too), and the first sequence
+        the broker is missing (0: none). Entries for other publishers and for sequences no
+        longer pending are ignored. Raises ValueError for bytes that are not a
+        ConfirmBatch."""
         if isinstance(batch, (bytes, bytearray, memoryview)):
             message = groups_pb2.ConfirmBatch()
             try:
@@ -88,6 +120,7 @@ class ConfirmWindow:
             batch = message
         confirmed = 0
         rejections = []
+        resend_from = 0
         for confirm in batch.confirms:
             if confirm.publisher_id != self.publisher_id:
                 continue
@@ -101,8 +134,9 @@ class ConfirmWindow:
             while self._pending and self._pending[0].sequence <= confirm.durable_through:
                 self._pending.popleft().done = True
                 confirmed += 1
+            resend_from = confirm.resend_from or resend_from
         if confirmed:
             self.last_progress = now
         self.confirmed += confirmed
         self.rejected += len(rejections)
-        return confirmed, rejections
+        return confirmed, rejections, resend_from

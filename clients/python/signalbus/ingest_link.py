@@ -170,12 +170,20 @@ class IngestLink:
 
     def _confirmed(self, data):
         with self._cond:
+            now = time.monotonic()
             try:
-                confirmed, rejections = self._window.apply(data, time.monotonic())
+                confirmed, rejections, resend_from = self._window.apply(data, now)
             except ValueError as error:
                 if self._log_limiter.allow():
                     log.warning("publisher: undecodable confirm from the broker at %s: %s", self.endpoint, error)
                 return
+            if self._window.gap_needs_resend(resend_from, now, self._resend_interval):
+                # The broker dropped events above a gap (sent while it was away): everything
+                # unconfirmed goes again, in order, from the oldest.
+                held = self._window.resend(now)
+                log.debug("publisher: the broker at %s is missing events from sequence %d; re-sending %d",
+                          self.endpoint, resend_from, held)
+                self.wake()
             for sequence, reason in rejections:
                 log.error("publisher: the broker at %s rejected event %d (%s)", self.endpoint, sequence, reason)
             self._rejections.extend(rejections)

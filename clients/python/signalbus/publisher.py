@@ -11,8 +11,10 @@ publisher.h):
   raises FlushTimeout naming how many are not; events the broker rejected raise
   PublishRejected there.
 - Re-sends: unconfirmed events go again, in order, when the broker's subscription
-  reappears (it restarted) and after resend_interval without a confirm. The broker drops
-  the duplicates.
+  reappears (it restarted), when a confirm says the broker is missing events
+  (resend_from: it dropped some above a gap), and after resend_interval without a
+  confirm. The broker drops the duplicates. Each event carries unconfirmed_from, so a
+  broker that does not know this publisher can tell what is missing.
 - Bounded memory: at most max_unconfirmed events are held; publish() then waits up to its
   timeout for room and raises PublisherFull. The socket never drops (XPUB_NODROP).
 
@@ -137,6 +139,10 @@ class Publisher:
                            "" if self._link.subscribed else " (broker unreachable)", event.sender, event.signal)
                     )
             envelope.complete(event, self.source, self.publisher_id, self._sequence + 1, time.time_ns())
+            # Every event before this one is confirmed: see "Publish confirms" in
+            # docs/wire-protocol.md.
+            oldest = self._window.oldest_sequence()
+            event.unconfirmed_from = oldest if oldest is not None else self._sequence + 1
             data = event.SerializeToString()
             if len(data) > MAX_EVENT_BYTES:
                 raise InvalidEvent(
@@ -144,7 +150,8 @@ class Publisher:
                 )
             self._sequence += 1
             topic = envelope.topic_of(event).encode()
-            self._window.add(Pending(self._sequence, topic, data, event.event_id), time.monotonic())
+            self._window.add(Pending(self._sequence, topic, data, event.event_id, event.unconfirmed_from),
+                             time.monotonic())
         self._link.wake()
         return event
 

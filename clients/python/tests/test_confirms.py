@@ -3,20 +3,21 @@ send queue and re-sends in order."""
 import pytest
 
 from signalbus.confirms import ConfirmWindow, Pending
-from signalbus.proto import groups_pb2
+from signalbus.proto import event_pb2, groups_pb2
 
 
 def window_with(count, publisher_id="P"):
     window = ConfirmWindow(publisher_id)
     for sequence in range(1, count + 1):
-        window.add(Pending(sequence, b"auth.User/post_save", b"event-%d" % sequence), now=1.0)
+        event = event_pb2.Event(sequence=sequence, unconfirmed_from=1)
+        window.add(Pending(sequence, b"auth.User/post_save", event.SerializeToString(), unconfirmed_from=1), now=1.0)
     return window
 
 
-def batch(*confirms):
+def batch(*confirms, resend_from=0):
     message = groups_pb2.ConfirmBatch()
     for publisher_id, through, rejections in confirms:
-        confirm = message.confirms.add(publisher_id=publisher_id, durable_through=through)
+        confirm = message.confirms.add(publisher_id=publisher_id, durable_through=through, resend_from=resend_from)
         for sequence, reason in rejections:
             confirm.rejections.add(sequence=sequence, reason=reason)
     return message
@@ -28,18 +29,18 @@ def sequences(events):
 
 def test_confirms_are_cumulative_and_only_for_this_publisher():
     window = window_with(5)
-    assert window.apply(batch(("other", 5, [])), now=2.0) == (0, [])
+    assert window.apply(batch(("other", 5, [])), now=2.0) == (0, [], 0)
     assert len(window) == 5
-    assert window.apply(batch(("P", 3, [])), now=2.0) == (3, [])
+    assert window.apply(batch(("P", 3, [])), now=2.0) == (3, [], 0)
     assert len(window) == 2
-    assert window.apply(batch(("P", 2, [])), now=3.0) == (0, [])  # an older, repeated confirm
-    assert window.apply(batch(("P", 5, [])).SerializeToString(), now=3.0) == (2, [])
+    assert window.apply(batch(("P", 2, [])), now=3.0) == (0, [], 0)  # an older, repeated confirm
+    assert window.apply(batch(("P", 5, [])).SerializeToString(), now=3.0) == (2, [], 0)
     assert len(window) == 0 and window.confirmed == 5
 
 
 def test_rejections_are_reported_once_and_removed():
     window = window_with(3)
-    confirmed, rejections = window.apply(batch(("P", 1, [(2, "oversized"), (9, "unknown")])), now=2.0)
+    confirmed, rejections, _ = window.apply(batch(("P", 1, [(2, "oversized"), (9, "unknown")])), now=2.0)
     assert confirmed == 1
     assert rejections == [(2, "oversized")]
     assert sequences(window.take_unsent(10)) == [3]
@@ -73,8 +74,8 @@ def test_events_put_back_go_first_in_order():
 
 def test_last_progress_moves_on_first_event_confirm_and_resend():
     window = ConfirmWindow("P")
-    window.add(Pending(1, b"t", b"d"), now=10.0)
-    window.add(Pending(2, b"t", b"d"), now=11.0)
+    window.add(Pending(1, b"t", b"", unconfirmed_from=1), now=10.0)
+    window.add(Pending(2, b"t", b"", unconfirmed_from=1), now=11.0)
     assert window.last_progress == 10.0  # the silence is measured from the oldest
     window.apply(batch(("P", 1, [])), now=12.0)
     assert window.last_progress == 12.0
@@ -88,3 +89,31 @@ def test_sequences_must_rise_and_garbage_is_a_value_error():
         window.add(Pending(2, b"t", b"d"), now=1.0)
     with pytest.raises(ValueError, match="not a ConfirmBatch"):
         window.apply(b"\xff\xff\xff", now=1.0)
+
+
+def decoded(pending):
+    event = event_pb2.Event()
+    event.ParseFromString(pending.data)
+    return event
+
+
+def test_a_resend_first_event_says_everything_before_it_is_confirmed():
+    window = window_with(4)
+    window.take_unsent(10)
+    window.apply(batch(("P", 2, [])), now=2.0)
+    window.resend(now=3.0)
+    first, second = window.take_unsent(2)
+    assert (first.sequence, first.unconfirmed_from, decoded(first).unconfirmed_from) == (3, 3, 3)
+    assert decoded(first).sequence == 3  # the rest of the event is as it was
+    assert (second.sequence, decoded(second).unconfirmed_from) == (4, 1)  # not re-encoded
+
+
+def test_a_gap_is_reported_and_resent_once_per_interval():
+    window = window_with(3)
+    assert window.apply(batch(("P", 0, []), resend_from=1), now=2.0) == (0, [], 1)
+    assert window.apply(batch(("other", 0, []), resend_from=5), now=2.0) == (0, [], 0)
+    assert window.gap_needs_resend(1, now=2.0, interval=1.0)
+    assert not window.gap_needs_resend(1, now=2.5, interval=1.0)  # the same gap, answered again
+    assert window.gap_needs_resend(2, now=2.6, interval=1.0)  # a new gap
+    assert window.gap_needs_resend(2, now=3.7, interval=1.0)  # the re-send went missing too
+    assert not window.gap_needs_resend(0, now=9.0, interval=1.0)

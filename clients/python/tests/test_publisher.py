@@ -65,44 +65,82 @@ def test_resent_events_the_broker_already_logged_are_confirmed_not_logged_twice(
     assert broker.metric("signalbus_ingest_duplicates_total") == 3
 
 
-def test_silent_broker_gets_everything_unconfirmed_again_in_order():
-    # A bare XSUB in place of the broker: it subscribes but never confirms, so the
-    # publisher's silent-interval re-send is what brings each event a second time.
-    context = zmq.Context.instance()
-    xsub = context.socket(zmq.XSUB)
-    port = xsub.bind_to_random_port("tcp://127.0.0.1")
-    xsub.send(b"\x01")
-    publisher = Publisher("tcp://127.0.0.1:%d" % port, "accounts", resend_interval=0.1, connect_timeout=0)
-    try:
+class BareIngest:
+    """A bare XSUB in place of the broker: it subscribes, shows what the publisher sends,
+    and sends confirms upstream only when told to."""
+
+    def __init__(self):
+        self.socket = zmq.Context.instance().socket(zmq.XSUB)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.endpoint = "tcp://127.0.0.1:%d" % self.socket.bind_to_random_port("tcp://127.0.0.1")
+        self.socket.send(b"\x01")
+
+    def connect(self, publisher):
         # A ZeroMQ socket does its work inside calls on it: polling the XSUB lets it attach
         # the publisher's connection and send it the subscription.
-        wait_until(lambda: xsub.poll(10) or publisher.connected, 10, "the publisher to see the subscription")
+        wait_until(lambda: self.socket.poll(10) or publisher.connected, 10, "the publisher to see the subscription")
+
+    def receive(self, count):
+        events = []
+        while len(events) < count:
+            assert self.socket.poll(5000), "the publisher sent %d events, not %d" % (len(events), count)
+            event = event_pb2.Event()
+            event.ParseFromString(self.socket.recv_multipart()[1])
+            events.append(event)
+        return events
+
+    def confirm(self, publisher_id, durable_through, resend_from=0, rejections=()):
+        message = groups_pb2.ConfirmBatch()
+        message.confirms.add(publisher_id="someone-else", durable_through=99)
+        confirm = message.confirms.add(publisher_id=publisher_id, durable_through=durable_through,
+                                       resend_from=resend_from)
+        for sequence, reason in rejections:
+            confirm.rejections.add(sequence=sequence, reason=reason)
+        self.socket.send_multipart([CONFIRM_TOPIC, message.SerializeToString()])
+
+    def close(self):
+        self.socket.close(0)
+
+
+def test_silent_broker_gets_everything_unconfirmed_again_in_order():
+    ingest = BareIngest()
+    publisher = Publisher(ingest.endpoint, "accounts", resend_interval=0.1, connect_timeout=0)
+    try:
+        ingest.connect(publisher)
         for pk in (1, 2, 3):
             publisher.post_save("auth.User", pk)
-        received = []
-        while len(received) < 6:
-            assert xsub.poll(5000), "the publisher sent %d messages, not 6" % len(received)
-            topic, data = xsub.recv_multipart()
-            event = event_pb2.Event()
-            event.ParseFromString(data)
-            received.append(event.sequence)
-        assert received[:3] == [1, 2, 3] and received[3:6] == [1, 2, 3]
+        events = ingest.receive(6)
+        assert [e.sequence for e in events] == [1, 2, 3, 1, 2, 3]
+        assert [e.unconfirmed_from for e in events[:3]] == [1, 1, 1]  # nothing confirmed yet
         assert publisher.resends >= 1
         # Confirms sent upstream on the same connection settle the window.
-        confirm = groups_pb2.ConfirmBatch()
-        confirm.confirms.add(publisher_id="someone-else", durable_through=99)
-        confirm.confirms.add(publisher_id=publisher.publisher_id, durable_through=2)
-        xsub.send_multipart([CONFIRM_TOPIC, confirm.SerializeToString()])
+        ingest.confirm(publisher.publisher_id, 2)
         wait_until(lambda: publisher.unconfirmed == 1, 10, "the confirm of events 1 and 2")
-        rejection = groups_pb2.ConfirmBatch()
-        rejection.confirms.add(publisher_id=publisher.publisher_id, durable_through=2).rejections.add(
-            sequence=3, reason="oversized")
-        xsub.send_multipart([CONFIRM_TOPIC, rejection.SerializeToString()])
+        ingest.confirm(publisher.publisher_id, 2, rejections=[(3, "oversized")])
         with pytest.raises(PublishRejected, match=r"the broker rejected event 3 \(oversized\)"):
             publisher.flush(10)
     finally:
         publisher.close(0)
-        xsub.close(0)
+        ingest.close()
+
+
+def test_a_gap_reported_by_the_broker_brings_a_resend_at_once():
+    ingest = BareIngest()
+    publisher = Publisher(ingest.endpoint, "accounts", resend_interval=60, connect_timeout=0)
+    try:
+        ingest.connect(publisher)
+        for pk in (1, 2, 3):
+            publisher.post_save("auth.User", pk)
+        assert [e.sequence for e in ingest.receive(3)] == [1, 2, 3]
+        # The broker logged 1 and dropped 3 because 2 never arrived: it asks from 2.
+        ingest.confirm(publisher.publisher_id, 1, resend_from=2)
+        resent = ingest.receive(2)  # long before the 60 s resend interval
+        assert [(e.sequence, e.unconfirmed_from) for e in resent] == [(2, 2), (3, 1)]
+        ingest.confirm(publisher.publisher_id, 3)
+        publisher.flush(10)
+    finally:
+        publisher.close(0)
+        ingest.close()
 
 
 def test_the_real_broker_rejecting_an_event_is_reported_by_flush(spawn, tmp_path):
