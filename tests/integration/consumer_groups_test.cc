@@ -110,6 +110,30 @@ TEST_F(ConsumerGroupsTest, TwoGroupsEachSeeEveryEvent) {
   EXPECT_EQ(creator->Stop(), 0);
 }
 
+// Credit-based flow control: a group whose only member is stopped cold takes nothing
+// from the publisher's confirms or from another group's progress, and catches up when
+// its member comes back.
+TEST_F(ConsumerGroupsTest, AStalledGroupHoldsUpNeitherThePublisherNorAnotherGroup) {
+  ASSERT_TRUE(broker_.ready());
+  auto creator = StartCreator();
+  std::string audit_path = dir_ + "/audit.ndjson";
+  Process audit("signalbus-audit", {"--file", audit_path, "--groups", broker_.groups(), "--credits", "8",
+                                    "--heartbeat", "30s"});
+  ASSERT_TRUE(audit.WaitForStdoutLine("ready", 20s)) << audit.Stderr();
+  audit.Signal(SIGSTOP);
+
+  constexpr int kUsers = 3000;
+  Publish({WriteUsersCreated(UsersFile(0), 1, kUsers)});  // every event confirmed
+  ASSERT_TRUE(Eventually([&] { return Profiles() == kUsers; }, 60s)) << Profiles();
+  EXPECT_LE(EventIdsInFile(audit_path).size(), 8u);
+
+  audit.Signal(SIGCONT);
+  ASSERT_TRUE(Eventually([&] { return EventIdsInFile(audit_path).size() == kUsers; }, 60s))
+      << EventIdsInFile(audit_path).size();
+  EXPECT_EQ(audit.Stop(), 0);
+  EXPECT_EQ(creator->Stop(), 0);
+}
+
 // A handler that fails for one user on every attempt: a SQLite trigger makes
 // profile-creator's insert for user 13 fail, so its handler throws each time.
 TEST_F(ConsumerGroupsTest, AnEventThatAlwaysFailsIsDeadLetteredWithoutHoldingUpOthersAndReplayDeliversIt) {
