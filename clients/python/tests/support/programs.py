@@ -38,9 +38,10 @@ def _field(line, key):
 
 
 class Broker:
-    def __init__(self, spawn, data_dir, extra_args=()):
+    def __init__(self, spawn, data_dir, extra_args=(), fsync="never"):
         self._spawn = spawn
         self.data_dir = data_dir
+        self.fsync = fsync
         self.extra_args = list(extra_args)
         self.process = None
         self.ingest = self.live = self.groups = self.metrics_url = None
@@ -53,7 +54,7 @@ class Broker:
             endpoints = [self.ingest, self.live, self.groups, self.metrics_url[len("http://"):]]
         argv = [program("signalbus-broker"), "--ingest", endpoints[0], "--live", endpoints[1],
                 "--groups", endpoints[2], "--metrics", endpoints[3], "--data-dir", self.data_dir,
-                "--fsync", "never"] + self.extra_args
+                "--fsync", self.fsync] + self.extra_args
         self.process = self._spawn(argv, name="broker")
         line = self.process.wait_for_line("signalbus-broker ready")
         self.ingest, self.live = _field(line, "ingest"), _field(line, "live")
