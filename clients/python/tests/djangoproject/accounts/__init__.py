@@ -1,0 +1,1 @@
+"""The test project's own app: an Order model and the order_paid custom signal."""
