@@ -47,6 +47,10 @@ Status Publisher::Open() {
   socket_options.send_timeout = options_.send_timeout;
   socket_ = MakeSocket(context_, zmq::socket_type::xpub, socket_options);
   socket_.set(zmq::sockopt::xpub_nodrop, 1);
+  // No queue for a broker that is not connected: when it goes, its pipe goes, the XPUB
+  // reports the unsubscription, and events wait in unconfirmed_ (not in a queue whose
+  // head dies in the kernel with the old connection) until its subscription is back.
+  socket_.set(zmq::sockopt::immediate, 1);
   if (Status s = signalbus::Connect(socket_, options_.endpoint); !s.ok()) return s;
   if (Status s = Pump(options_.connect_timeout, [this] { return subscriptions_ > 0; }); !s.ok()) return s;
   if (subscriptions_ == 0) {
