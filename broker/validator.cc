@@ -1,7 +1,10 @@
 // Admission check for ingest. The cheap checks (frame count, size, topic grammar) run
-// before the protobuf parse, so most garbage is refused without allocating.
+// first, so most garbage is refused without allocating; then an event protobuf wrote
+// the usual way is checked by a walk over its bytes (canonical_event.h), and anything
+// else by a full parse, which also names what is wrong.
 #include "signalbus/broker/validator.h"
 
+#include "canonical_event.h"
 #include "signalbus/core/logging.h"
 #include "signalbus/core/topic.h"
 
@@ -37,6 +40,18 @@ Verdict ValidateMessage(std::size_t frame_count, std::string_view topic, std::st
   // status, and the two are different reasons here. An empty frame parses as an empty
   // Event; it is counted as undecodable, as DecodeEvent() does.
   if (event.empty()) return Rejection{RejectReason::kUndecodable, "event frame is empty"};
+  // The fast path: an event written the usual way is checked without being built. When it
+  // is not sure (or the event is invalid), the full parse below decides and says why.
+  if (std::optional<CanonicalFields> fast = CheckCanonicalEvent(event);
+      fast && fast->sender == parts->sender && fast->signal == parts->signal) {
+    EventFields fields;
+    fields.event_id = fast->event_id;
+    fields.publisher_id = fast->publisher_id;
+    fields.sequence = fast->sequence;
+    fields.unconfirmed_from = fast->unconfirmed_from;
+    fields.ordering_key = fast->ordering_key;
+    return fields;
+  }
   v1::Event decoded;
   if (!decoded.ParseFromArray(event.data(), static_cast<int>(event.size()))) {
     return Rejection{RejectReason::kUndecodable,
