@@ -119,15 +119,15 @@ class MemberPool {
     return true;
   }
 
-  // Publish -> handler latencies of sequences above `skip`, in µs. After Stop().
-  std::vector<double> LatenciesUs(const PublishTimes& published, std::uint64_t skip) const {
-    std::vector<double> out;
+  // Publish -> handler latency in µs by sequence (index 0 unused; -1: never handled).
+  // The first handling counts. After Stop().
+  std::vector<double> LatenciesBySequence(const PublishTimes& published, std::uint64_t total) const {
+    std::vector<double> out(total + 1, -1);
     for (const auto& m : members_) {
       for (auto [seq, ns] : m->seen) {
-        if (seq > skip) out.push_back(static_cast<double>(ns - published.Get(seq)) / 1e3);
+        if (seq <= total && out[seq] < 0) out[seq] = static_cast<double>(ns - published.Get(seq)) / 1e3;
       }
     }
-    std::sort(out.begin(), out.end());
     return out;
   }
 
@@ -243,7 +243,8 @@ ThroughputResult RunThroughput(const E2eOptions& options, std::uint64_t events) 
   return result;
 }
 
-LatencyResult RunLatency(const E2eOptions& options, std::uint64_t events, std::uint64_t warmup, double rate) {
+LatencyResult RunLatency(const E2eOptions& options, std::uint64_t events, std::uint64_t warmup, double rate,
+                         std::chrono::microseconds tick) {
   LatencyResult result;
   const std::uint64_t total = warmup + events;
   PublishTimes published(total);
@@ -251,21 +252,26 @@ LatencyResult RunLatency(const E2eOptions& options, std::uint64_t events, std::u
   std::unique_ptr<Publisher> publisher;
   if (result.error = Setup(options, pool, &publisher); !result.error.empty()) return result;
   Publisher& pub = *publisher;
-  result.confirm_us.reserve(events);
+  std::vector<double> confirm_us(total + 1, -1);  // by sequence
   std::uint64_t seen_confirmed = 0;
   // Confirms are cumulative: everything up to published - unconfirmed is durable.
   auto note_confirms = [&] {
     const std::uint64_t through = pub.published() - pub.unconfirmed();
     const std::int64_t now = NowNs();
     for (std::uint64_t seq = seen_confirmed + 1; seq <= through; ++seq) {
-      if (seq > warmup) result.confirm_us.push_back(static_cast<double>(now - published.Get(seq)) / 1e3);
+      confirm_us[seq] = static_cast<double>(now - published.Get(seq)) / 1e3;
     }
     seen_confirmed = std::max(seen_confirmed, through);
   };
   const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / rate));
+  const double cpu_start = ProcessCpuSeconds() + (options.broker_cpu ? options.broker_cpu() : 0);
   const auto start = Clock::now();
   for (std::uint64_t i = 1; i <= total; ++i) {
-    std::this_thread::sleep_until(start + period * static_cast<Clock::rep>(i - 1));
+    const Clock::duration due = period * static_cast<Clock::rep>(i - 1);
+    if (Clock::now() < start + due) {
+      const Clock::duration step = tick.count() > 0 ? Clock::duration(tick) : Clock::duration(1);
+      std::this_thread::sleep_until(start + (due + step - Clock::duration(1)) / step * step);
+    }
     published.Set(i, NowNs());
     if (Status s = PublishUser(pub, i); !s.ok()) {
       result.error = "publish: " + s.message();
@@ -274,6 +280,8 @@ LatencyResult RunLatency(const E2eOptions& options, std::uint64_t events, std::u
     note_confirms();
   }
   const auto sent = Clock::now();
+  result.cpu_us_per_event = (ProcessCpuSeconds() + (options.broker_cpu ? options.broker_cpu() : 0) - cpu_start) *
+                            1e6 / static_cast<double>(total);
   // The last confirms, noticed as they come (Finish flushes again: a no-op then).
   (void)pub.Flush(kFinishTimeout);
   note_confirms();
@@ -283,7 +291,14 @@ LatencyResult RunLatency(const E2eOptions& options, std::uint64_t events, std::u
   pool.Stop();
   result.ok = true;
   result.achieved_rate = static_cast<double>(total) / std::chrono::duration<double>(sent - start).count();
-  result.handler_us = pool.LatenciesUs(published, warmup);
+  const std::vector<double> handler_us = pool.LatenciesBySequence(published, total);
+  for (std::uint64_t seq = warmup + 1; seq <= total; ++seq) {
+    result.trace.push_back(LatencySample{seq, static_cast<double>(published.Get(seq) - published.Get(1)) / 1e6,
+                                         confirm_us[seq], handler_us[seq]});
+    result.handler_us.push_back(handler_us[seq]);
+    result.confirm_us.push_back(confirm_us[seq]);
+  }
+  std::sort(result.handler_us.begin(), result.handler_us.end());
   std::sort(result.confirm_us.begin(), result.confirm_us.end());
   result.redelivered = info.redelivered();
   return result;

@@ -50,18 +50,32 @@ struct ThroughputResult {
 // (Flush) and the broker counts `events` acks for the group.
 ThroughputResult RunThroughput(const E2eOptions& options, std::uint64_t events);
 
+// One measured event of a latency run.
+struct LatencySample {
+  std::uint64_t sequence = 0;
+  double published_ms = 0;  // since the first event was published
+  double confirm_us = 0;    // publish call -> confirm noticed
+  double handler_us = 0;    // publish call -> handler
+};
+
 struct LatencyResult {
   bool ok = false;
   std::string error;
   double achieved_rate = 0;        // events/s actually published
   std::vector<double> handler_us;  // publish call -> a member's handler runs, per event
   std::vector<double> confirm_us;  // publish call -> the publisher sees it confirmed
+  std::vector<LatencySample> trace;  // the same, by sequence
+  double cpu_us_per_event = 0;       // broker + this process, over the paced publishing
   std::uint64_t redelivered = 0;
 };
 
 // Publishes `warmup + events` at `rate` events/s (paced by the clock); latencies of the
 // last `events` are returned, ascending. A confirm is noticed by the publisher when it
 // next runs (its next Publish), so confirm latencies are late by up to 1/rate.
-LatencyResult RunLatency(const E2eOptions& options, std::uint64_t events, std::uint64_t warmup, double rate);
+// `tick` > 0: the publisher sleeps until the next multiple of `tick` and then publishes
+// every event due by then (fewer wake-ups than one sleep per event; the average rate is
+// the same).
+LatencyResult RunLatency(const E2eOptions& options, std::uint64_t events, std::uint64_t warmup, double rate,
+                         std::chrono::microseconds tick = std::chrono::microseconds(0));
 
 }  // namespace signalbus::bench
