@@ -111,8 +111,9 @@ Status Broker::PollOnce(std::chrono::milliseconds timeout) {
       if (e.num() != EINTR) throw;
       return Status::Ok();  // a signal: the caller checks ShutdownRequested()
     }
-    if (items[0].revents & ZMQ_POLLIN) ingest_->Drain(kIngestBudget);
+    // Subscriptions first: the live fan-out sends only while someone is subscribed.
     if (items[1].revents & ZMQ_POLLIN) live_->DrainSubscriptions(kSubscriptionBudget);
+    if (items[0].revents & ZMQ_POLLIN) ingest_->Drain(kIngestBudget);
     SendConfirms();
     auto now = std::chrono::steady_clock::now();
     if (items[3].revents & ZMQ_POLLIN) group_channel_->Drain(kIngestBudget, now);

@@ -57,6 +57,10 @@ Status LiveFanout::Bind() {
 }
 
 void LiveFanout::Accept(const AcceptedEvent& event) {
+  // Nobody listening: ZeroMQ would only drop it, after two sends. A listener whose
+  // subscription has not been read yet (DrainSubscriptions runs first in each poll) is
+  // a listener that joined a moment later: at-most-once, as the slow joiner anyway.
+  if (subscriptions_ == 0) return;
   zmq::message_t topic = Share(event.topic);
   zmq::message_t body = Share(event.event);
   SendFrame(socket_, topic, zmq::send_flags::sndmore);

@@ -98,7 +98,8 @@ std::string Metrics::RenderPrometheus() const {
   }
   Header(out, kIngestBytesMetric, "counter", "Bytes of every frame read on ingest, accepted or not.");
   Sample(out, kIngestBytesMetric, s.ingest_bytes);
-  Header(out, kLiveForwardedMetric, "counter", "Events handed to the live XPUB socket.");
+  Header(out, kLiveForwardedMetric, "counter",
+         "Events handed to the live XPUB socket (while a listener is subscribed).");
   Sample(out, kLiveForwardedMetric, s.live_forwarded);
   Header(out, kLiveSubscriptionsMetric, "gauge", "Active live subscriptions (subscribes minus unsubscribes).");
   Sample(out, kLiveSubscriptionsMetric, s.live_subscriptions);

@@ -28,7 +28,8 @@ class LiveFanout : public EventSink {
   // For zmq::poll (readable when subscription messages wait). REQUIRES: Bind() succeeded.
   zmq::socket_t& socket() { return socket_; }
 
-  // Forwards one event without blocking. The frames are shared with the event, not copied.
+  // Forwards one event without blocking, if any listener is subscribed (as counted by
+  // DrainSubscriptions). The frames are shared with the event, not copied.
   void Accept(const AcceptedEvent& event) override;
 
   // Reads up to `budget` waiting subscription messages and updates the gauge; returns
