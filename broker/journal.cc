@@ -111,11 +111,15 @@ Status Journal::RebuildDedupe() {
 }
 
 Journal::PublisherState& Journal::Publisher(std::string_view id) {
+  // Events come in runs from one publisher: the last one found is compared first, which
+  // spares building a key string and hashing it for each event.
+  if (last_publisher_ != nullptr && last_publisher_->id == id) return *last_publisher_;
   auto it = publishers_.find(std::string(id));
   if (it == publishers_.end()) {
     it = publishers_.emplace(std::string(id), PublisherState{}).first;
     it->second.id = it->first;
   }
+  last_publisher_ = &it->second;
   return it->second;
 }
 
@@ -229,6 +233,7 @@ void Journal::Maintain() {
   // Forget publishers idle for longer than the dedupe window with nothing in flight.
   if (!owed_.empty() || !awaiting_.empty()) return;
   auto cutoff = std::chrono::steady_clock::now() - options_.dedupe_window;
+  last_publisher_ = nullptr;
   for (auto it = publishers_.begin(); it != publishers_.end();) {
     it = it->second.last_seen < cutoff ? publishers_.erase(it) : std::next(it);
   }

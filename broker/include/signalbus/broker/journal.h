@@ -116,6 +116,7 @@ class Journal : public EventSink {
   mutable std::mutex failure_mu_;
   Status failure_;
   std::unordered_map<std::string, PublisherState> publishers_;
+  PublisherState* last_publisher_ = nullptr;  // the last one Publisher() found; in publishers_
   std::deque<AwaitingDurable> awaiting_;
   std::function<void(std::uint64_t, std::string_view)> on_logged_;
   std::vector<PublisherState*> owed_;  // each at most once (PublisherState::owed)
