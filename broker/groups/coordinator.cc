@@ -34,6 +34,7 @@ bool Coordinator::Impl::persistent() const { return !options_.state_dir.empty();
 Status Coordinator::Impl::Open() {
   if (!persistent()) return Status::Ok();
   const std::string& dir = options_.state_dir;
+  writer_ = std::make_unique<StateWriter>(io_, dir);
   if (Status s = io_->CreateDir(dir); !s.ok()) return s;
   Result<std::vector<std::string>> names = io_->List(dir);
   if (!names.ok()) return names.status();
@@ -225,7 +226,8 @@ Result<Group*> Coordinator::Impl::CreateGroup(const std::string& name, GroupSett
   auto dead_letters = std::make_unique<DeadLetterStore>(persistent() ? io_ : nullptr, options_.state_dir, name);
   if (persistent()) {
     // The state file exists before anything else of the group does (its dead-letter
-    // file, a position), so a restart always finds the group. Joins are rare: the
+    // file, a position), so a restart always finds the group: written here, on the
+    // poll thread, not by the writer. Joins that create a group are rare: the
     // synchronous write is affordable.
     if (Status s = WriteGroupState(*io_, options_.state_dir, state); !s.ok()) {
       spdlog::error("group {}: cannot create its state file: {}", name, s.ToString());
@@ -282,13 +284,19 @@ void Coordinator::Impl::Tick(TimePoint now) {
   last_now_ = std::max(last_now_, now);
   ExpireMembers(now);
   for (auto& [name, group] : groups_) group->Tick(now, durable_);
-  if (persistent() && now >= last_persist_ + options_.persist_interval && AnyDirty()) {
+  if (!persistent()) return;
+  Status failed = TakeWriteOutcomes();
+  if (now >= last_persist_ + options_.persist_interval && AnyDirty()) {
     last_persist_ = now;
-    if (Status s = PersistAll(); !s.ok() && persist_log_.Allow(now)) {
-      spdlog::error("cannot persist group state (retrying every {} ms): {}", options_.persist_interval.count(),
-                    s.ToString());
-    }
+    if (Status s = SubmitDirty(); !s.ok() && failed.ok()) failed = s;
   }
+  LogPersistFailure(failed, now);
+}
+
+void Coordinator::Impl::LogPersistFailure(const Status& failed, TimePoint now) {
+  if (failed.ok() || !persist_log_.Allow(now)) return;
+  spdlog::error("cannot persist group state (retrying every {} ms): {}", options_.persist_interval.count(),
+                failed.ToString());
 }
 
 bool Coordinator::Impl::AnyDirty() const {
@@ -302,18 +310,51 @@ TimePoint Coordinator::Impl::NextDeadline() const {
   TimePoint next = TimePoint::max();
   if (!expiries_.empty()) next = expiries_.top().at;
   for (const auto& [name, group] : groups_) next = std::min(next, group->NextDeadline(last_now_, durable_));
+  // Also while a write is under way: its outcome is taken in, and a failure retried, then.
   if (persistent() && AnyDirty()) next = std::min(next, last_persist_ + options_.persist_interval);
   return next;
 }
 
-Status Coordinator::Impl::PersistAll() {
-  if (!persistent()) return Status::Ok();
+Status Coordinator::Impl::SubmitDirty() {
   Status first;
   for (auto& [name, group] : groups_) {
     if (!group->dirty()) continue;
-    if (Status s = group->Persist(*io_, options_.state_dir); !s.ok() && first.ok()) first = s;
+    Result<std::optional<Group::StateFileContents>> file = group->TakeStateFile();
+    if (!file.ok()) {
+      if (first.ok()) first = file.status();
+      continue;
+    }
+    if (*file) writer_->Submit(StateFileName(name), (*file)->version, std::move((*file)->bytes));
   }
   return first;
+}
+
+Status Coordinator::Impl::TakeWriteOutcomes() {
+  Status first;
+  for (StateWriter::Outcome& outcome : writer_->TakeOutcomes()) {
+    std::string_view name = std::string_view(outcome.name).substr(0, outcome.name.size() - kStateSuffix.size());
+    auto it = groups_.find(name);
+    if (it == groups_.end()) continue;  // cannot happen: groups are never removed
+    Status s = it->second->OnStateFileWritten(outcome.version, outcome.status);
+    if (!s.ok() && first.ok()) first = s;
+  }
+  return first;
+}
+
+Status Coordinator::Impl::PersistAll() {
+  if (!persistent()) return Status::Ok();
+  // Earlier outcomes first: a failed write makes its group dirty, so it is taken again.
+  (void)TakeWriteOutcomes();
+  Status first = SubmitDirty();
+  writer_->WaitIdle();
+  if (Status s = TakeWriteOutcomes(); !s.ok() && first.ok()) first = s;
+  return first;
+}
+
+void Coordinator::Impl::WaitForStateWrites() {
+  if (!persistent()) return;
+  writer_->WaitIdle();
+  LogPersistFailure(TakeWriteOutcomes(), last_now_);
 }
 
 std::vector<v1::GroupInfo> Coordinator::Impl::ListGroups() const {
@@ -346,6 +387,8 @@ void Coordinator::Tick(TimePoint now) { impl_->Tick(now); }
 TimePoint Coordinator::NextDeadline() const { return impl_->NextDeadline(); }
 
 Status Coordinator::Persist() { return impl_->PersistAll(); }
+
+void Coordinator::WaitForStateWrites() { impl_->WaitForStateWrites(); }
 
 std::vector<v1::GroupInfo> Coordinator::ListGroups() const { return impl_->ListGroups(); }
 

@@ -14,6 +14,7 @@
 #include "group.h"
 #include "group_config.h"
 #include "key_cache.h"
+#include "state_writer.h"
 #include "signalbus/core/logging.h"
 #include "signalbus/groups/coordinator.h"
 
@@ -30,7 +31,9 @@ class Coordinator::Impl {
   void NoteKey(std::uint64_t offset, std::string_view key) { keys_.Put(offset, KeyHash(key)); }
   void Tick(TimePoint now);
   TimePoint NextDeadline() const;
+  // Hands every changed group's state to the writer and waits until it is on disk.
   Status PersistAll();
+  void WaitForStateWrites();
   std::vector<v1::GroupInfo> ListGroups() const;
   CoordinatorCounters counters() const { return counters_; }
   void CheckInvariants() const;
@@ -69,6 +72,12 @@ class Coordinator::Impl {
   Result<Group*> CreateGroup(const std::string& name, GroupSettings settings, std::uint64_t start);
   void ExpireMembers(TimePoint now);
   bool AnyDirty() const;
+  // Syncs dead letters and hands changed state to the writer (poll thread, no fsync of
+  // a state file). The first dead-letter sync error, if any.
+  Status SubmitDirty();
+  // Takes in the writer's outcomes; the first failed write that left a group dirty.
+  Status TakeWriteOutcomes();
+  void LogPersistFailure(const Status& failed, TimePoint now);
 
   eventlog::EventStore* const store_;
   CoordinatorOptions options_;
@@ -86,6 +95,9 @@ class Coordinator::Impl {
   TimePoint last_now_{};
   TimePoint last_persist_{};
   RateLimiter persist_log_{1.0 / 10, 1};
+  // Writes the state files off the poll thread; only when persistent(). Declared last:
+  // destroyed (its queue written out) while the groups still exist.
+  std::unique_ptr<StateWriter> writer_;
 };
 
 }  // namespace signalbus::groups

@@ -1,11 +1,12 @@
 // Coordinator across restarts: group positions, acked offsets above the floor, dead
-// letters, damaged files, persistence timing and write failures.
+// letters, damaged files, persistence timing, the background writer and write failures.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "fault_injection_file_io.h"
+#include "gated_file_io.h"
 #include "state_file.h"
 #include "test_harness.h"
 
@@ -93,6 +94,64 @@ TEST_F(PersistenceTest, StateIsWrittenAtMostEveryPersistInterval) {
   Result<GroupStateData> state = DecodeGroupState(ReadFile(StatePath("g")), StatePath("g"));
   ASSERT_TRUE(state.ok()) << state.status().ToString();
   EXPECT_EQ(state->ack_floor, two);
+}
+
+std::uint64_t FloorIn(const std::string& path) {
+  Result<GroupStateData> state = DecodeGroupState(ReadFile(path), path);
+  EXPECT_TRUE(state.ok()) << state.status().ToString();
+  return state.ok() ? state->ack_floor : ~std::uint64_t{0};
+}
+
+TEST_F(PersistenceTest, TickHandsStateToTheWriterWithoutWaitingForTheDisk) {
+  GatedFileIo io;
+  CoordinatorOptions o = Options();
+  o.file_io = &io;
+  Harness h(o);
+  h.Join("a", "g", 100);
+  std::uint64_t one = h.PublishUser("1");
+  io.Shut();
+  v1::GroupRequest ack;
+  ack.mutable_ack()->add_deliveries()->set_offset(one);
+  ack.mutable_ack()->mutable_deliveries(0)->set_attempt(1);
+  h.coord().HandleRequest("a", ack, h.now());
+  h.coord().Tick(h.now());  // returns while the write is held at the gate
+  io.WaitUntilHeld();
+  // The poll thread goes on meanwhile (not through the harness, which would wait).
+  std::uint64_t two = *h.store().Append(kUserSaved, MakeEvent(kUserSaved, ""), 0);
+  h.coord().OnDurable(*h.store().Sync(), h.now());
+  EXPECT_EQ(Offsets(h.Take("a")), (std::vector<std::uint64_t>{one, two}));
+  EXPECT_EQ(FloorIn(StatePath("g")), 0u);
+  io.Open();
+  h.coord().WaitForStateWrites();
+  EXPECT_EQ(FloorIn(StatePath("g")), one);
+}
+
+TEST_F(PersistenceTest, FailedStateFileWriteKeepsTheGroupDirtyAndIsRetried) {
+  eventlog::testing::FaultInjectionFileIo io;
+  CoordinatorOptions o = Options();
+  o.file_io = &io;
+  o.persist_interval = std::chrono::milliseconds(100);
+  Harness h(o);
+  h.Join("a", "g", 100);
+  std::uint64_t one = h.PublishUser("1");
+  io.FailNthSync(1);  // the fdatasync of the writer's g.state.tmp
+  h.Ack("a", one, 1);
+  EXPECT_EQ(FloorIn(StatePath("g")), 0u);  // as created
+  EXPECT_LE(h.coord().NextDeadline(), h.now() + 100ms);
+  h.Advance(100ms);
+  EXPECT_EQ(FloorIn(StatePath("g")), one);
+}
+
+TEST_F(PersistenceTest, PersistWritesWhatTheIntervalHeldBack) {
+  CoordinatorOptions o = Options();
+  o.persist_interval = std::chrono::hours(24);
+  Harness h(o);
+  h.Join("a", "g", 100);
+  std::uint64_t one = h.PublishUser("1");
+  h.Ack("a", one, 1);
+  EXPECT_EQ(FloorIn(StatePath("g")), 0u);
+  ASSERT_TRUE(h.coord().Persist().ok());  // shutdown
+  EXPECT_EQ(FloorIn(StatePath("g")), one);
 }
 
 TEST_F(PersistenceTest, DeadLettersSurviveReopenAndCanBeReplayedOrPurged) {

@@ -18,6 +18,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <string>
 #include <string_view>
@@ -104,12 +105,23 @@ class Group {
   // the floor becomes position - 1. Returns how many pending events were abandoned.
   std::uint64_t Seek(std::uint64_t position);
 
-  // ---- Persistence.
-  bool dirty() const { return dirty_ || dead_letters_->dirty(); }
+  // ---- Persistence. The Coordinator's StateWriter writes the state file.
+  // Something is not on disk yet: a change since the last snapshot taken, dead letters
+  // not synced, or a snapshot whose write has not been reported done.
+  bool dirty() const { return dirty_ || dead_letters_->dirty() || written_version_ < snapshot_version_; }
   GroupStateData Snapshot() const;
-  // Dead letters first, then the state file: the floor never passes a letter that is
-  // not on disk.
-  Status Persist(eventlog::FileIo& io, const std::string& dir);
+  struct StateFileContents {
+    std::uint64_t version = 0;  // 1, 2, ... per group object
+    std::string bytes;          // the whole state file
+  };
+  // Puts pending dead letters on disk (fdatasync) and then, if the state changed since
+  // the last snapshot taken, takes and encodes one: a state file never marks an offset
+  // dead-lettered unless its letter is on disk. nullopt: nothing new to write.
+  Result<std::optional<StateFileContents>> TakeStateFile();
+  // What became of writing snapshot `version`. A failed write of the newest snapshot
+  // makes the state dirty again (the next TakeStateFile takes a new one) and is
+  // returned; a failed older one is covered by the newer snapshot already handed out.
+  Status OnStateFileWritten(std::uint64_t version, const Status& status);
 
   // For tests: checks internal invariants, aborting on a broken one.
   void CheckInvariants() const;
@@ -213,7 +225,9 @@ class Group {
 
   TimePoint now_{};
   RateLimiter dead_letter_log_{10, 20};  // a poison flood must not flood the log
-  bool dirty_ = false;
+  bool dirty_ = false;  // changed since the last snapshot taken
+  std::uint64_t snapshot_version_ = 0;  // of the last snapshot taken
+  std::uint64_t written_version_ = 0;   // of the newest snapshot known to be on disk
   std::uint64_t acked_total_ = 0;
   std::uint64_t redelivered_total_ = 0;
 };

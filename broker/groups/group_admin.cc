@@ -132,12 +132,21 @@ GroupStateData Group::Snapshot() const {
   return state;
 }
 
-Status Group::Persist(eventlog::FileIo& io, const std::string& dir) {
+Result<std::optional<Group::StateFileContents>> Group::TakeStateFile() {
   if (Status s = dead_letters_->Sync(); !s.ok()) return s;
-  if (!dirty_) return Status::Ok();
-  if (Status s = WriteGroupState(io, dir, Snapshot()); !s.ok()) return s;
+  if (!dirty_) return std::optional<StateFileContents>();
   dirty_ = false;
-  return Status::Ok();
+  return std::optional<StateFileContents>(StateFileContents{++snapshot_version_, EncodeGroupState(Snapshot())});
+}
+
+Status Group::OnStateFileWritten(std::uint64_t version, const Status& status) {
+  if (status.ok()) {
+    written_version_ = std::max(written_version_, version);
+    return Status::Ok();
+  }
+  if (version != snapshot_version_) return Status::Ok();
+  dirty_ = true;
+  return status;
 }
 
 void Group::CheckInvariants() const {

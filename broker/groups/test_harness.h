@@ -164,10 +164,12 @@ class Harness {
     now_ += d;
     Settle();
   }
-  // Runs Tick until nothing more is due now (a real broker polls with NextDeadline).
+  // Runs Tick until nothing more is due now (a real broker polls with NextDeadline),
+  // then waits for the state files it handed to the background writer.
   void Settle() {
     for (int i = 0; i < 10'000 && coord_->NextDeadline() <= now_; ++i) coord_->Tick(now_);
     coord_->Tick(now_);
+    coord_->WaitForStateWrites();
   }
 
   // Deliveries sent to `peer` since the last call, in order; they are consumed.

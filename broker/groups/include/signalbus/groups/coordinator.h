@@ -1,8 +1,9 @@
 // The consumer-group engine: which member of which group gets which logged event, acks,
 // redelivery, backoff, the dead-letter queue, per-key ordering, credits, and the state
-// that survives a broker restart. A pure state machine: no sockets, no threads, no
-// clock of its own. The broker's poll thread feeds it requests, new durable offsets and
-// the time, and sends what it returns through `send`.
+// that survives a broker restart. A state machine: no sockets, no clock of its own. The
+// broker's poll thread feeds it requests, new durable offsets and the time, and sends
+// what it returns through `send`. Its one thread of its own (when state_dir is set)
+// writes and fsyncs the groups' state files, from snapshots taken on the calling thread.
 //
 // Thread-compatible: every call from one thread (the broker's poll thread).
 #pragma once
@@ -36,7 +37,8 @@ struct CoordinatorOptions {
   std::size_t max_scan = 4096;
   // Most events held back per group because their key has one in flight.
   std::size_t max_held = 100'000;
-  // How often changed group state is written (atomically) to state_dir.
+  // How often changed group state is handed to the state-file writer (which replaces
+  // each file atomically), and failed writes retried.
   std::chrono::milliseconds persist_interval{100};
   // Ordering keys remembered by NoteKey(), by offset: a group that reads one of these
   // offsets does not decode the event to learn its key. Only offsets no group has read
@@ -99,9 +101,14 @@ class Coordinator {
   // latest `now` given when a group stopped at max_scan and can read more right away.
   TimePoint NextDeadline() const;
 
-  // Writes all changed state now (also called on shutdown). Between calls, Tick writes
-  // changed state at most every persist_interval and retries failed writes.
+  // Writes all changed state now and returns once it is on disk, or the first error
+  // (also called on shutdown). Between calls, Tick hands changed state to the
+  // background writer at most every persist_interval; a write that failed is reported
+  // back, logged by Tick and retried, and its group stays dirty until one succeeds.
   Status Persist();
+  // Blocks until every state file handed to the background writer is written or has
+  // failed, and takes in the outcomes (as the next Tick would). For tests.
+  void WaitForStateWrites();
 
   std::vector<v1::GroupInfo> ListGroups() const;
   CoordinatorCounters counters() const;
