@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <utility>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -72,6 +73,7 @@ Status Broker::Start() {
   }
   started_ = true;
   last_maintenance_ = std::chrono::steady_clock::now();
+  PublishGroupGauges(last_maintenance_, /*force=*/true);
   spdlog::info("ingest on {}, live on {}, groups on {}, metrics {} (max event {} bytes)", ingest_->endpoint(),
                live_->endpoint(), group_channel_->endpoint(), metrics_url(), options_.max_event_bytes);
   const auto& recovery = journal_->recovery();
@@ -120,6 +122,7 @@ Status Broker::PollOnce(std::chrono::milliseconds timeout) {
     coordinator_->OnDurable(journal_->durable_offset(), now);
     coordinator_->Tick(now);
     PublishGroupCounters();
+    PublishGroupGauges(now, /*force=*/false);
     if (Status failure = journal_->failure(); !failure.ok()) {
       return Status(failure.code(), "durable log failed, stopping so that publishers re-send to a healthy broker: " +
                                         failure.message());
@@ -157,6 +160,22 @@ void Broker::PublishGroupCounters() {
   metrics_.SetGroupCounter(GroupCounter::kDeadLettered, c.dead_lettered);
   metrics_.SetGroupCounter(GroupCounter::kMembersExpired, c.members_expired);
   metrics_.SetGroupCounter(GroupCounter::kBadRequests, c.bad_requests + group_channel_->malformed());
+}
+
+void Broker::PublishGroupGauges(std::chrono::steady_clock::time_point now, bool force) {
+  if (!force && now - last_group_gauges_ < options_.group_gauges_interval) return;
+  last_group_gauges_ = now;
+  std::vector<GroupGauges> gauges;
+  for (const v1::GroupInfo& info : coordinator_->ListGroups()) {
+    gauges.push_back(GroupGauges{.name = info.name(),
+                                 .members = info.members(),
+                                 .lag = info.lag(),
+                                 .pending = info.pending(),
+                                 .dead_letters = info.dead_lettered(),
+                                 .ack_floor = info.ack_floor(),
+                                 .stalled = !info.read_error().empty()});
+  }
+  metrics_.SetGroupGauges(std::move(gauges));
 }
 
 void Broker::OnReject(const Rejection& rejection, std::string_view topic, std::string_view event) {

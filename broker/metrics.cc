@@ -3,6 +3,8 @@
 
 #include <array>
 #include <numeric>
+#include <string_view>
+#include <utility>
 
 namespace signalbus::broker {
 namespace {
@@ -50,6 +52,53 @@ const char* GroupCounterHelp(GroupCounter counter) {
   return "";
 }
 
+// A Prometheus label value: backslash, double quote and newline escaped.
+std::string LabelValue(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+void RenderGroupGauges(std::string& out, const std::vector<GroupGauges>& groups) {
+  struct Family {
+    const char* name;
+    const char* help;
+    std::uint64_t (*value)(const GroupGauges&);
+  };
+  static constexpr Family kFamilies[] = {
+      {kGroupMembersMetric, "Members connected, per consumer group.", [](const GroupGauges& g) { return g.members; }},
+      {kGroupLagMetric, "Offsets up to the durable head the group has not finished (unread, waiting or in flight).",
+       [](const GroupGauges& g) { return g.lag; }},
+      {kGroupPendingMetric, "Deliveries sent to members and not yet acked.",
+       [](const GroupGauges& g) { return g.pending; }},
+      {kGroupDeadLettersMetric, "Events in the group's dead-letter queue.",
+       [](const GroupGauges& g) { return g.dead_letters; }},
+      {kGroupAckFloorMetric, "Highest offset up to which every event is acked, dead-lettered or not subscribed.",
+       [](const GroupGauges& g) { return g.ack_floor; }},
+      {kGroupStalledMetric, "1 while the group cannot read the log at its position (see signalbus-admin groups).",
+       [](const GroupGauges& g) { return std::uint64_t{g.stalled ? 1u : 0u}; }},
+  };
+  for (const Family& family : kFamilies) {
+    Header(out, family.name, "gauge", family.help);
+    for (const GroupGauges& g : groups) {
+      out += family.name;
+      out += "{group=\"";
+      out += LabelValue(g.name);
+      out += "\"} ";
+      out += std::to_string(family.value(g));
+      out += '\n';
+    }
+  }
+}
+
 }  // namespace
 
 const char* GroupCounterMetric(GroupCounter counter) {
@@ -68,6 +117,16 @@ const char* GroupCounterMetric(GroupCounter counter) {
 
 std::uint64_t MetricsSnapshot::rejected_total() const {
   return std::accumulate(rejected.begin(), rejected.end(), std::uint64_t{0});
+}
+
+void Metrics::SetGroupGauges(std::vector<GroupGauges> groups) {
+  std::lock_guard lock(group_gauges_mutex_);
+  group_gauges_ = std::move(groups);
+}
+
+std::vector<GroupGauges> Metrics::GroupGaugesSnapshot() const {
+  std::lock_guard lock(group_gauges_mutex_);
+  return group_gauges_;
 }
 
 MetricsSnapshot Metrics::Snapshot() const {
@@ -118,6 +177,7 @@ std::string Metrics::RenderPrometheus() const {
     Header(out, GroupCounterMetric(counter), "counter", GroupCounterHelp(counter));
     Sample(out, GroupCounterMetric(counter), s.groups[static_cast<std::size_t>(counter)]);
   }
+  RenderGroupGauges(out, GroupGaugesSnapshot());
   return out;
 }
 

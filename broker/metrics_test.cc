@@ -54,5 +54,34 @@ TEST(MetricsTest, DeclaresTypeOfEachMetricOnce) {
   EXPECT_EQ(page.back(), '\n');
 }
 
+TEST(MetricsTest, RendersEachGroupsGaugesUnderItsLabel) {
+  Metrics metrics;
+  metrics.SetGroupGauges({
+      GroupGauges{.name = "profile-creator", .members = 3, .lag = 120, .pending = 20, .dead_letters = 1,
+                  .ack_floor = 880, .stalled = false},
+      GroupGauges{.name = "audit", .members = 0, .lag = 1000, .ack_floor = 0, .stalled = true},
+  });
+  std::string page = metrics.RenderPrometheus();
+  EXPECT_EQ(MetricValue(page, "signalbus_group_members{group=\"profile-creator\"}"), 3);
+  EXPECT_EQ(MetricValue(page, "signalbus_group_lag{group=\"profile-creator\"}"), 120);
+  EXPECT_EQ(MetricValue(page, "signalbus_group_pending{group=\"profile-creator\"}"), 20);
+  EXPECT_EQ(MetricValue(page, "signalbus_group_dead_letters{group=\"profile-creator\"}"), 1);
+  EXPECT_EQ(MetricValue(page, "signalbus_group_ack_floor{group=\"profile-creator\"}"), 880);
+  EXPECT_EQ(MetricValue(page, "signalbus_group_stalled{group=\"profile-creator\"}"), 0);
+  EXPECT_EQ(MetricValue(page, "signalbus_group_members{group=\"audit\"}"), 0);
+  EXPECT_EQ(MetricValue(page, "signalbus_group_lag{group=\"audit\"}"), 1000);
+  EXPECT_EQ(MetricValue(page, "signalbus_group_stalled{group=\"audit\"}"), 1);
+  EXPECT_NE(page.find("# TYPE signalbus_group_lag gauge\n"), std::string::npos);
+
+  metrics.SetGroupGauges({});  // a group that is gone leaves no sample behind
+  EXPECT_EQ(MetricValue(metrics.RenderPrometheus(), "signalbus_group_lag{group=\"audit\"}"), -1);
+}
+
+TEST(MetricsTest, EscapesQuotesBackslashesAndNewlinesInGroupLabels) {
+  Metrics metrics;
+  metrics.SetGroupGauges({GroupGauges{.name = "a\"b\\c\nd", .lag = 7}});
+  EXPECT_EQ(MetricValue(metrics.RenderPrometheus(), "signalbus_group_lag{group=\"a\\\"b\\\\c\\nd\"}"), 7);
+}
+
 }  // namespace
 }  // namespace signalbus::broker

@@ -83,6 +83,13 @@ std::string GroupsTable(const std::vector<v1::GroupInfo>& groups) {
     }
     out += line + "\n";
   }
+  // A group that cannot read the log says so under the table: it delivers nothing until
+  // the log is readable at its position again or it is moved past (seek).
+  for (const v1::GroupInfo& g : groups) {
+    if (g.read_error().empty()) continue;
+    out += "group " + g.name() + " is stalled: " + g.read_error() + " (retried every second; `signalbus-admin seek " +
+           g.name() + " --offset N` moves it past)\n";
+  }
   return out;
 }
 
@@ -96,7 +103,8 @@ std::string GroupJson(const v1::GroupInfo& g) {
          "],\"members\":" + std::to_string(g.members()) + ",\"head\":" + std::to_string(g.head_offset()) +
          ",\"ack_floor\":" + std::to_string(g.ack_floor()) + ",\"lag\":" + std::to_string(g.lag()) +
          ",\"pending\":" + std::to_string(g.pending()) + ",\"redelivered\":" + std::to_string(g.redelivered()) +
-         ",\"dead_lettered\":" + std::to_string(g.dead_lettered()) + ",\"acked\":" + std::to_string(g.acked()) + "}";
+         ",\"dead_lettered\":" + std::to_string(g.dead_lettered()) + ",\"acked\":" + std::to_string(g.acked()) +
+         (g.read_error().empty() ? std::string() : ",\"read_error\":" + JsonString(g.read_error())) + "}";
 }
 
 std::string DeadLetterJson(const v1::DeadLetter& d) {

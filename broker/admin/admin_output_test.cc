@@ -25,6 +25,18 @@ TEST(AdminOutputTest, GroupsTableAlignsColumnsUnderTheHeader) {
             "GROUP  MEMBERS  HEAD  ACK-FLOOR  LAG  PENDING  REDELIVERED  DEAD-LETTERED  ACKED\n");
 }
 
+TEST(AdminOutputTest, AStalledGroupIsNamedUnderTheTableWithItsReadError) {
+  v1::GroupInfo stalled = testing::SampleGroup("audit");
+  stalled.set_read_error("cannot read the log at offset 991: DATA_LOSS: crc mismatch");
+  std::string table = GroupsTable({testing::SampleGroup("profile-creator"), stalled});
+  EXPECT_EQ(table.substr(table.find("group ")),
+            "group audit is stalled: cannot read the log at offset 991: DATA_LOSS: crc mismatch (retried every "
+            "second; `signalbus-admin seek audit --offset N` moves it past)\n");
+  EXPECT_NE(GroupJson(stalled).find(R"(,"read_error":"cannot read the log at offset 991: DATA_LOSS: crc mismatch"})"),
+            std::string::npos)
+      << GroupJson(stalled);
+}
+
 TEST(AdminOutputTest, GroupJsonIsOneObjectWithNumbers) {
   EXPECT_EQ(GroupJson(testing::SampleGroup("profile-creator")),
             R"({"group":"profile-creator","subscriptions":["auth.User/post_save","auth.User/post_delete"],)"

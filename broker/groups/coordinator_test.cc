@@ -577,6 +577,40 @@ TEST(CoordinatorTest, SeekToLatestSkipsTheBacklog) {
   EXPECT_EQ(h.Info("g").lag(), 0u);
 }
 
+TEST(CoordinatorTest, AGroupThatCannotReadTheLogSaysWhyAndResumesWhenTheReadSucceeds) {
+  Harness h;
+  h.Join("a", "g", 100, UserConfig(), /*heartbeat_ms=*/60'000);  // alive across the retries
+  h.PublishUser("1");
+  h.AckAll("a", h.Take("a"));
+  h.reads().FailReadsAt(2);
+  h.PublishUser("2");
+  h.PublishUser("3");
+  EXPECT_TRUE(h.Take("a").empty());
+  EXPECT_EQ(h.Info("g").read_error(), "cannot read the log at offset 2: data_loss: checksum mismatch at offset 2");
+  h.Advance(2s);  // retried, still failing: nothing skipped, nothing delivered
+  EXPECT_TRUE(h.Take("a").empty());
+  EXPECT_EQ(h.Info("g").ack_floor(), 1u);
+  h.reads().Heal();
+  h.Advance(1s);
+  EXPECT_EQ(Offsets(h.Take("a")), (std::vector<std::uint64_t>{2, 3}));
+  EXPECT_EQ(h.Info("g").read_error(), "");
+}
+
+TEST(CoordinatorTest, SeekingPastAnUnreadableRecordEndsTheStall) {
+  Harness h;
+  h.Join("a", "g", 100);
+  h.reads().FailReadsAt(1);
+  h.PublishUser("1");
+  h.PublishUser("2");
+  ASSERT_NE(h.Info("g").read_error(), "");
+  v1::GroupRequest seek;
+  seek.mutable_seek_group()->set_group("g");
+  seek.mutable_seek_group()->mutable_position()->set_offset(2);
+  EXPECT_EQ(h.Admin(seek).error(), "");
+  EXPECT_EQ(h.Info("g").read_error(), "");
+  EXPECT_EQ(Offsets(h.Take("a")), std::vector<std::uint64_t>{2});
+}
+
 TEST(CoordinatorTest, UnknownPeerIsToldToRejoin) {
   Harness h;
   v1::GroupRequest requests[5];

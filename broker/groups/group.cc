@@ -182,10 +182,12 @@ bool Group::Refill(std::uint64_t durable, std::size_t* budget) {
   std::size_t n = std::min<std::uint64_t>({*budget, durable - cursor_ + 1, kReadChunk});
   Result<std::vector<eventlog::Record>> read = env_.store->Read(cursor_, n, kReadBytes);
   if (!read.ok()) {
-    spdlog::error("group {}: cannot read the log at offset {}: {}", name_, cursor_, read.status().ToString());
+    read_error_ = "cannot read the log at offset " + std::to_string(cursor_) + ": " + read.status().ToString();
+    spdlog::error("group {}: {}", name_, read_error_);
     read_retry_at_ = now_ + kReadRetry;
     return false;
   }
+  read_error_.clear();
   lookahead_ = std::move(*read);
   *budget -= std::min(*budget, std::max<std::size_t>(lookahead_.size(), 1));
   // Offsets missing from the log (deleted by retention, or a damaged range skipped at

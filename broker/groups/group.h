@@ -217,6 +217,7 @@ class Group {
   std::vector<eventlog::Record> lookahead_;  // read, not yet admitted: [lookahead_pos_, end)
   std::size_t lookahead_pos_ = 0;
   TimePoint read_retry_at_{};  // after a failed or empty read
+  std::string read_error_;     // the last read's failure, until a read succeeds or a seek
 
   std::unordered_map<MemberId, std::unique_ptr<Member>> members_;
   std::deque<Member*> ring_;          // members with available credit, round-robin

@@ -29,6 +29,7 @@ v1::GroupInfo Group::Info(std::uint64_t durable) const {
   info.set_redelivered(redelivered_total_);
   info.set_dead_lettered(dead_letters_->size());
   info.set_acked(acked_total_);
+  info.set_read_error(read_error_);
   return info;
 }
 
@@ -116,6 +117,7 @@ std::uint64_t Group::Seek(std::uint64_t position) {
   tracker_.Reset(position - 1);
   cursor_ = position;
   read_retry_at_ = {};
+  read_error_.clear();
   dirty_ = true;
   spdlog::info("group {}: seeked to offset {} ({} pending deliveries abandoned)", name_, position, abandoned);
   return abandoned;

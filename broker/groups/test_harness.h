@@ -45,6 +45,41 @@ inline std::string MakeEvent(std::string_view topic, const std::string& key, con
   return EncodeEvent(e);
 }
 
+// The harness's MemoryStore as the Coordinator sees it: every call passes through, except
+// that Read fails with DataLoss while a failure is set for the offset it starts at (a
+// record whose checksum no longer matches, found after the broker started).
+class ReadFaultStore : public eventlog::EventStore {
+ public:
+  explicit ReadFaultStore(eventlog::EventStore* inner) : inner_(inner) {}
+  void FailReadsAt(std::uint64_t offset) { failing_ = offset; }
+  void Heal() { failing_ = 0; }
+
+  Result<std::uint64_t> Append(std::string_view topic, std::string_view event, std::int64_t ts) override {
+    return inner_->Append(topic, event, ts);
+  }
+  Status Flush() override { return inner_->Flush(); }
+  Result<std::uint64_t> Sync() override { return inner_->Sync(); }
+  std::uint64_t durable_offset() const override { return inner_->durable_offset(); }
+  std::uint64_t flushed_offset() const override { return inner_->flushed_offset(); }
+  std::uint64_t first_offset() const override { return inner_->first_offset(); }
+  std::uint64_t next_offset() const override { return inner_->next_offset(); }
+  Result<std::vector<eventlog::Record>> Read(std::uint64_t from, std::size_t max_records,
+                                             std::size_t max_bytes) override {
+    if (failing_ != 0 && from == failing_) {
+      return Status(StatusCode::kDataLoss, "checksum mismatch at offset " + std::to_string(from));
+    }
+    return inner_->Read(from, max_records, max_bytes);
+  }
+  Result<std::uint64_t> OffsetForTime(std::int64_t timestamp_ms) override {
+    return inner_->OffsetForTime(timestamp_ms);
+  }
+  Status ApplyRetention(std::int64_t now_ms) override { return inner_->ApplyRetention(now_ms); }
+
+ private:
+  eventlog::EventStore* inner_;
+  std::uint64_t failing_ = 0;
+};
+
 struct Sent {
   std::string peer;
   v1::GroupReply reply;
@@ -53,7 +88,9 @@ struct Sent {
 class Harness {
  public:
   explicit Harness(CoordinatorOptions options = {}, eventlog::MemoryStore* shared_store = nullptr)
-      : options_(std::move(options)), store_(shared_store != nullptr ? shared_store : &own_store_) {
+      : options_(std::move(options)),
+        store_(shared_store != nullptr ? shared_store : &own_store_),
+        reads_(store_) {
     open_status_ = Reopen();
   }
   // What the constructor's Open() returned.
@@ -62,7 +99,7 @@ class Harness {
   // A new Coordinator over the same store and state_dir (a broker restart).
   Status Reopen() {
     coord_.reset();
-    coord_ = std::make_unique<Coordinator>(store_, options_,
+    coord_ = std::make_unique<Coordinator>(&reads_, options_,
                                            [this](std::string_view peer, const v1::GroupReply& reply) {
                                              sent_.push_back(Sent{std::string(peer), reply});
                                            });
@@ -72,6 +109,8 @@ class Harness {
 
   Coordinator& coord() { return *coord_; }
   eventlog::MemoryStore& store() { return *store_; }
+  // The coordinator's view of the store, where read failures are injected.
+  ReadFaultStore& reads() { return reads_; }
   TimePoint now() const { return now_; }
   CoordinatorOptions& options() { return options_; }
 
@@ -215,6 +254,7 @@ class Harness {
   Status open_status_;
   eventlog::MemoryStore own_store_;
   eventlog::MemoryStore* store_;
+  ReadFaultStore reads_;
   std::unique_ptr<Coordinator> coord_;
   std::vector<Sent> sent_;
   TimePoint now_ = TimePoint{} + std::chrono::hours(1);

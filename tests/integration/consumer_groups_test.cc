@@ -1,7 +1,8 @@
 // Consumer groups across real processes: three profile-creator members share the work,
 // one killed with SIGKILL mid-stream and restarted loses nothing and duplicates nothing;
 // a second group (an audit receiver) sees every event too; an event that always fails is
-// dead-lettered with backoff and replayed; a paused member's late ack is refused.
+// dead-lettered with backoff and replayed; a paused member's late ack is refused; /metrics
+// shows each group's members, lag and pending.
 #include <algorithm>
 #include <csignal>
 #include <set>
@@ -36,6 +37,16 @@ class ConsumerGroupsTest : public ::testing::Test {
     args.insert(args.begin(), {"--db", db_, "--groups", broker_.groups()});
     auto p = std::make_unique<Process>("signalbus-profile-creator", args);
     EXPECT_TRUE(p->WaitForStdoutLine("ready", 20s)) << p->Stderr();
+    return p;
+  }
+  // A signalbus-audit member (group "audit") with 8 credits, stopped (SIGSTOP) once it
+  // has joined: the 8 events it is sent stay in flight and its group lags.
+  std::unique_ptr<Process> StartStoppedAudit(const std::string& path) {
+    auto p = std::make_unique<Process>("signalbus-audit", std::vector<std::string>{"--file", path, "--groups",
+                                                                                   broker_.groups(), "--credits", "8",
+                                                                                   "--heartbeat", "30s"});
+    EXPECT_TRUE(p->WaitForStdoutLine("ready", 20s)) << p->Stderr();
+    p->Signal(SIGSTOP);
     return p;
   }
   void Publish(const std::vector<std::string>& files) {
@@ -117,20 +128,50 @@ TEST_F(ConsumerGroupsTest, AStalledGroupHoldsUpNeitherThePublisherNorAnotherGrou
   ASSERT_TRUE(broker_.ready());
   auto creator = StartCreator();
   std::string audit_path = dir_ + "/audit.ndjson";
-  Process audit("signalbus-audit", {"--file", audit_path, "--groups", broker_.groups(), "--credits", "8",
-                                    "--heartbeat", "30s"});
-  ASSERT_TRUE(audit.WaitForStdoutLine("ready", 20s)) << audit.Stderr();
-  audit.Signal(SIGSTOP);
+  auto audit = StartStoppedAudit(audit_path);
 
   constexpr int kUsers = 3000;
   Publish({WriteUsersCreated(UsersFile(0), 1, kUsers)});  // every event confirmed
   ASSERT_TRUE(Eventually([&] { return Profiles() == kUsers; }, 60s)) << Profiles();
   EXPECT_LE(EventIdsInFile(audit_path).size(), 8u);
 
-  audit.Signal(SIGCONT);
+  audit->Signal(SIGCONT);
   ASSERT_TRUE(Eventually([&] { return EventIdsInFile(audit_path).size() == kUsers; }, 60s))
       << EventIdsInFile(audit_path).size();
-  EXPECT_EQ(audit.Stop(), 0);
+  EXPECT_EQ(audit->Stop(), 0);
+  EXPECT_EQ(creator->Stop(), 0);
+}
+
+TEST_F(ConsumerGroupsTest, MetricsShowEachGroupsMembersLagAndPending) {
+  ASSERT_TRUE(broker_.ready());
+  auto creator = StartCreator();
+  std::string audit_path = dir_ + "/audit.ndjson";
+  auto audit = StartStoppedAudit(audit_path);
+
+  constexpr int kUsers = 100;
+  Publish({WriteUsersCreated(UsersFile(0), 1, kUsers)});
+  ASSERT_TRUE(Eventually([&] { return Profiles() == kUsers; }, 60s)) << Profiles();
+  // The gauges are refreshed every second: wait for the figures, then check them all.
+  const std::string audit_label = "{group=\"audit\"}";
+  const std::string creator_label = "{group=\"profile-creator\"}";
+  ASSERT_TRUE(Eventually([&] { return broker_.Metric("signalbus_group_pending" + audit_label) == 8; }, 30s))
+      << broker_.Metric("signalbus_group_pending" + audit_label);
+  ASSERT_TRUE(Eventually([&] { return broker_.Metric("signalbus_group_lag" + creator_label) == 0; }, 30s))
+      << broker_.Metric("signalbus_group_lag" + creator_label);
+  EXPECT_EQ(broker_.Metric("signalbus_group_lag" + audit_label), kUsers);  // 8 in flight, 92 unread
+  EXPECT_EQ(broker_.Metric("signalbus_group_members" + audit_label), 1);
+  EXPECT_EQ(broker_.Metric("signalbus_group_members" + creator_label), 1);
+  EXPECT_EQ(broker_.Metric("signalbus_group_ack_floor" + creator_label), kUsers);
+  EXPECT_EQ(broker_.Metric("signalbus_group_ack_floor" + audit_label), 0);
+  EXPECT_EQ(broker_.Metric("signalbus_group_pending" + creator_label), 0);
+  EXPECT_EQ(broker_.Metric("signalbus_group_dead_letters" + creator_label), 0);
+  EXPECT_EQ(broker_.Metric("signalbus_group_stalled" + audit_label), 0);
+
+  audit->Signal(SIGCONT);
+  EXPECT_TRUE(Eventually([&] { return broker_.Metric("signalbus_group_lag" + audit_label) == 0; }, 60s))
+      << broker_.Metric("signalbus_group_lag" + audit_label);
+  EXPECT_EQ(EventIdsInFile(audit_path).size(), static_cast<std::size_t>(kUsers));
+  EXPECT_EQ(audit->Stop(), 0);
   EXPECT_EQ(creator->Stop(), 0);
 }
 

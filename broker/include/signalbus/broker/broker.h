@@ -42,6 +42,8 @@ struct BrokerOptions {
   JournalOptions journal;
   // How often retention runs.
   std::chrono::milliseconds maintenance_interval{5000};
+  // How often the per-group gauges on /metrics (lag, pending, ...) are refreshed.
+  std::chrono::milliseconds group_gauges_interval{1000};
   // Longest wait in one poll: how late a shutdown request may be noticed.
   std::chrono::milliseconds poll_timeout{100};
   // Rejected messages logged at warn: `reject_log_burst` at once, then this many per second.
@@ -89,6 +91,8 @@ class Broker {
   void SendConfirms();
   // Copies the coordinator's totals to the metrics the HTTP thread reads.
   void PublishGroupCounters();
+  // Copies each group's lag, pending, ... to the metrics, at most every group_gauges_interval.
+  void PublishGroupGauges(std::chrono::steady_clock::time_point now, bool force);
   void ReportSuppressed(bool force);
 
   BrokerOptions options_;
@@ -103,6 +107,7 @@ class Broker {
   RateLimiter reject_log_limiter_;
   std::chrono::steady_clock::time_point last_suppressed_report_;
   std::chrono::steady_clock::time_point last_maintenance_;
+  std::chrono::steady_clock::time_point last_group_gauges_;
   bool started_ = false;
 };
 

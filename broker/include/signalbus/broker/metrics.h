@@ -1,12 +1,15 @@
 // The broker's counters and gauges, and their Prometheus text exposition. Written by
-// the poll thread, read by the metrics HTTP thread: every value is an atomic used with
-// relaxed ordering (each is an independent count; no reader needs a consistent cut).
+// the poll thread, read by the metrics HTTP thread: every single value is an atomic used
+// with relaxed ordering (each is an independent count; no reader needs a consistent
+// cut); the per-group gauges are a list replaced whole under a mutex.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "signalbus/broker/validator.h"
 
@@ -29,6 +32,25 @@ enum class GroupCounter { kDelivered, kRedelivered, kAcked, kNacked, kStaleAcks,
                           kBadRequests };
 inline constexpr std::size_t kGroupCounterCount = 8;
 const char* GroupCounterMetric(GroupCounter counter);
+
+// Per-group gauges, labelled {group="..."}.
+inline constexpr const char* kGroupMembersMetric = "signalbus_group_members";
+inline constexpr const char* kGroupLagMetric = "signalbus_group_lag";
+inline constexpr const char* kGroupPendingMetric = "signalbus_group_pending";
+inline constexpr const char* kGroupDeadLettersMetric = "signalbus_group_dead_letters";
+inline constexpr const char* kGroupAckFloorMetric = "signalbus_group_ack_floor";
+inline constexpr const char* kGroupStalledMetric = "signalbus_group_stalled";
+
+// One consumer group as the poll thread last saw it (the fields of signalbus-admin groups).
+struct GroupGauges {
+  std::string name;
+  std::uint64_t members = 0;
+  std::uint64_t lag = 0;           // offsets up to the durable head not yet finished
+  std::uint64_t pending = 0;       // delivered, not yet acked
+  std::uint64_t dead_letters = 0;  // now in the dead-letter queue
+  std::uint64_t ack_floor = 0;     // every offset up to here is finished
+  bool stalled = false;            // cannot read the log at its position
+};
 
 // A copy of every value, taken one by one.
 struct MetricsSnapshot {
@@ -71,6 +93,10 @@ class Metrics {
     groups_[static_cast<std::size_t>(counter)].store(value, std::memory_order_relaxed);
   }
 
+  // Replaces the per-group gauges (groups that are gone disappear from /metrics).
+  void SetGroupGauges(std::vector<GroupGauges> groups);
+  std::vector<GroupGauges> GroupGaugesSnapshot() const;
+
   MetricsSnapshot Snapshot() const;
   // Prometheus text format 0.0.4, with HELP and TYPE lines.
   std::string RenderPrometheus() const;
@@ -87,6 +113,8 @@ class Metrics {
   std::atomic<std::uint64_t> durable_offset_{0};
   std::atomic<std::uint64_t> confirm_batches_{0};
   std::array<std::atomic<std::uint64_t>, kGroupCounterCount> groups_{};
+  mutable std::mutex group_gauges_mutex_;
+  std::vector<GroupGauges> group_gauges_;  // guarded by group_gauges_mutex_
 };
 
 }  // namespace signalbus::broker
