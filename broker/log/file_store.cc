@@ -459,16 +459,35 @@ Result<std::uint64_t> FileStore::ReadableLimit(FileSegment& segment, std::uint64
 }
 
 Status FileStore::VisitRecords(FileSegment& seg, std::uint64_t pos, std::uint64_t expected,
-                               const std::function<bool(const RecordView&)>& visit) {
+                               const std::function<bool(const RecordView&)>& visit, std::uint64_t step_below) {
   Result<const RandomAccessFile*> reader = ReaderFor(seg);
   if (!reader.ok()) return reader.status();
   SegmentWindow window(*reader, kReadWindowBytes);
   std::size_t skip = 0;
+  bool counted = true;   // `expected` is the offset of the record at pos, not a lower bound
+  bool stepped = false;  // records were stepped over unverified since the last verified one
   while (pos < seg.bytes) {
     while (skip < seg.skipped.size() && seg.skipped[skip].end <= pos) ++skip;
     if (skip < seg.skipped.size() && seg.skipped[skip].begin <= pos) {
       pos = seg.skipped[skip].end;
+      counted = false;  // the offsets inside a skipped range are unknown:
+      stepped = false;  // the next record may carry any higher one
       continue;
+    }
+    if (counted && expected < step_below) {
+      Result<std::uint64_t> limit = ReadableLimit(seg, pos, false);
+      if (!limit.ok()) return limit.status();
+      Result<std::string_view> head = window.Peek(pos, lf::kHeaderSize, *limit);
+      if (!head.ok()) return head.status();
+      std::uint64_t size = 0;
+      ParseResult r = CheckHeader(head->data(), head->size(), &size);
+      if (r == ParseResult::kOk && pos + size <= seg.bytes) {
+        pos += size;
+        ++expected;
+        stepped = true;
+        continue;
+      }
+      // Too short or implausible: the walk below verifies it and says what is wrong.
     }
     RecordView rec;
     ParseResult r = ParseResult::kIncomplete;
@@ -489,6 +508,7 @@ Status FileStore::VisitRecords(FileSegment& seg, std::uint64_t pos, std::uint64_
       if (r != ParseResult::kIncomplete || flush || *limit >= seg.bytes) break;
     }
     if (r == ParseResult::kOk && rec.offset < expected) r = ParseResult::kBadHeader;
+    if (r == ParseResult::kOk && stepped && rec.offset != expected) r = ParseResult::kBadHeader;
     if (r != ParseResult::kOk) {
       return DataLoss("segment " + seg.name + ": " + ParseResultName(r) + " in the record at byte " +
                       std::to_string(pos) + " (offset " + std::to_string(expected) +
@@ -496,6 +516,8 @@ Status FileStore::VisitRecords(FileSegment& seg, std::uint64_t pos, std::uint64_
     }
     if (!visit(rec)) return Status::Ok();
     expected = rec.offset + 1;
+    counted = true;
+    stepped = false;
     pos += rec.size;
   }
   return Status::Ok();
@@ -543,7 +565,7 @@ Result<std::vector<Record>> FileStore::Read(std::uint64_t from, std::size_t max_
         return false;
       }
       return true;
-    });
+    }, /*step_below=*/from);
     // Damage after some good records: return those; the next Read, starting at the
     // damaged record, reports it.
     if (!s.ok()) {

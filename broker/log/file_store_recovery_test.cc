@@ -331,6 +331,44 @@ TEST_F(FileStoreRecoveryTest, OpenVerifiesEveryRecord) {
   EXPECT_EQ(store->total_bytes(), bytes);
 }
 
+// Damage that appears after open (the disk goes bad under a running broker): reads that
+// reach the damaged record fail, reads that start after it step over it, and nothing
+// read is ever other than what was written. The index holds only the segment's first
+// record, so every read walks from there across the damage.
+TEST_F(FileStoreRecoveryTest, DamageAfterOpenHidesOnlyTheDamagedRecordFromReadsThatStartPastIt) {
+  FileStore::Options options = Options();
+  options.index_interval_bytes = 1 << 20;
+  std::unique_ptr<FileStore> store = MustOpen(options);
+  ASSERT_NE(store, nullptr);
+  for (std::uint64_t i = 1; i <= 40; ++i) ASSERT_EQ(*store->Append(TopicFor(i), EventFor(i), Ts(i)), i);
+  ASSERT_TRUE(store->Sync().ok());
+  const std::uint64_t victim = 10;
+  std::uint64_t start = 0;
+  for (std::uint64_t i = 1; i < victim; ++i) start += SizeOf(i);
+  const std::string path = LogPath(1);
+  // crc, length (low bit: the walk loses its way), type (a header no writer makes: its
+  // length is not trusted), offset, timestamp, topic, event.
+  for (std::uint64_t at : {0, 4, 8, 12, 20, 28, 40}) {
+    SCOPED_TRACE("byte " + std::to_string(at));
+    FlipBit(path, start + at, 0);
+    Result<std::vector<Record>> at_victim = store->Read(victim, 1, SIZE_MAX);
+    ASSERT_FALSE(at_victim.ok());
+    EXPECT_EQ(at_victim.status().code(), StatusCode::kDataLoss);
+    EXPECT_EQ(OffsetsOf(ReadAll(*store, 1)), Range(1, victim - 1));  // what comes before, then the damage
+    Result<std::vector<Record>> after = store->Read(victim + 1, 1'000'000, SIZE_MAX);
+    if (at == 4 || at == 8) {
+      // No trustworthy length: no way to find the next record without an index entry.
+      ASSERT_FALSE(after.ok());
+      EXPECT_EQ(after.status().code(), StatusCode::kDataLoss);
+    } else {
+      ASSERT_TRUE(after.ok()) << after.status().ToString();
+      EXPECT_EQ(OffsetsOf(*after), Range(victim + 1, 40));
+    }
+    FlipBit(path, start + at, 0);  // repaired
+    EXPECT_EQ(OffsetsOf(ReadAll(*store, 1)), Range(1, 40));
+  }
+}
+
 TEST_F(FileStoreRecoveryTest, MissingSegmentIsDataLossUnlessSkipped) {
   Write(1, 120, Options(4096));
   const std::vector<std::uint64_t> bases = Segments();

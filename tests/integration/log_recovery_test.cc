@@ -2,7 +2,8 @@
 // last two records, or random bytes appended) is cut off and every whole record kept,
 // and nothing but those records is ever delivered; a flipped bit in a sealed segment is
 // reported and the broker refuses to start, and with --skip-corrupt it starts and never
-// delivers the damaged record. Format: docs/log-format.md.
+// delivers the damaged record; a record damaged while the broker runs stalls the group
+// that reaches it, visibly, until an operator seeks past it. Format: docs/log-format.md.
 #include <filesystem>
 #include <random>
 #include <string>
@@ -155,6 +156,44 @@ TEST_F(LogRecoveryTest, AFlippedBitInASealedSegmentIsReportedAndItsRecordNeverDe
   std::vector<std::string> expected = ids;
   expected.erase(expected.begin() + 2);
   EXPECT_EQ(DeliveredFromEarliest({"--skip-corrupt"}), expected);
+}
+
+TEST_F(LogRecoveryTest, ARecordDamagedWhileTheBrokerRunsStallsItsGroupVisiblyUntilSeekedPast) {
+  BrokerProcess broker({"--data-dir", data_dir_, "--fsync", "always"});
+  ASSERT_TRUE(broker.ready()) << broker.process().Stderr();
+  std::string users = WriteUsersCreated(dir_ + "/users.ndjson", 1, 10);
+  RunResult published = RunToCompletion("signalbus-publish", {"--broker", broker.ingest(), "--ndjson", users});
+  ASSERT_EQ(published.exit_code, 0) << published.err;
+  const std::vector<std::string> ids = EventIdsInFile(users);
+  auto segments = SegmentFiles(data_dir_);
+  ASSERT_EQ(segments.size(), 1u);
+  std::vector<std::size_t> bounds = RecordBounds(segments[0]);
+  ASSERT_EQ(bounds.size(), 11u);
+  FlipBitsInPlace(segments[0], bounds[4] + kHeaderBytes + 40, 0x10);  // inside record 5's event
+
+  // A new group reads from the start: records 1-4, then it cannot go on, and says so.
+  std::string audit_file = dir_ + "/audit.ndjson";
+  Process audit("signalbus-audit",
+                {"--file", audit_file, "--groups", broker.groups(), "--group", "check", "--start", "earliest"});
+  ASSERT_TRUE(audit.WaitForStdoutLine("ready", 20s)) << audit.Stderr();
+  const std::string stalled = "signalbus_group_stalled{group=\"check\"}";
+  ASSERT_TRUE(Eventually([&] { return broker.Metric(stalled) == 1; }, 30s)) << broker.Metric(stalled);
+  ASSERT_TRUE(Eventually([&] { return EventIdsInFile(audit_file).size() == 4; }, 30s));
+  EXPECT_EQ(EventIdsInFile(audit_file), std::vector<std::string>(ids.begin(), ids.begin() + 4));
+  RunResult listed = RunToCompletion("signalbus-admin", {"--broker", broker.groups(), "groups"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("group check is stalled: cannot read the log at offset 5: data_loss"), std::string::npos)
+      << listed.out;
+
+  // The operator moves it past the damaged record: the rest arrives, record 5 never.
+  RunResult seek = RunToCompletion("signalbus-admin", {"--broker", broker.groups(), "seek", "check", "--offset", "6"});
+  ASSERT_EQ(seek.exit_code, 0) << seek.err;
+  std::vector<std::string> expected = ids;
+  expected.erase(expected.begin() + 4);
+  ASSERT_TRUE(Eventually([&] { return EventIdsInFile(audit_file).size() == 9; }, 30s));
+  EXPECT_EQ(EventIdsInFile(audit_file), expected);
+  EXPECT_TRUE(Eventually([&] { return broker.Metric(stalled) == 0; }, 30s)) << broker.Metric(stalled);
+  EXPECT_EQ(audit.Stop(), 0);
 }
 
 }  // namespace

@@ -52,4 +52,14 @@ void WriteFileBytes(const std::string& path, const std::string& bytes) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
+void FlipBitsInPlace(const std::string& path, std::size_t position, unsigned char mask) {
+  std::fstream file(path, std::ios::binary | std::ios::in | std::ios::out);
+  file.seekg(static_cast<std::streamoff>(position));
+  char byte = 0;
+  file.read(&byte, 1);
+  byte = static_cast<char>(byte ^ mask);
+  file.seekp(static_cast<std::streamoff>(position));
+  file.write(&byte, 1);
+}
+
 }  // namespace signalbus::testing

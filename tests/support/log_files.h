@@ -19,5 +19,8 @@ std::vector<std::size_t> RecordBounds(const std::string& segment_path);
 
 std::string ReadFileBytes(const std::string& path);
 void WriteFileBytes(const std::string& path, const std::string& bytes);
+// XORs one byte of a file with `mask` where it lies, keeping the file (its inode and
+// size) as it is, so that a process that has it open reads the damage too.
+void FlipBitsInPlace(const std::string& path, std::size_t position, unsigned char mask);
 
 }  // namespace signalbus::testing

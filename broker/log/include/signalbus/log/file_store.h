@@ -126,10 +126,15 @@ class FileStore final : public EventStore {
   // write buffer first if `need_pos` is not readable yet, or if `flush`.
   Result<std::uint64_t> ReadableLimit(FileSegment& segment, std::uint64_t need_pos, bool flush);
   // Calls visit for each record of `segment` from byte `pos` (where the record with
-  // offset >= `expected` starts) until visit returns false or the segment ends.
-  // DataLoss at the first record that fails its checks.
+  // offset `expected` starts, or a later one after a range skipped at open) until visit
+  // returns false or the segment ends. DataLoss at the first record that fails its
+  // checks. Records whose offset is known by counting to be below `step_below` are not
+  // visited and not verified: they are stepped over by their length field, so damage
+  // inside one does not hide the records after it; the first record verified after
+  // them must then carry exactly the counted offset, or the walk lost its way (a
+  // damaged length) and it is DataLoss too.
   Status VisitRecords(FileSegment& segment, std::uint64_t pos, std::uint64_t expected,
-                      const std::function<bool(const RecordView&)>& visit);
+                      const std::function<bool(const RecordView&)>& visit, std::uint64_t step_below = 0);
   std::string PathOf(const std::string& name) const { return dir_ + "/" + name; }
 
   const std::string dir_;
