@@ -49,7 +49,9 @@ const CLI::Validator kDuration(
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"signalbus broker: validates published events and fans them out to live listeners.", kProgram};
+  CLI::App app{"signalbus broker: validates published events, logs them durably, confirms them to their "
+               "publishers, and delivers them to consumer groups and live listeners.",
+               kProgram};
   std::string ingest(signalbus::kDefaultIngestEndpoint);
   std::string live(signalbus::kDefaultLiveEndpoint);
   std::string groups(signalbus::kDefaultGroupsEndpoint);
@@ -76,7 +78,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--retention-bytes", retention_bytes, "Delete the oldest segments past this total (0: keep all)")
       ->capture_default_str();
-  app.add_option("--retention-age", retention_age, "Delete segments older than this, e.g. 7d as 168h (0: keep)")
+  app.add_option("--retention-age", retention_age, "Delete segments older than this, e.g. 168h for a week (0: keep)")
       ->check(kDuration)
       ->capture_default_str();
   app.add_option("--dedupe-window", dedupe_window, "How far back re-sent events are recognised after a restart")
