@@ -121,6 +121,26 @@ TEST(AdminCliTest, SeekSendsTheChosenPosition) {
   EXPECT_EQ(r.out, "group profile-creator resumes from 2024-05-01T12:00:00Z\n");
 }
 
+TEST(AdminCliTest, DeleteGroupSendsTheGroupAndReports) {
+  testing::FakeAdminBroker broker;
+  RunResult r = RunAgainst(broker, {"delete-group", "old-mailer", "--broker", broker.endpoint()},
+                           [&](const v1::GroupRequest& request) {
+                             EXPECT_EQ(request.delete_group().group(), "old-mailer");
+                             v1::AdminReply reply;
+                             reply.set_affected(1);
+                             return Admin(reply);
+                           });
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "group old-mailer deleted\n");
+  RunResult refused = RunAgainst(broker, {"delete-group", "busy", "--broker", broker.endpoint()},
+                                 [&](const v1::GroupRequest&) {
+                                   v1::AdminReply reply;
+                                   reply.set_error("group \"busy\" has 2 members connected; stop them first");
+                                   return Admin(reply);
+                                 });
+  ExpectOneLineError(refused, 1, "has 2 members connected");
+}
+
 TEST(AdminCliTest, TheBrokersRefusalIsOneLineAndExitOne) {
   testing::FakeAdminBroker broker;
   RunResult r = RunAgainst(broker, {"seek", "nope", "--earliest", "--broker", broker.endpoint()},
@@ -146,6 +166,7 @@ TEST(AdminCliTest, FlagMistakesAreOneLineAndExitTwo) {
   ExpectOneLineError(RunToCompletion("signalbus-admin", {"seek", "g", "--earliest", "--latest"}), 2, "2 were given");
   ExpectOneLineError(RunToCompletion("signalbus-admin", {"seek", "g", "--time", "yesterday"}), 2, "--time");
   ExpectOneLineError(RunToCompletion("signalbus-admin", {"dlq", "list"}), 2, "group");
+  ExpectOneLineError(RunToCompletion("signalbus-admin", {"delete-group"}), 2, "group");
   ExpectOneLineError(RunToCompletion("signalbus-admin", {"dlq", "replay", "g", "--offset", "-1"}), 2, "--offset");
   ExpectOneLineError(RunToCompletion("signalbus-admin", {"groups", "--timeout", "soon"}), 2, "--timeout");
   ExpectOneLineError(RunToCompletion("signalbus-admin", {"groups", "--broker", "localhost:5557"}), 2, "--broker");

@@ -102,4 +102,10 @@ Status AdminClient::Seek(const std::string& group, const v1::StartPosition& posi
   return Call(request).status();
 }
 
+Status AdminClient::DeleteGroup(const std::string& group) const {
+  v1::GroupRequest request;
+  request.mutable_delete_group()->set_group(group);
+  return Call(request).status();
+}
+
 }  // namespace signalbus::admin

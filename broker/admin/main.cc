@@ -4,6 +4,7 @@
 //   signalbus-admin dlq replay GROUP [--offset N ...]
 //   signalbus-admin dlq purge GROUP [--offset N ...]
 //   signalbus-admin seek GROUP (--earliest | --latest | --offset N | --time RFC3339)
+//   signalbus-admin delete-group GROUP
 // Flags, dispatch and exit codes: 0 done, 1 the broker failed or refused, 2 a flag mistake.
 #include <cstdint>
 #include <cstdio>
@@ -87,6 +88,10 @@ int main(int argc, char** argv) {
   position->add_option("--time", time_text, "The first event stored at or after this RFC 3339 time");
   position->require_option(1);
 
+  CLI::App* delete_cmd = app.add_subcommand(
+      "delete-group", "Forgets a group with no members connected: its position and its dead letters");
+  delete_cmd->add_option("group", group, "The consumer group")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -95,8 +100,8 @@ int main(int argc, char** argv) {
   if (dlq_cmd->parsed() && !list_cmd->parsed() && !replay_cmd->parsed() && !purge_cmd->parsed()) {
     return Fail(signalbus::kExitUsage, "dlq: choose list, replay or purge (see --help)");
   }
-  if (!groups_cmd->parsed() && !dlq_cmd->parsed() && !seek_cmd->parsed()) {
-    return Fail(signalbus::kExitUsage, "choose a command: groups, dlq or seek (see --help)");
+  if (!groups_cmd->parsed() && !dlq_cmd->parsed() && !seek_cmd->parsed() && !delete_cmd->parsed()) {
+    return Fail(signalbus::kExitUsage, "choose a command: groups, dlq, seek or delete-group (see --help)");
   }
   if (signalbus::Status s = signalbus::ValidateEndpoint(broker); !s.ok()) {
     return Fail(signalbus::kExitUsage, "--broker: " + s.message());
@@ -154,6 +159,12 @@ int main(int argc, char** argv) {
     }
     if (signalbus::Status s = client.Seek(group, target); !s.ok()) return Fail(signalbus::kExitFailure, s.message());
     Print("group " + group + " resumes from " + signalbus::admin::DescribePosition(target) + "\n");
+    return 0;
+  }
+
+  if (delete_cmd->parsed()) {
+    if (signalbus::Status s = client.DeleteGroup(group); !s.ok()) return Fail(signalbus::kExitFailure, s.message());
+    Print("group " + group + " deleted\n");
     return 0;
   }
   return Fail(signalbus::kExitFailure, "internal error: unhandled command");

@@ -59,6 +59,21 @@ void Coordinator::Impl::HandleAdmin(std::string_view peer, const v1::GroupReques
         }
       }
       break;
+    case v1::GroupRequest::kDeleteGroup:
+      if (Group* g = find(request.delete_group().group())) {
+        const std::string name = g->name();
+        if (std::size_t members = g->member_count(); members > 0) {
+          admin.set_error("group \"" + name + "\" has " + std::to_string(members) +
+                          (members == 1 ? " member" : " members") + " connected; stop them first");
+        } else if (Status s = DeleteGroup(name); !s.ok()) {
+          admin.set_error("cannot delete group \"" + name + "\": " + s.message());
+          spdlog::error("group {}: cannot delete it: {}", name, s.ToString());
+        } else {
+          admin.set_affected(1);
+          spdlog::info("group {}: deleted (position and dead letters forgotten)", name);
+        }
+      }
+      break;
     default:
       break;
   }

@@ -108,6 +108,7 @@ void Coordinator::Impl::HandleRequest(std::string_view peer, const v1::GroupRequ
     case v1::GroupRequest::kReplayDeadLetters:
     case v1::GroupRequest::kPurgeDeadLetters:
     case v1::GroupRequest::kSeekGroup:
+    case v1::GroupRequest::kDeleteGroup:
       HandleAdmin(peer, request, now);
       return;
     case v1::GroupRequest::KIND_NOT_SET:
@@ -244,6 +245,26 @@ Result<Group*> Coordinator::Impl::CreateGroup(const std::string& name, GroupSett
   return raw;
 }
 
+Status Coordinator::Impl::DeleteGroup(const std::string& name) {
+  if (persistent()) {
+    // Whatever the writer holds for the group lands first and is taken in while the
+    // group still exists; then nothing of it is in flight. The dead letters go before
+    // the state file: a crash in between leaves the group, with an empty queue, never a
+    // queue that a later group of the same name would inherit.
+    writer_->WaitIdle();
+    LogPersistFailure(TakeWriteOutcomes(), last_now_);
+    const std::string dir = options_.state_dir + "/";
+    for (const std::string& file : {DeadLetterFileName(name), StateFileName(name)}) {
+      Status s = io_->Remove(dir + file);
+      if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
+    }
+    if (Status s = io_->SyncDir(options_.state_dir); !s.ok()) return s;
+    writer_->Forget(StateFileName(name));
+  }
+  groups_.erase(name);
+  return Status::Ok();
+}
+
 void Coordinator::Impl::OnDurable(std::uint64_t durable_offset, TimePoint now) {
   last_now_ = std::max(last_now_, now);
   durable_ = std::max(durable_, durable_offset);
@@ -334,7 +355,7 @@ Status Coordinator::Impl::TakeWriteOutcomes() {
   for (StateWriter::Outcome& outcome : writer_->TakeOutcomes()) {
     std::string_view name = std::string_view(outcome.name).substr(0, outcome.name.size() - kStateSuffix.size());
     auto it = groups_.find(name);
-    if (it == groups_.end()) continue;  // cannot happen: groups are never removed
+    if (it == groups_.end()) continue;  // cannot happen: a group is deleted only once its writes are taken in
     Status s = it->second->OnStateFileWritten(outcome.version, outcome.status);
     if (!s.ok() && first.ok()) first = s;
   }

@@ -70,6 +70,8 @@ class Coordinator::Impl {
   void HandleAdmin(std::string_view peer, const v1::GroupRequest& request, TimePoint now);
   Result<std::uint64_t> ResolvePosition(const v1::StartPosition& position);
   Result<Group*> CreateGroup(const std::string& name, GroupSettings settings, std::uint64_t start);
+  // Removes a group that has no members, with its state and dead-letter files.
+  Status DeleteGroup(const std::string& name);
   void ExpireMembers(TimePoint now);
   bool AnyDirty() const;
   // Syncs dead letters and hands changed state to the writer (poll thread, no fsync of

@@ -210,6 +210,85 @@ TEST_F(PersistenceTest, DeadLettersSurviveReopenAndCanBeReplayedOrPurged) {
   EXPECT_EQ(h.Info("g").dead_lettered(), 0u);
 }
 
+v1::GroupRequest DeleteRequest(const std::string& group) {
+  v1::GroupRequest r;
+  r.mutable_delete_group()->set_group(group);
+  return r;
+}
+
+TEST_F(PersistenceTest, AGroupWithMembersConnectedIsNotDeleted) {
+  Harness h(Options());
+  h.Join("a", "g", 100);
+  v1::AdminReply reply = h.Admin(DeleteRequest("g"));
+  EXPECT_EQ(reply.error(), "group \"g\" has 1 member connected; stop them first");
+  EXPECT_EQ(reply.affected(), 0u);
+  EXPECT_EQ(h.coord().ListGroups().size(), 1u);
+  EXPECT_TRUE(std::filesystem::exists(StatePath("g")));
+  EXPECT_EQ(h.Admin(DeleteRequest("nope")).error(), "no group named \"nope\"");
+}
+
+TEST_F(PersistenceTest, ADeletedGroupIsGoneAfterARestartAndItsNameStartsAfresh) {
+  Harness h(Options());
+  v1::GroupConfig config = Harness::Config({std::string(kUserSaved)});
+  config.set_max_deliver(1);
+  h.Join("a", "g", 100, config);
+  h.Join("b", "other", 100);
+  for (int i = 1; i <= 3; ++i) h.PublishUser(std::to_string(i));
+  h.Take("a");
+  h.Nack("a", 1, 1, "failed");  // dead-lettered
+  h.Ack("a", 2, 1);             // 3 stays in flight
+  h.Advance(1s);                // a state file write or two on the writer's queue
+  ASSERT_TRUE(std::filesystem::exists(DeadLetterPath("g")));
+  h.Leave("a");
+
+  v1::AdminReply reply = h.Admin(DeleteRequest("g"));
+  EXPECT_EQ(reply.error(), "");
+  EXPECT_EQ(reply.affected(), 1u);
+  ASSERT_EQ(h.coord().ListGroups().size(), 1u);
+  EXPECT_EQ(h.coord().ListGroups()[0].name(), "other");
+  EXPECT_FALSE(std::filesystem::exists(StatePath("g")));
+  EXPECT_FALSE(std::filesystem::exists(DeadLetterPath("g")));
+
+  ASSERT_TRUE(h.Reopen().ok());
+  ASSERT_EQ(h.coord().ListGroups().size(), 1u);
+  h.Durable();
+  // The same name again: a new group, from its start position, with no dead letters,
+  // whose state files are written from version 1 again.
+  config.mutable_start()->set_earliest(true);
+  h.Join("a", "g", 100, config);
+  std::vector<v1::Delivery> fresh = h.Take("a");
+  EXPECT_EQ(Offsets(fresh), (std::vector<std::uint64_t>{1, 2, 3}));
+  for (const v1::Delivery& d : fresh) EXPECT_EQ(d.attempt(), 1u);
+  EXPECT_EQ(h.Info("g").dead_lettered(), 0u);
+  h.AckAll("a", fresh);
+  h.Advance(1s);
+  ASSERT_TRUE(h.coord().Persist().ok());
+  ASSERT_TRUE(h.Reopen().ok());
+  EXPECT_EQ(h.Info("g").ack_floor(), 3u);
+}
+
+TEST_F(PersistenceTest, ADeletedGroupCanBeCreatedAgainWithoutARestart) {
+  Harness h(Options());
+  h.Join("a", "g", 100);
+  h.PublishUser("1");
+  h.AckAll("a", h.Take("a"));
+  h.Advance(1s);
+  ASSERT_TRUE(h.coord().Persist().ok());
+  h.Leave("a");
+  ASSERT_EQ(h.Admin(DeleteRequest("g")).error(), "");
+
+  v1::GroupConfig config = Harness::Config({std::string(kUserSaved)});
+  config.mutable_start()->set_earliest(true);
+  h.Join("a", "g", 100, config);
+  std::vector<v1::Delivery> again = h.Take("a");
+  EXPECT_EQ(Offsets(again), std::vector<std::uint64_t>{1});
+  h.AckAll("a", again);
+  h.Advance(1s);  // the new group's state goes through the writer again, from version 1
+  ASSERT_TRUE(h.coord().Persist().ok());
+  ASSERT_TRUE(h.Reopen().ok());
+  EXPECT_EQ(h.Info("g").ack_floor(), 1u);
+}
+
 TEST_F(PersistenceTest, ReplayedButUnackedDeadLetterReturnsAfterRestart) {
   Harness h(Options());
   v1::GroupConfig config = Harness::Config({std::string(kUserSaved)});

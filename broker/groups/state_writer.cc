@@ -52,6 +52,11 @@ void StateWriter::WaitIdle() {
   idle_cv_.wait(lock, [&] { return order_.empty() && !writing_; });
 }
 
+void StateWriter::Forget(const std::string& name) {
+  std::lock_guard lock(mu_);
+  last_version_.erase(name);
+}
+
 bool StateWriter::idle() const {
   std::lock_guard lock(mu_);
   return order_.empty() && !writing_ && outcomes_.empty();

@@ -49,6 +49,10 @@ class StateWriter {
   std::vector<Outcome> TakeOutcomes();
   // Blocks until nothing waits and nothing is being written.
   void WaitIdle();
+  // Forgets the versions handed over for `name`, so a new file of that name (a group
+  // deleted and created again) may start from version 1.
+  // REQUIRES: nothing of `name` waits or is being written (after WaitIdle).
+  void Forget(const std::string& name);
   // Nothing waits, nothing is being written, and every outcome has been taken.
   bool idle() const;
 

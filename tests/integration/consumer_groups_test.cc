@@ -2,9 +2,10 @@
 // one killed with SIGKILL mid-stream and restarted loses nothing and duplicates nothing;
 // a second group (an audit receiver) sees every event too; an event that always fails is
 // dead-lettered with backoff and replayed; a paused member's late ack is refused; /metrics
-// shows each group's members, lag and pending.
+// shows each group's members, lag and pending; a group is deleted once its members left.
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -172,6 +173,39 @@ TEST_F(ConsumerGroupsTest, MetricsShowEachGroupsMembersLagAndPending) {
       << broker_.Metric("signalbus_group_lag" + audit_label);
   EXPECT_EQ(EventIdsInFile(audit_path).size(), static_cast<std::size_t>(kUsers));
   EXPECT_EQ(audit->Stop(), 0);
+  EXPECT_EQ(creator->Stop(), 0);
+}
+
+TEST_F(ConsumerGroupsTest, AGroupIsDeletedOnlyOnceItsMembersAreGoneAndThenLeavesNoTrace) {
+  ASSERT_TRUE(broker_.ready());
+  auto creator = StartCreator();
+  std::string audit_path = dir_ + "/audit.ndjson";
+  Process audit("signalbus-audit", {"--file", audit_path, "--groups", broker_.groups()});
+  ASSERT_TRUE(audit.WaitForStdoutLine("ready", 20s)) << audit.Stderr();
+  Publish({WriteUsersCreated(UsersFile(0), 1, 20)});
+  ASSERT_TRUE(Eventually([&] { return EventIdsInFile(audit_path).size() == 20; }, 30s));
+  ASSERT_TRUE(Eventually([&] { return broker_.Metric("signalbus_group_lag{group=\"audit\"}") == 0; }, 30s));
+
+  RunResult refused = RunToCompletion("signalbus-admin", {"--broker", broker_.groups(), "delete-group", "audit"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("has 1 member connected"), std::string::npos) << refused.err;
+
+  EXPECT_EQ(audit.Stop(), 0);  // SIGTERM: drains and leaves
+  RunResult deleted;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        deleted = RunToCompletion("signalbus-admin", {"--broker", broker_.groups(), "delete-group", "audit"});
+        return deleted.exit_code == 0;
+      },
+      30s))
+      << deleted.err;
+  EXPECT_EQ(deleted.out, "group audit deleted\n");
+  RunResult listed = RunToCompletion("signalbus-admin", {"--broker", broker_.groups(), "groups"});
+  EXPECT_EQ(listed.out.find("audit"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("profile-creator"), std::string::npos) << listed.out;
+  EXPECT_TRUE(Eventually([&] { return broker_.Metric("signalbus_group_lag{group=\"audit\"}") == -1; }, 30s));
+  EXPECT_TRUE(Eventually([&] { return broker_.Metric("signalbus_group_lag{group=\"profile-creator\"}") == 0; }, 30s));
+  EXPECT_FALSE(std::filesystem::exists(broker_.data_dir() + "/groups/audit.state"));
   EXPECT_EQ(creator->Stop(), 0);
 }
 

@@ -21,7 +21,7 @@ class AdminClient {
   AdminClient(std::string endpoint, std::chrono::milliseconds timeout);
 
   // Sends `request` (an admin kind: list_groups, list_dead_letters, replay_dead_letters,
-  // purge_dead_letters, seek_group) and waits for the AdminReply. Errors:
+  // purge_dead_letters, seek_group, delete_group) and waits for the AdminReply. Errors:
   // kUnavailable "no broker answered at <endpoint> within <timeout>"; kInvalidArgument
   // carrying the broker's text when it refused the request (AdminReply.error or a
   // GroupError) or the endpoint is malformed.
@@ -35,6 +35,8 @@ class AdminClient {
   Result<std::uint64_t> PurgeDeadLetters(const std::string& group, const std::vector<std::uint64_t>& offsets) const;
   // Moves the group to `position`; its pending deliveries are abandoned.
   Status Seek(const std::string& group, const v1::StartPosition& position) const;
+  // Forgets a group that has no members connected: its position and dead letters.
+  Status DeleteGroup(const std::string& group) const;
 
   const std::string& endpoint() const { return endpoint_; }
 
