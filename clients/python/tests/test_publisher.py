@@ -56,16 +56,21 @@ def test_flush_names_how_many_are_unconfirmed_then_a_restarted_broker_gets_them_
 def test_resent_events_the_broker_already_logged_are_confirmed_not_logged_twice(broker):
     # A second publisher with the same id sends sequences 1..3 again: exactly what the
     # broker sees when a publisher re-sends events whose confirm it missed.
-    for _ in range(2):
+    for replay in (False, True):
         with Publisher(broker.ingest, "accounts", publisher_id="replaying-publisher") as publisher:
             for pk in (1, 2, 3):
                 publisher.custom("shop.Order", "order_paid", {"amount": "19.90"}, pk=pk)
             publisher.flush(10)
-    # The confirm owed for the first duplicate already covers all three, so flush() can
-    # return before the broker has read the other two: wait for its count.
-    broker.wait_for_metric("signalbus_ingest_duplicates_total", 3)
-    assert broker.metric("signalbus_ingest_duplicates_total") == 3
-    assert broker.metric("signalbus_log_appended_total") == 3
+            if replay:
+                # The confirm for the first duplicate covers all three, so the I/O thread
+                # may drop 2 and 3 unsent. A new event, confirmed in turn, shows that the
+                # broker has read whatever of 1..3 this connection did send before it.
+                publisher.custom("shop.Order", "order_paid", {"amount": "5.00"}, pk=4)
+                publisher.flush(10)
+    duplicates = broker.metric("signalbus_ingest_duplicates_total")
+    assert 1 <= duplicates <= 3
+    assert broker.metric("signalbus_log_appended_total") == 4
+    assert broker.metric("signalbus_ingest_accepted_total") == 4 + duplicates
 
 
 class BareIngest:
