@@ -9,7 +9,7 @@
 namespace signalbus::bench {
 
 std::unique_ptr<BrokerChild> BrokerChild::Start(const std::string& broker_path, const std::string& base_dir,
-                                                const std::string& fsync, std::string* error) {
+                                                const std::string& fsync, bool ipc, std::string* error) {
   std::string pattern = base_dir + "/broker-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) {
     *error = "cannot create a data directory under " + base_dir;
@@ -17,11 +17,10 @@ std::unique_ptr<BrokerChild> BrokerChild::Start(const std::string& broker_path, 
   }
   std::unique_ptr<BrokerChild> broker(new BrokerChild());
   broker->data_dir_ = pattern;
-  const std::vector<std::string> argv = {broker_path,          "--data-dir", pattern,   "--fsync",
-                                         fsync,                "--ingest",   "tcp://127.0.0.1:*",
-                                         "--live",             "tcp://127.0.0.1:*",  "--groups",
-                                         "tcp://127.0.0.1:*", "--metrics",  "off",     "--log-level",
-                                         "warn"};
+  auto endpoint = [&](const char* name) { return ipc ? "ipc://" + pattern + "/" + name + ".sock" : "tcp://127.0.0.1:*"; };
+  const std::vector<std::string> argv = {broker_path, "--data-dir", pattern,          "--fsync",   fsync,
+                                         "--ingest",  endpoint("ingest"), "--live", endpoint("live"), "--groups",
+                                         endpoint("groups"), "--metrics", "off", "--log-level", "warn"};
   broker->process_ = std::make_unique<ChildProcess>(argv, base_dir + "/broker.log");
   std::optional<std::string> ready =
       broker->process_->pid() > 0 ? broker->process_->WaitForLine("signalbus-broker ready", std::chrono::seconds(30))

@@ -13,10 +13,11 @@ namespace signalbus::bench {
 class BrokerChild {
  public:
   // Starts `broker_path` with --fsync `fsync` and a new data directory under
-  // `base_dir`; its log (stderr) goes to <base_dir>/broker.log. nullptr, with *error
-  // set, if it did not print its ready line.
+  // `base_dir`, its sockets on ephemeral loopback TCP ports or (`ipc`) as ipc://
+  // sockets in that directory; its log (stderr) goes to <base_dir>/broker.log. nullptr,
+  // with *error set, if it did not print its ready line.
   static std::unique_ptr<BrokerChild> Start(const std::string& broker_path, const std::string& base_dir,
-                                            const std::string& fsync, std::string* error);
+                                            const std::string& fsync, bool ipc, std::string* error);
   ~BrokerChild();  // SIGTERM (a clean stop), then removes the data directory
 
   const std::string& ingest() const { return ingest_; }

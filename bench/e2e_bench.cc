@@ -7,6 +7,7 @@
 //             [--rate=EV_PER_S] [--pace-ticks=0,1000] [--latency-events=N] [--warmup=N]
 //             [--credits=C] [--ack-batch=B] [--baseline-events=N] [--dir=PATH]
 //             [--broker=PATH] [--only=throughput|latency] [--latency-trace=FILE.csv]
+//             [--transport=tcp|ipc]
 //
 // Each run: the baseline (PUB -> zmq_proxy child -> SUB), then per member count a fresh
 // broker (new --data-dir under PATH, ephemeral ports) for the throughput test and one
@@ -14,6 +15,7 @@
 // be on the disk to measure (not tmpfs). No assertions: a bench, not a test.
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +51,7 @@ struct Flags {
   std::string broker;  // empty: signalbus-broker next to this program
   std::string only;    // empty: both tests
   std::string trace;   // non-empty: latency samples of every run, as CSV, go here
+  std::string transport = "tcp";  // or ipc: every socket, the baseline's too
 };
 
 // "1,3" -> {1, 3}; false on anything else or a negative number.
@@ -84,6 +87,7 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
     else if (const char* v = value("--broker=")) f->broker = v;
     else if (const char* v = value("--only=")) f->only = v;
     else if (const char* v = value("--latency-trace=")) f->trace = v;
+    else if (const char* v = value("--transport=")) f->transport = v;
     else {
       std::fprintf(stderr, "e2e_bench: unknown flag %s\n", argv[i]);
       return false;
@@ -95,7 +99,8 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
     if (m == 0) return false;
   }
   return f->events > 0 && f->runs > 0 && f->rate > 0 && f->latency_events > 0 && f->credits > 0 &&
-         f->ack_batch > 0 && (f->only.empty() || f->only == "throughput" || f->only == "latency");
+         f->ack_batch > 0 && (f->only.empty() || f->only == "throughput" || f->only == "latency") &&
+         (f->transport == "tcp" || f->transport == "ipc");
 }
 
 [[noreturn]] void Fail(const std::string& what) {
@@ -114,9 +119,16 @@ E2eOptions OptionsFor(const Flags& f, const BrokerChild& broker, int members) {
   return o;
 }
 
+// A fresh directory under `base` for the baseline proxy's ipc:// sockets.
+std::string IpcDir(const std::string& base) {
+  std::string pattern = base + "/e2e-proxy-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) Fail("cannot create a directory under " + base);
+  return pattern;
+}
+
 std::unique_ptr<BrokerChild> StartBroker(const Flags& f) {
   std::string error;
-  auto broker = BrokerChild::Start(f.broker, f.dir, f.fsync, &error);
+  auto broker = BrokerChild::Start(f.broker, f.dir, f.fsync, f.transport == "ipc", &error);
   if (!broker) Fail(error);
   return broker;
 }
@@ -124,14 +136,16 @@ std::unique_ptr<BrokerChild> StartBroker(const Flags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 2 && std::string_view(argv[1]) == kProxyChildFlag) return RunProxyChild();
+  if (argc >= 2 && argc <= 3 && std::string_view(argv[1]) == kProxyChildFlag) {
+    return RunProxyChild(argc == 3 ? argv[2] : "");
+  }
   Flags f;
   if (!ParseFlags(argc, argv, &f)) {
     std::fprintf(stderr,
                  "usage: e2e_bench [--events=N] [--members=1,3] [--runs=R] [--fsync=always|interval:1ms|never] "
                  "[--rate=EV_PER_S] [--pace-ticks=0,1000] [--latency-events=N] [--warmup=N] [--credits=C] "
                  "[--ack-batch=B] [--baseline-events=N] [--dir=PATH] [--broker=PATH] "
-                 "[--only=throughput|latency] [--latency-trace=FILE.csv]\n");
+                 "[--only=throughput|latency] [--latency-trace=FILE.csv] [--transport=tcp|ipc]\n");
     return 2;
   }
   spdlog::set_level(spdlog::level::warn);
@@ -141,6 +155,7 @@ int main(int argc, char** argv) {
 
   Report report;
   report.fsync = f.fsync;
+  report.transport = f.transport;
   report.event_bytes = event.size();
   report.topic_bytes = topic.size();
   report.credits = f.credits;
@@ -154,7 +169,12 @@ int main(int argc, char** argv) {
   std::FILE* trace = f.trace.empty() ? nullptr : std::fopen(f.trace.c_str(), "w");
   if (trace) std::fprintf(trace, "run,members,tick_us,sequence,published_ms,confirm_us,handler_us\n");
   for (int run = 1; run <= f.runs; ++run) {
-    const double base = MeasureProxyBaseline(f.baseline_events, topic, event, log_path);
+    const std::string ipc_dir = f.transport == "ipc" ? IpcDir(f.dir) : std::string();
+    const double base = MeasureProxyBaseline(f.baseline_events, topic, event, log_path, ipc_dir);
+    if (!ipc_dir.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove_all(ipc_dir, ignored);
+    }
     if (base <= 0) Fail("the baseline proxy did not start; see " + log_path);
     report.baseline.push_back(base);
     for (long m : f.members) {

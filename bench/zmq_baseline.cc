@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <thread>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -16,15 +17,15 @@ constexpr int kHwm = 100'000;  // as signalbus's sockets (core/sockets.h)
 
 }  // namespace
 
-int RunProxyChild() {
+int RunProxyChild(const std::string& ipc_dir) {
   zmq::context_t context(1);
   zmq::socket_t frontend(context, zmq::socket_type::xsub);
   zmq::socket_t backend(context, zmq::socket_type::xpub);
   frontend.set(zmq::sockopt::rcvhwm, kHwm);
   backend.set(zmq::sockopt::sndhwm, kHwm);
   backend.set(zmq::sockopt::xpub_nodrop, 1);
-  frontend.bind("tcp://127.0.0.1:*");
-  backend.bind("tcp://127.0.0.1:*");
+  frontend.bind(ipc_dir.empty() ? "tcp://127.0.0.1:*" : "ipc://" + ipc_dir + "/xsub");
+  backend.bind(ipc_dir.empty() ? "tcp://127.0.0.1:*" : "ipc://" + ipc_dir + "/xpub");
   std::printf("proxy ready xsub=%s xpub=%s\n", frontend.get(zmq::sockopt::last_endpoint).c_str(),
               backend.get(zmq::sockopt::last_endpoint).c_str());
   std::fflush(stdout);
@@ -33,8 +34,10 @@ int RunProxyChild() {
 }
 
 double MeasureProxyBaseline(std::uint64_t messages, const std::string& topic, const std::string& event,
-                            const std::string& log_path) {
-  ChildProcess proxy({SelfPath(), kProxyChildFlag}, log_path);
+                            const std::string& log_path, const std::string& ipc_dir) {
+  std::vector<std::string> argv = {SelfPath(), kProxyChildFlag};
+  if (!ipc_dir.empty()) argv.push_back(ipc_dir);
+  ChildProcess proxy(argv, log_path);
   std::optional<std::string> ready = proxy.WaitForLine("proxy ready", std::chrono::seconds(10));
   if (!ready) return -1;
   zmq::context_t context(1);
