@@ -165,17 +165,7 @@ void Broker::PublishGroupCounters() {
 void Broker::PublishGroupGauges(std::chrono::steady_clock::time_point now, bool force) {
   if (!force && now - last_group_gauges_ < options_.group_gauges_interval) return;
   last_group_gauges_ = now;
-  std::vector<GroupGauges> gauges;
-  for (const v1::GroupInfo& info : coordinator_->ListGroups()) {
-    gauges.push_back(GroupGauges{.name = info.name(),
-                                 .members = info.members(),
-                                 .lag = info.lag(),
-                                 .pending = info.pending(),
-                                 .dead_letters = info.dead_lettered(),
-                                 .ack_floor = info.ack_floor(),
-                                 .stalled = !info.read_error().empty()});
-  }
-  metrics_.SetGroupGauges(std::move(gauges));
+  metrics_.SetGroups(coordinator_->ListGroups());
 }
 
 void Broker::OnReject(const Rejection& rejection, std::string_view topic, std::string_view event) {

@@ -67,31 +67,31 @@ std::string LabelValue(std::string_view value) {
   return out;
 }
 
-void RenderGroupGauges(std::string& out, const std::vector<GroupGauges>& groups) {
+void RenderGroupGauges(std::string& out, const std::vector<v1::GroupInfo>& groups) {
   struct Family {
     const char* name;
     const char* help;
-    std::uint64_t (*value)(const GroupGauges&);
+    std::uint64_t (*value)(const v1::GroupInfo&);
   };
   static constexpr Family kFamilies[] = {
-      {kGroupMembersMetric, "Members connected, per consumer group.", [](const GroupGauges& g) { return g.members; }},
+      {kGroupMembersMetric, "Members connected, per consumer group.", [](const v1::GroupInfo& g) { return std::uint64_t{g.members()}; }},
       {kGroupLagMetric, "Offsets up to the durable head the group has not finished (unread, waiting or in flight).",
-       [](const GroupGauges& g) { return g.lag; }},
+       [](const v1::GroupInfo& g) { return g.lag(); }},
       {kGroupPendingMetric, "Deliveries sent to members and not yet acked.",
-       [](const GroupGauges& g) { return g.pending; }},
+       [](const v1::GroupInfo& g) { return g.pending(); }},
       {kGroupDeadLettersMetric, "Events in the group's dead-letter queue.",
-       [](const GroupGauges& g) { return g.dead_letters; }},
+       [](const v1::GroupInfo& g) { return g.dead_lettered(); }},
       {kGroupAckFloorMetric, "Highest offset up to which every event is acked, dead-lettered or not subscribed.",
-       [](const GroupGauges& g) { return g.ack_floor; }},
+       [](const v1::GroupInfo& g) { return g.ack_floor(); }},
       {kGroupStalledMetric, "1 while the group cannot read the log at its position (see signalbus-admin groups).",
-       [](const GroupGauges& g) { return std::uint64_t{g.stalled ? 1u : 0u}; }},
+       [](const v1::GroupInfo& g) { return std::uint64_t{g.read_error().empty() ? 0u : 1u}; }},
   };
   for (const Family& family : kFamilies) {
     Header(out, family.name, "gauge", family.help);
-    for (const GroupGauges& g : groups) {
+    for (const v1::GroupInfo& g : groups) {
       out += family.name;
       out += "{group=\"";
-      out += LabelValue(g.name);
+      out += LabelValue(g.name());
       out += "\"} ";
       out += std::to_string(family.value(g));
       out += '\n';
@@ -119,14 +119,14 @@ std::uint64_t MetricsSnapshot::rejected_total() const {
   return std::accumulate(rejected.begin(), rejected.end(), std::uint64_t{0});
 }
 
-void Metrics::SetGroupGauges(std::vector<GroupGauges> groups) {
-  std::lock_guard lock(group_gauges_mutex_);
-  group_gauges_ = std::move(groups);
+void Metrics::SetGroups(std::vector<v1::GroupInfo> groups) {
+  std::lock_guard lock(groups_mutex_);
+  group_infos_ = std::move(groups);
 }
 
-std::vector<GroupGauges> Metrics::GroupGaugesSnapshot() const {
-  std::lock_guard lock(group_gauges_mutex_);
-  return group_gauges_;
+std::vector<v1::GroupInfo> Metrics::GroupsSnapshot() const {
+  std::lock_guard lock(groups_mutex_);
+  return group_infos_;
 }
 
 MetricsSnapshot Metrics::Snapshot() const {
@@ -177,7 +177,7 @@ std::string Metrics::RenderPrometheus() const {
     Header(out, GroupCounterMetric(counter), "counter", GroupCounterHelp(counter));
     Sample(out, GroupCounterMetric(counter), s.groups[static_cast<std::size_t>(counter)]);
   }
-  RenderGroupGauges(out, GroupGaugesSnapshot());
+  RenderGroupGauges(out, GroupsSnapshot());
   return out;
 }
 

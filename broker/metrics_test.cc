@@ -10,6 +10,18 @@ namespace {
 
 using ::signalbus::testing::MetricValue;
 
+v1::GroupInfo Group(const std::string& name, std::uint32_t members, std::uint64_t lag, std::uint64_t pending,
+                    std::uint64_t dead_lettered, std::uint64_t ack_floor) {
+  v1::GroupInfo g;
+  g.set_name(name);
+  g.set_members(members);
+  g.set_lag(lag);
+  g.set_pending(pending);
+  g.set_dead_lettered(dead_lettered);
+  g.set_ack_floor(ack_floor);
+  return g;
+}
+
 TEST(MetricsTest, RendersEveryCounterWithItsValue) {
   Metrics metrics;
   metrics.CountAccepted();
@@ -56,11 +68,10 @@ TEST(MetricsTest, DeclaresTypeOfEachMetricOnce) {
 
 TEST(MetricsTest, RendersEachGroupsGaugesUnderItsLabel) {
   Metrics metrics;
-  metrics.SetGroupGauges({
-      GroupGauges{.name = "profile-creator", .members = 3, .lag = 120, .pending = 20, .dead_letters = 1,
-                  .ack_floor = 880, .stalled = false},
-      GroupGauges{.name = "audit", .members = 0, .lag = 1000, .ack_floor = 0, .stalled = true},
-  });
+  v1::GroupInfo creator = Group("profile-creator", 3, 120, 20, 1, 880);
+  v1::GroupInfo audit = Group("audit", 0, 1000, 0, 0, 0);
+  audit.set_read_error("cannot read the log at offset 1: data_loss: checksum mismatch");
+  metrics.SetGroups({creator, audit});
   std::string page = metrics.RenderPrometheus();
   EXPECT_EQ(MetricValue(page, "signalbus_group_members{group=\"profile-creator\"}"), 3);
   EXPECT_EQ(MetricValue(page, "signalbus_group_lag{group=\"profile-creator\"}"), 120);
@@ -73,13 +84,13 @@ TEST(MetricsTest, RendersEachGroupsGaugesUnderItsLabel) {
   EXPECT_EQ(MetricValue(page, "signalbus_group_stalled{group=\"audit\"}"), 1);
   EXPECT_NE(page.find("# TYPE signalbus_group_lag gauge\n"), std::string::npos);
 
-  metrics.SetGroupGauges({});  // a group that is gone leaves no sample behind
+  metrics.SetGroups({});  // a group that is gone leaves no sample behind
   EXPECT_EQ(MetricValue(metrics.RenderPrometheus(), "signalbus_group_lag{group=\"audit\"}"), -1);
 }
 
 TEST(MetricsTest, EscapesQuotesBackslashesAndNewlinesInGroupLabels) {
   Metrics metrics;
-  metrics.SetGroupGauges({GroupGauges{.name = "a\"b\\c\nd", .lag = 7}});
+  metrics.SetGroups({Group("a\"b\\c\nd", 0, 7, 0, 0, 0)});
   EXPECT_EQ(MetricValue(metrics.RenderPrometheus(), "signalbus_group_lag{group=\"a\\\"b\\\\c\\nd\"}"), 7);
 }
 

@@ -91,7 +91,8 @@ class Broker {
   void SendConfirms();
   // Copies the coordinator's totals to the metrics the HTTP thread reads.
   void PublishGroupCounters();
-  // Copies each group's lag, pending, ... to the metrics, at most every group_gauges_interval.
+  // Hands the coordinator's group list (lag, pending, ...) to the metrics, at most every
+  // group_gauges_interval.
   void PublishGroupGauges(std::chrono::steady_clock::time_point now, bool force);
   void ReportSuppressed(bool force);
 

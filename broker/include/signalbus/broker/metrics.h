@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "signalbus/broker/validator.h"
+#include "signalbus/v1/groups.pb.h"
 
 namespace signalbus::broker {
 
@@ -41,16 +42,6 @@ inline constexpr const char* kGroupDeadLettersMetric = "signalbus_group_dead_let
 inline constexpr const char* kGroupAckFloorMetric = "signalbus_group_ack_floor";
 inline constexpr const char* kGroupStalledMetric = "signalbus_group_stalled";
 
-// One consumer group as the poll thread last saw it (the fields of signalbus-admin groups).
-struct GroupGauges {
-  std::string name;
-  std::uint64_t members = 0;
-  std::uint64_t lag = 0;           // offsets up to the durable head not yet finished
-  std::uint64_t pending = 0;       // delivered, not yet acked
-  std::uint64_t dead_letters = 0;  // now in the dead-letter queue
-  std::uint64_t ack_floor = 0;     // every offset up to here is finished
-  bool stalled = false;            // cannot read the log at its position
-};
 
 // A copy of every value, taken one by one.
 struct MetricsSnapshot {
@@ -93,9 +84,10 @@ class Metrics {
     groups_[static_cast<std::size_t>(counter)].store(value, std::memory_order_relaxed);
   }
 
-  // Replaces the per-group gauges (groups that are gone disappear from /metrics).
-  void SetGroupGauges(std::vector<GroupGauges> groups);
-  std::vector<GroupGauges> GroupGaugesSnapshot() const;
+  // Replaces the groups behind the per-group gauges, as the coordinator lists them
+  // (groups that are gone disappear from /metrics).
+  void SetGroups(std::vector<v1::GroupInfo> groups);
+  std::vector<v1::GroupInfo> GroupsSnapshot() const;
 
   MetricsSnapshot Snapshot() const;
   // Prometheus text format 0.0.4, with HELP and TYPE lines.
@@ -113,8 +105,8 @@ class Metrics {
   std::atomic<std::uint64_t> durable_offset_{0};
   std::atomic<std::uint64_t> confirm_batches_{0};
   std::array<std::atomic<std::uint64_t>, kGroupCounterCount> groups_{};
-  mutable std::mutex group_gauges_mutex_;
-  std::vector<GroupGauges> group_gauges_;  // guarded by group_gauges_mutex_
+  mutable std::mutex groups_mutex_;
+  std::vector<v1::GroupInfo> group_infos_;  // guarded by groups_mutex_
 };
 
 }  // namespace signalbus::broker
