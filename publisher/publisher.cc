@@ -12,7 +12,7 @@
 #include "signalbus/core/event_id.h"
 #include "signalbus/core/sockets.h"
 #include "signalbus/core/topic.h"
-#include "signalbus/v1/groups.pb.h"
+#include "signalbus/v1/publish.pb.h"
 
 namespace signalbus {
 namespace {

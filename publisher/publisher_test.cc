@@ -15,7 +15,7 @@
 #include "process.h"
 #include "signalbus/core/codec.h"
 #include "signalbus/core/event_scan.h"
-#include "signalbus/v1/groups.pb.h"
+#include "signalbus/v1/publish.pb.h"
 #include "signalbus/core/sockets.h"
 
 #include <zmq_addon.hpp>

@@ -3,7 +3,7 @@ No sockets and no locking here (the Publisher's lock guards it), so it is unit-t
 alone. See "Publish confirms" in docs/wire-protocol.md."""
 import collections
 
-from signalbus.proto import event_pb2, groups_pb2
+from signalbus.proto import event_pb2, publish_pb2
 
 
 class Pending:
@@ -112,7 +112,7 @@ class ConfirmWindow:
         longer pending are ignored. Raises ValueError for bytes that are not a
         ConfirmBatch."""
         if isinstance(batch, (bytes, bytearray, memoryview)):
-            message = groups_pb2.ConfirmBatch()
+            message = publish_pb2.ConfirmBatch()
             try:
                 message.ParseFromString(bytes(batch))
             except Exception as error:  # protobuf's DecodeError

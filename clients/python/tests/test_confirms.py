@@ -3,7 +3,7 @@ send queue and re-sends in order."""
 import pytest
 
 from signalbus.confirms import ConfirmWindow, Pending
-from signalbus.proto import event_pb2, groups_pb2
+from signalbus.proto import event_pb2, publish_pb2
 
 
 def window_with(count, publisher_id="P"):
@@ -15,7 +15,7 @@ def window_with(count, publisher_id="P"):
 
 
 def batch(*confirms, resend_from=0):
-    message = groups_pb2.ConfirmBatch()
+    message = publish_pb2.ConfirmBatch()
     for publisher_id, through, rejections in confirms:
         confirm = message.confirms.add(publisher_id=publisher_id, durable_through=through, resend_from=resend_from)
         for sequence, reason in rejections:

@@ -7,7 +7,7 @@ import pytest
 import zmq
 
 from signalbus import BrokerUnavailable, FlushTimeout, Publisher, PublisherFull, PublishRejected
-from signalbus.proto import CONFIRM_TOPIC, event_pb2, groups_pb2
+from signalbus.proto import CONFIRM_TOPIC, event_pb2, publish_pb2
 from support.processes import wait_until
 from support.programs import listened_events, start_listener
 
@@ -98,7 +98,7 @@ class BareIngest:
         return events
 
     def confirm(self, publisher_id, durable_through, resend_from=0, rejections=()):
-        message = groups_pb2.ConfirmBatch()
+        message = publish_pb2.ConfirmBatch()
         message.confirms.add(publisher_id="someone-else", durable_through=99)
         confirm = message.confirms.add(publisher_id=publisher_id, durable_through=durable_through,
                                        resend_from=resend_from)

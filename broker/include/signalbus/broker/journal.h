@@ -29,6 +29,7 @@
 #include "signalbus/log/file_store.h"
 #include "signalbus/log/group_commit.h"
 #include "signalbus/v1/groups.pb.h"
+#include "signalbus/v1/publish.pb.h"
 
 namespace signalbus::broker {
 

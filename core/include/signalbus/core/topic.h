@@ -46,6 +46,11 @@ class TopicPattern {
 
   bool any_sender() const { return sender_.empty(); }
   bool any_signal() const { return signal_.empty(); }
+  // The literal segments; empty where the pattern has "*".
+  const std::string& sender() const { return sender_; }
+  const std::string& signal() const { return signal_; }
+
+  friend bool operator==(const TopicPattern&, const TopicPattern&) = default;
 
  private:
   std::string sender_;  // empty = "*"
