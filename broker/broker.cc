@@ -30,19 +30,29 @@ Broker::~Broker() { Stop(); }
 
 Status Broker::Start() {
   live_ = std::make_unique<LiveFanout>(context_, options_.live_endpoint, metrics_);
+  PublisherSessionsOptions session_options;
+  session_options.max_publishers = options_.max_publishers;
+  session_options.verify_window = options_.publisher_verify_window;
+  session_options.forget_after = options_.journal.dedupe_window;
+  sessions_ = std::make_unique<PublisherSessions>(
+      session_options, metrics_,
+      [this](std::string_view peer, std::string_view kind, const std::string& bytes) {
+        ingest_->Send(peer, kind, bytes);
+      });
   // Recovery first: nothing is accepted before the log is known to be sound.
-  journal_ = std::make_unique<Journal>(options_.journal, metrics_, *live_);
-  journal_->set_on_logged([this](std::uint64_t offset, std::string_view key) {
-    if (coordinator_) coordinator_->NoteKey(offset, key);
-  });
-  if (Status s = journal_->Open(); !s.ok()) {
+  journal_ = std::make_unique<Journal>(options_.journal, metrics_);
+  const auto recovered_at = std::chrono::steady_clock::now();
+  if (Status s = journal_->Open([&](const PublisherFields& fields) { sessions_->Recover(fields, recovered_at); });
+      !s.ok()) {
     journal_.reset();
     return s;
   }
   metrics_.SetDurableOffset(journal_->durable_offset());
-  ingest_ = std::make_unique<Ingest>(
-      context_, IngestOptions{options_.ingest_endpoint, options_.max_event_bytes}, metrics_, *journal_,
-      [this](const Rejection& r, std::string_view topic, std::string_view event) { OnReject(r, topic, event); });
+  IngestOptions ingest_options;
+  ingest_options.endpoint = options_.ingest_endpoint;
+  ingest_options.max_event_bytes = options_.max_event_bytes;
+  ingest_options.recv_hwm = options_.ingest_queue_messages;
+  ingest_ = std::make_unique<Ingest>(context_, ingest_options, metrics_, static_cast<IngestHandler&>(*this));
   group_channel_ = std::make_unique<GroupChannel>(context_, options_.groups_endpoint);
   groups::CoordinatorOptions group_options;
   group_options.state_dir = options_.journal.data_dir + "/groups";
@@ -130,6 +140,7 @@ Status Broker::PollOnce(std::chrono::milliseconds timeout) {
     if (now - last_maintenance_ >= options_.maintenance_interval) {
       last_maintenance_ = now;
       journal_->Maintain();
+      sessions_->Maintain(now);
     }
     ReportSuppressed(false);
     return Status::Ok();
@@ -139,15 +150,36 @@ Status Broker::PollOnce(std::chrono::milliseconds timeout) {
 }
 
 void Broker::SendConfirms() {
-  (void)journal_->TakeDurable();
-  std::optional<v1::ConfirmBatch> batch = journal_->TakeConfirms();
-  if (!batch) return;
-  // Upstream on the ingest XSUB: every connected publisher's XPUB receives it; plain PUB
-  // sockets discard it. A publisher whose queue is full misses this batch and re-sends,
-  // which earns it another confirm.
-  std::string bytes = batch->SerializeAsString();
-  (void)ingest_->socket().send(zmq::buffer(kConfirmTopic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-  (void)ingest_->socket().send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+  if (std::optional<std::uint64_t> durable = journal_->TakeDurable()) sessions_->OnDurable(*durable);
+  sessions_->SendConfirms();
+}
+
+// ---- What publishers send ------------------------------------------------------------------
+
+void Broker::OnProbe(std::string_view peer) { sessions_->OnProbe(peer); }
+
+void Broker::OnHello(std::string_view peer, std::string_view hello) {
+  sessions_->OnHello(peer, hello, std::chrono::steady_clock::now());
+}
+
+// An accepted event's whole way through the broker.
+void Broker::OnEvent(std::string_view peer, AcceptedEvent& event) {
+  std::optional<PublisherSessions::Ticket> ticket =
+      sessions_->Admit(peer, event.fields, std::chrono::steady_clock::now());
+  if (!ticket) return;  // a duplicate, refused, or out of order: the publisher is told
+  Result<std::uint64_t> offset = journal_->Append(event.topic_view(), event.event_view());
+  if (!offset.ok()) return;  // journal_->failure() stops the broker; nothing is confirmed
+  sessions_->Logged(*ticket, *offset);
+  coordinator_->NoteKey(*offset, event.fields.ordering_key);
+  live_->Accept(event);
+}
+
+void Broker::OnRejected(std::string_view peer, const Rejection& rejection, std::string_view topic,
+                        std::string_view event) {
+  sessions_->OnRejected(peer, event, RejectReasonName(rejection.reason));
+  if (!reject_log_limiter_.Allow()) return;
+  spdlog::warn("rejected message ({}): {}; topic='{}' event='{}'", RejectReasonName(rejection.reason),
+               rejection.detail, Printable(topic), Printable(event, 32));
 }
 
 void Broker::PublishGroupCounters() {
@@ -166,13 +198,6 @@ void Broker::PublishGroupGauges(std::chrono::steady_clock::time_point now, bool 
   if (!force && now - last_group_gauges_ < options_.group_gauges_interval) return;
   last_group_gauges_ = now;
   metrics_.SetGroups(coordinator_->ListGroups());
-}
-
-void Broker::OnReject(const Rejection& rejection, std::string_view topic, std::string_view event) {
-  journal_->OnRejected(event, RejectReasonName(rejection.reason));
-  if (!reject_log_limiter_.Allow()) return;
-  spdlog::warn("rejected message ({}): {}; topic='{}' event='{}'", RejectReasonName(rejection.reason),
-               rejection.detail, Printable(topic), Printable(event, 32));
 }
 
 void Broker::ReportSuppressed(bool force) {

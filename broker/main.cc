@@ -64,6 +64,9 @@ int main(int argc, char** argv) {
   std::uint64_t retention_bytes = 0;
   std::string retention_age = "0";
   std::string dedupe_window = "2m";
+  std::size_t max_publishers = 10'000;
+  std::size_t publisher_window = 65'536;
+  int ingest_queue = 1000;
   bool skip_corrupt = false;
   app.add_option("--data-dir", data_dir, "Directory of the durable log")
       ->envname("SIGNALBUS_DATA_DIR")
@@ -81,12 +84,28 @@ int main(int argc, char** argv) {
   app.add_option("--retention-age", retention_age, "Delete segments older than this, e.g. 168h for a week (0: keep)")
       ->check(kDuration)
       ->capture_default_str();
-  app.add_option("--dedupe-window", dedupe_window, "How far back re-sent events are recognised after a restart")
+  app.add_option("--dedupe-window", dedupe_window,
+                 "How long an idle publisher id is remembered, and how far back re-sent events are recognised "
+                 "after a restart")
       ->check(kDuration)
+      ->capture_default_str();
+  app.add_option("--max-publishers", max_publishers,
+                 "Publisher ids remembered at once; a hello for one more is refused (too_many_publishers)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}))
+      ->capture_default_str();
+  app.add_option("--publisher-window", publisher_window,
+                 "Recent event ids remembered per publisher id (16 bytes each), to tell a re-send from a new "
+                 "event reusing its sequence; at least any publisher's unconfirmed window")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24))
+      ->capture_default_str();
+  app.add_option("--ingest-queue", ingest_queue,
+                 "Messages queued per publisher connection before ZeroMQ stops reading it (times the largest "
+                 "frame: what one publisher can make the broker buffer)")
+      ->check(CLI::Range(1, 1'000'000))
       ->capture_default_str();
   app.add_flag("--skip-corrupt", skip_corrupt,
                "Start even if the log has damaged records (they are reported and never delivered)");
-  app.add_option("--ingest", ingest, "Endpoint publishers connect to (XSUB)")
+  app.add_option("--ingest", ingest, "Endpoint publishers connect to (ROUTER)")
       ->envname(signalbus::kIngestEnv)
       ->check(kEndpoint)
       ->capture_default_str();
@@ -128,6 +147,9 @@ int main(int argc, char** argv) {
     options.metrics = signalbus::broker::ParseMetricsAddress(metrics).value();  // checked by the flag
   }
   options.max_event_bytes = max_event_bytes;
+  options.max_publishers = max_publishers;
+  options.publisher_verify_window = publisher_window;
+  options.ingest_queue_messages = ingest_queue;
   options.journal.data_dir = data_dir;
   options.journal.sync = signalbus::eventlog::ParseSyncPolicy(fsync).value();  // checked by the flag
   options.journal.segment_bytes = segment_bytes;

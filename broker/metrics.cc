@@ -141,6 +141,11 @@ MetricsSnapshot Metrics::Snapshot() const {
   s.out_of_order = out_of_order_.load(std::memory_order_relaxed);
   s.durable_offset = durable_offset_.load(std::memory_order_relaxed);
   s.confirm_batches = confirm_batches_.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < kRefusalCount; ++i) s.refused[i] = refused_[i].load(std::memory_order_relaxed);
+  s.sessions_opened = sessions_opened_.load(std::memory_order_relaxed);
+  s.sessions_taken_over = sessions_taken_over_.load(std::memory_order_relaxed);
+  s.publishers = publishers_.load(std::memory_order_relaxed);
+  s.publisher_sessions = publisher_sessions_.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < kGroupCounterCount; ++i) s.groups[i] = groups_[i].load(std::memory_order_relaxed);
   return s;
 }
@@ -171,8 +176,21 @@ std::string Metrics::RenderPrometheus() const {
   Sample(out, kOutOfOrderMetric, s.out_of_order);
   Header(out, kDurableOffsetMetric, "gauge", "Highest log offset on disk (fdatasync'ed per the sync policy).");
   Sample(out, kDurableOffsetMetric, s.durable_offset);
-  Header(out, kConfirmBatchesMetric, "counter", "Publish-confirm batches sent to publishers.");
+  Header(out, kConfirmBatchesMetric, "counter", "Publish confirms sent, each to the one connection it is for.");
   Sample(out, kConfirmBatchesMetric, s.confirm_batches);
+  Header(out, kRefusedMetric, "counter", "Hellos and events refused by the publisher-session rules, by reason.");
+  for (Refusal refusal : kAllRefusals) {
+    Sample(out, kRefusedMetric, s.refused[RefusalIndex(refusal)], RefusalName(refusal));
+  }
+  Header(out, kSessionsOpenedMetric, "counter", "Publisher sessions opened by a hello.");
+  Sample(out, kSessionsOpenedMetric, s.sessions_opened);
+  Header(out, kSessionsTakenOverMetric, "counter",
+         "Publisher sessions closed because a newer connection opened one for the same publisher id.");
+  Sample(out, kSessionsTakenOverMetric, s.sessions_taken_over);
+  Header(out, kPublishersMetric, "gauge", "Publisher ids the broker remembers (for dedupe and sequence checks).");
+  Sample(out, kPublishersMetric, s.publishers);
+  Header(out, kPublisherSessionsMetric, "gauge", "Publisher sessions (connections speaking for a publisher id).");
+  Sample(out, kPublisherSessionsMetric, s.publisher_sessions);
   for (GroupCounter counter : kAllGroupCounters) {
     Header(out, GroupCounterMetric(counter), "counter", GroupCounterHelp(counter));
     Sample(out, GroupCounterMetric(counter), s.groups[static_cast<std::size_t>(counter)]);

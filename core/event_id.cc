@@ -106,4 +106,10 @@ std::uint64_t EventIdMillis(std::string_view id) {
   return v;  // 10 digits = 50 bits; the top two are zero for a valid id
 }
 
+EventIdBits DecodeEventId(std::string_view id) {
+  unsigned __int128 v = 0;
+  for (char c : id) v = (v << 5) | static_cast<unsigned __int128>(DecodeChar(c));
+  return EventIdBits{static_cast<std::uint64_t>(v >> 64), static_cast<std::uint64_t>(v)};
+}
+
 }  // namespace signalbus

@@ -5,6 +5,8 @@
 #include <thread>
 #include <vector>
 
+#include <cctype>
+
 #include <gtest/gtest.h>
 
 namespace signalbus {
@@ -44,6 +46,19 @@ TEST(EventId, ConcurrentCallersGetDistinctIds) {
   std::set<std::string> all;
   for (auto& out : per_thread) all.insert(out.begin(), out.end());
   EXPECT_EQ(all.size(), 20000u);
+}
+
+TEST(EventId, DecodesToDistinctBitsForDistinctIdsAndTheSameBitsForEitherCase) {
+  std::string a = NewEventId();
+  std::string b = NewEventId();
+  EXPECT_FALSE(DecodeEventId(a) == DecodeEventId(b));
+  std::string lower = a;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  EXPECT_TRUE(DecodeEventId(a) == DecodeEventId(lower));
+  EXPECT_TRUE(DecodeEventId("00000000000000000000000000") == (EventIdBits{0, 0}));
+  EXPECT_TRUE(DecodeEventId("7ZZZZZZZZZZZZZZZZZZZZZZZZZ") == (EventIdBits{~0ULL, ~0ULL}));
+  EXPECT_TRUE(DecodeEventId("00000000000000000000000001") == (EventIdBits{0, 1}));
+  EXPECT_TRUE(DecodeEventId("0000000000000Z000000000000") == (EventIdBits{1, 0xFULL << 60}));  // bits 60..64
 }
 
 TEST(EventId, RejectsMalformedIds) {

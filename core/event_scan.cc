@@ -1,4 +1,4 @@
-// Top-level protobuf field walk that stops after field 7 (Event.sequence).
+// Top-level protobuf field walk that stops before the payload (field 20 and up).
 #include "signalbus/core/event_scan.h"
 
 namespace signalbus {
@@ -27,14 +27,16 @@ std::optional<PublisherFields> ScanPublisherFields(std::string_view bytes) {
     if (!ReadVarint(bytes, pos, tag)) return std::nullopt;
     std::uint64_t field = tag >> 3;
     std::uint32_t wire_type = tag & 7;
-    if (field > 7) break;  // fields are written in order: nothing relevant follows
+    if (field > 10) break;  // fields are written in order: nothing relevant follows
     std::uint64_t value = 0;
     switch (wire_type) {
       case 0:  // varint
         if (!ReadVarint(bytes, pos, value)) return std::nullopt;
         if (field == 7) {
           out.sequence = value;
-          have_sequence = true;
+          have_sequence = value != 0;
+        } else if (field == 10) {
+          out.unconfirmed_from = value;
         }
         break;
       case 1:  // 64-bit
@@ -46,6 +48,8 @@ std::optional<PublisherFields> ScanPublisherFields(std::string_view bytes) {
         if (field == 6) {
           out.publisher_id = bytes.substr(pos, value);
           have_id = true;
+        } else if (field == 2) {
+          out.event_id = bytes.substr(pos, value);
         }
         pos += value;
         break;
@@ -56,7 +60,7 @@ std::optional<PublisherFields> ScanPublisherFields(std::string_view bytes) {
       default:
         return std::nullopt;
     }
-    if (field == 7) break;
+    if (field == 10) break;
   }
   if (!have_id || !have_sequence || out.publisher_id.empty()) return std::nullopt;
   return out;

@@ -11,14 +11,18 @@
 namespace signalbus {
 namespace {
 
-TEST(EventScan, FindsPublisherIdAndSequenceOfEverySignal) {
+TEST(EventScan, FindsTheIdentityFieldsOfEverySignal) {
   for (v1::Event event : testing::OneOfEverySignal()) {
     event.set_publisher_id("pub-" + event.signal());
     event.set_sequence(123456789012ULL);
-    auto fields = ScanPublisherFields(EncodeEvent(event));
+    event.set_unconfirmed_from(123456789000ULL);
+    std::string bytes = EncodeEvent(event);
+    auto fields = ScanPublisherFields(bytes);
     ASSERT_TRUE(fields.has_value()) << event.signal();
     EXPECT_EQ(fields->publisher_id, "pub-" + event.signal());
     EXPECT_EQ(fields->sequence, 123456789012ULL);
+    EXPECT_EQ(fields->unconfirmed_from, 123456789000ULL);
+    EXPECT_EQ(fields->event_id, event.event_id());
   }
 }
 
@@ -29,6 +33,11 @@ TEST(EventScan, EventWithoutPublisherIdentityHasNone) {
   event = testing::UserCreated("1");
   event.clear_sequence();
   EXPECT_FALSE(ScanPublisherFields(EncodeEvent(event)).has_value());
+  event = testing::UserCreated("1");
+  event.clear_unconfirmed_from();
+  auto fields = ScanPublisherFields(EncodeEvent(event));
+  ASSERT_TRUE(fields.has_value());
+  EXPECT_EQ(fields->unconfirmed_from, 0u);
 }
 
 TEST(EventScan, TruncatedAndRandomBytesNeverCrash) {

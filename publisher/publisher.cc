@@ -1,5 +1,6 @@
-// Publisher: event completion, the XPUB connection to the broker's ingest, confirms,
-// re-sends, and the waits that keep PUB/SUB from dropping events silently.
+// Publisher: event completion, the DEALER connection to the broker's ingest, the
+// session per connection, confirms, re-sends, and what happens when the broker refuses
+// this publisher's id.
 #include "signalbus/publisher/publisher.h"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include "signalbus/core/codec.h"
 #include "signalbus/core/endpoints.h"
 #include "signalbus/core/event_id.h"
+#include "signalbus/core/ingest_protocol.h"
 #include "signalbus/core/sockets.h"
 #include "signalbus/core/topic.h"
 #include "signalbus/v1/publish.pb.h"
@@ -17,15 +19,20 @@
 namespace signalbus {
 namespace {
 
-// How often Publish looks for confirms and subscription changes without waiting.
+// How often Publish looks at what the broker sent without waiting.
 constexpr std::chrono::microseconds kConfirmPollInterval{50};
+// How often a hello is repeated while no session is open (it is lost while there is no
+// connection; a new connection also asks for one).
+constexpr std::chrono::milliseconds kHelloRetry{250};
+constexpr char kClient[] = "signalbus-cpp/0.1.0";
 
 }  // namespace
 
-Publisher::Publisher(PublisherOptions options) : options_(std::move(options)) {}
+Publisher::Publisher(PublisherOptions options, bool generated_id)
+    : options_(std::move(options)), generated_id_(generated_id) {}
 
 Publisher::~Publisher() {
-  if (!unconfirmed_.empty()) {
+  if (!unconfirmed_.empty() && failure_.ok()) {
     if (Status s = Flush(options_.send_timeout); !s.ok()) spdlog::error("publisher closing: {}", s.message());
   }
   socket_.close();
@@ -35,8 +42,9 @@ Publisher::~Publisher() {
 Result<std::unique_ptr<Publisher>> Publisher::Connect(PublisherOptions options) {
   if (options.endpoint.empty()) options.endpoint = FromEnv(kIngestEnv, kDefaultIngestEndpoint);
   if (Status s = ValidateEndpoint(options.endpoint); !s.ok()) return s;
-  if (options.publisher_id.empty()) options.publisher_id = NewEventId();
-  std::unique_ptr<Publisher> publisher(new Publisher(std::move(options)));
+  const bool generated = options.publisher_id.empty();
+  if (generated) options.publisher_id = NewEventId();
+  std::unique_ptr<Publisher> publisher(new Publisher(std::move(options), generated));
   if (Status s = publisher->Open(); !s.ok()) return s;
   return publisher;
 }
@@ -44,64 +52,53 @@ Result<std::unique_ptr<Publisher>> Publisher::Connect(PublisherOptions options) 
 Status Publisher::Open() {
   SocketOptions socket_options;
   socket_options.send_hwm = options_.send_hwm;
-  socket_options.send_timeout = options_.send_timeout;
-  socket_ = MakeSocket(context_, zmq::socket_type::xpub, socket_options);
-  socket_.set(zmq::sockopt::xpub_nodrop, 1);
-  // No queue for a broker that is not connected: when it goes, its pipe goes, the XPUB
-  // reports the unsubscription, and events wait in unconfirmed_ (not in a queue whose
-  // head dies in the kernel with the old connection) until its subscription is back.
+  socket_ = MakeSocket(context_, zmq::socket_type::dealer, socket_options);
+  // Each new connection starts with an empty message, which the broker answers "no
+  // session": how a restarted broker or a re-established connection is noticed at once.
+  socket_.set(zmq::sockopt::probe_router, 1);
+  // No queue for a broker that is not connected: while it is away, sends fail at once
+  // and events wait in unconfirmed_ (not in a queue whose head dies in the kernel with
+  // the old connection) until a session is open again.
   socket_.set(zmq::sockopt::immediate, 1);
   if (Status s = signalbus::Connect(socket_, options_.endpoint); !s.ok()) return s;
-  if (Status s = Pump(options_.connect_timeout, [this] { return subscriptions_ > 0; }); !s.ok()) return s;
-  if (subscriptions_ == 0) {
+  if (Status s = Pump(options_.connect_timeout, [this] { return open_; }); !s.ok()) return s;
+  if (!failure_.ok()) return failure_;
+  if (!open_) {
     return Unavailable("no broker answered at " + options_.endpoint + " within " +
                        std::to_string(options_.connect_timeout.count()) + " ms");
   }
   return Status::Ok();
 }
 
-// What arrives on the XPUB: subscription changes (one frame, 0x01/0x00 + prefix) and
-// confirm batches (two frames, kConfirmTopic + ConfirmBatch) sent upstream by the broker.
+// What arrives on the DEALER: [kSessionKind, SessionReply] and [kConfirmKind,
+// PublishConfirm], from the broker, for this connection only.
 Status Publisher::Pump(std::chrono::milliseconds timeout, const std::function<bool()>& done) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
-    zmq::message_t first;
+    zmq::message_t kind;
     bool got = false;
     try {
-      got = TryRecvFrame(socket_, first);
+      got = TryRecvFrame(socket_, kind);
+      if (got) {
+        zmq::message_t body;
+        bool have_body = kind.more() && TryRecvFrame(socket_, body);
+        zmq::message_t extra;
+        for (bool more = have_body && body.more(); more && TryRecvFrame(socket_, extra);) more = extra.more();
+        if (have_body && kind.to_string_view() == kConfirmKind) HandleConfirm(body);
+        if (have_body && kind.to_string_view() == kSessionKind) HandleSession(body);
+      }
     } catch (const zmq::error_t& e) {
       return Internal(std::string("receive failed: ") + e.what());
     }
-    if (got) {
-      if (first.more()) {
-        zmq::message_t rest;
-        bool is_confirm = first.to_string_view() == kConfirmTopic;
-        while (TryRecvFrame(socket_, rest)) {
-          if (is_confirm) HandleConfirms(rest);
-          if (!rest.more()) break;
-        }
-      } else if (first.size() >= 1) {
-        auto kind = static_cast<const unsigned char*>(first.data())[0];
-        if (kind == 1) {
-          if (subscriptions_++ == 0) {
-            // The broker is (back) there. After a reconnect, whatever it may not have
-            // received goes again; it drops what it already logged.
-            if (ever_subscribed_) ResendAll();
-            ever_subscribed_ = true;
-          }
-        } else if (kind == 0 && subscriptions_ > 0) {
-          --subscriptions_;
-        }
-      }
-      continue;
-    }
-    if (done()) return Status::Ok();
+    if (got) continue;
+    if (done() || !failure_.ok()) return Status::Ok();
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return Status::Ok();
-    if (!unconfirmed_.empty() && subscriptions_ > 0 && now - last_progress_ >= options_.resend_interval) ResendAll();
-    auto wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
-                             std::chrono::milliseconds(1),
-                         options_.resend_interval);
+    if (!open_ && now - last_hello_ >= kHelloRetry) SendHello();
+    if (open_ && !unconfirmed_.empty() && now - last_progress_ >= options_.resend_interval) ResendAll();
+    auto wait = std::min({std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
+                              std::chrono::milliseconds(1),
+                          options_.resend_interval, std::chrono::milliseconds(kHelloRetry)});
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
     try {
       zmq::poll(&item, 1, wait);
@@ -111,26 +108,101 @@ Status Publisher::Pump(std::chrono::milliseconds timeout, const std::function<bo
   }
 }
 
-void Publisher::HandleConfirms(const zmq::message_t& frame) {
-  v1::ConfirmBatch batch;
-  if (!batch.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) return;
-  for (const v1::PublishConfirm& confirm : batch.confirms()) {
-    if (confirm.publisher_id() != options_.publisher_id) continue;
-    for (const v1::PublishRejection& r : confirm.rejections()) {
-      auto it = std::find_if(unconfirmed_.begin(), unconfirmed_.end(),
-                             [&](const Pending& p) { return p.sequence == r.sequence(); });
-      if (it == unconfirmed_.end()) continue;
-      rejections_.push_back("the broker rejected event " + std::to_string(r.sequence()) + " (" + r.reason() + ")");
-      unconfirmed_.erase(it);
+void Publisher::SendHello() {
+  last_hello_ = std::chrono::steady_clock::now();
+  v1::PublisherHello hello;
+  hello.set_publisher_id(options_.publisher_id);
+  hello.set_unconfirmed_from(unconfirmed_.empty() ? sequence_ + 1 : unconfirmed_.front().sequence);
+  hello.set_next_sequence(sequence_ + 1);
+  hello.set_client(kClient);
+  std::string bytes = hello.SerializeAsString();
+  try {
+    // Without a connection (ZMQ_IMMEDIATE) this fails at once; the next one is retried.
+    if (socket_.send(zmq::buffer(kHelloKind), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      (void)socket_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
     }
-    bool progress = false;
-    while (!unconfirmed_.empty() && unconfirmed_.front().sequence <= confirm.durable_through()) {
-      unconfirmed_.pop_front();
-      progress = true;
-    }
-    if (progress) last_progress_ = std::chrono::steady_clock::now();
-    if (confirm.resend_from() != 0) ResendAfterGap(confirm.resend_from());
+  } catch (const zmq::error_t&) {
   }
+}
+
+void Publisher::HandleSession(const zmq::message_t& frame) {
+  v1::SessionReply reply;
+  if (!reply.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) return;
+  switch (reply.state()) {
+    case v1::SessionReply::OPEN:
+      if (reply.publisher_id() != options_.publisher_id || open_) return;
+      open_ = true;
+      // On every new session, whatever the broker may not have received goes again; it
+      // drops what it already logged.
+      if (ever_open_) ResendAll();
+      ever_open_ = true;
+      last_progress_ = std::chrono::steady_clock::now();
+      return;
+    case v1::SessionReply::NO_SESSION:
+      // A new connection, or a broker that restarted.
+      open_ = false;
+      SendHello();
+      return;
+    case v1::SessionReply::REFUSED:
+    case v1::SessionReply::TAKEN_OVER:
+      if (reply.publisher_id() != options_.publisher_id) return;  // about an id given up already
+      open_ = false;
+      LoseId("the broker at " + options_.endpoint + " " +
+             (reply.state() == v1::SessionReply::TAKEN_OVER ? "gave its session to a newer connection"
+                                                             : "refused it") +
+             " (" + reply.reason() + "): " + reply.message());
+      return;
+    default:
+      return;
+  }
+}
+
+void Publisher::LoseId(const std::string& why) {
+  if (!generated_id_) {
+    failure_ = FailedPrecondition("publisher id '" + options_.publisher_id + "': " + why + "; " +
+                                  std::to_string(unconfirmed_.size()) + " events unconfirmed");
+    spdlog::error("{}", failure_.message());
+    return;
+  }
+  // A generated id is unique: someone else claimed it. Carry on under a fresh one, with
+  // what is unconfirmed numbered anew (the broker never logged it under the old id: a
+  // takeover is announced only after the last confirm of what it did log).
+  std::string old = options_.publisher_id;
+  options_.publisher_id = NewEventId();
+  spdlog::warn("publisher id '{}': {}; continuing as '{}'", old, why, options_.publisher_id);
+  sequence_ = 0;
+  for (Pending& p : unconfirmed_) {
+    v1::Event event;
+    if (!event.ParseFromString(p.bytes)) continue;  // made here: always an Event
+    event.set_publisher_id(options_.publisher_id);
+    event.set_sequence(++sequence_);
+    event.set_unconfirmed_from(1);
+    p.sequence = sequence_;
+    p.unconfirmed_from = 1;
+    p.bytes = EncodeEvent(event);
+  }
+  ever_open_ = true;  // the new session re-sends them all
+  SendHello();
+}
+
+void Publisher::HandleConfirm(const zmq::message_t& frame) {
+  v1::PublishConfirm confirm;
+  if (!confirm.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) return;
+  if (confirm.publisher_id() != options_.publisher_id) return;  // for an id given up already
+  for (const v1::PublishRejection& r : confirm.rejections()) {
+    auto it = std::find_if(unconfirmed_.begin(), unconfirmed_.end(),
+                           [&](const Pending& p) { return p.sequence == r.sequence(); });
+    if (it == unconfirmed_.end()) continue;
+    rejections_.push_back("the broker rejected event " + std::to_string(r.sequence()) + " (" + r.reason() + ")");
+    unconfirmed_.erase(it);
+  }
+  bool progress = false;
+  while (!unconfirmed_.empty() && unconfirmed_.front().sequence <= confirm.durable_through()) {
+    unconfirmed_.pop_front();
+    progress = true;
+  }
+  if (progress) last_progress_ = std::chrono::steady_clock::now();
+  if (confirm.resend_from() != 0) ResendAfterGap(confirm.resend_from());
 }
 
 void Publisher::ResendAfterGap(std::uint64_t resend_from) {
@@ -145,16 +217,18 @@ void Publisher::ResendAfterGap(std::uint64_t resend_from) {
 }
 
 bool Publisher::SendFrames(const Pending& pending) {
-  // A full queue makes the first send wait up to send_timeout (XPUB_NODROP); the second
-  // frame of a started message is always taken.
-  if (!socket_.send(zmq::buffer(pending.topic), zmq::send_flags::sndmore)) return false;
-  (void)socket_.send(zmq::buffer(pending.bytes), zmq::send_flags::none);
+  // The second frame of a started message is always taken.
+  if (!socket_.send(zmq::buffer(pending.topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+    open_ = false;  // no connection (ZMQ_IMMEDIATE): wait for the next session
+    return false;
+  }
+  (void)socket_.send(zmq::buffer(pending.bytes), zmq::send_flags::dontwait);
   return true;
 }
 
 void Publisher::ResendAll() {
   last_progress_ = std::chrono::steady_clock::now();
-  if (unconfirmed_.empty()) return;
+  if (unconfirmed_.empty() || !open_) return;
   ++resends_;
   spdlog::debug("re-sending {} unconfirmed events to {}", unconfirmed_.size(), options_.endpoint);
   Pending& first = unconfirmed_.front();
@@ -167,7 +241,7 @@ void Publisher::ResendAll() {
     }
   }
   for (const Pending& pending : unconfirmed_) {
-    if (!SendFrames(pending)) break;  // still unconfirmed: the next resend tries again
+    if (!SendFrames(pending)) break;  // still unconfirmed: the next session re-sends
   }
 }
 
@@ -180,21 +254,22 @@ Status Publisher::TakeRejections() {
 }
 
 Status Publisher::Flush(std::chrono::milliseconds timeout) {
+  if (!failure_.ok()) return failure_;
   if (Status s = Pump(timeout, [this] { return unconfirmed_.empty(); }); !s.ok()) return s;
+  if (!failure_.ok()) return failure_;
   if (!unconfirmed_.empty()) {
     return DeadlineExceeded(std::to_string(unconfirmed_.size()) + " events not confirmed by the broker at " +
                             options_.endpoint + " within " + std::to_string(timeout.count()) + " ms" +
-                            (subscriptions_ == 0 ? " (broker unreachable)" : ""));
+                            (open_ ? "" : " (broker unreachable)"));
   }
   return TakeRejections();
 }
 
 Status Publisher::Publish(v1::Event event) {
+  if (!failure_.ok()) return failure_;
   if (event.schema_version() == 0) event.set_schema_version(kSchemaVersion);
   if (event.event_id().empty()) event.set_event_id(NewEventId());
   if (event.source().empty()) event.set_source(options_.source);
-  if (event.publisher_id().empty()) event.set_publisher_id(options_.publisher_id);
-  event.set_sequence(sequence_ + 1);
   if (!event.has_occurred_at()) {
     *event.mutable_occurred_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
   }
@@ -204,15 +279,8 @@ Status Publisher::Publish(v1::Event event) {
   if (instance != nullptr && instance->model().empty()) instance->set_model(event.sender());
   if (event.ordering_key().empty()) event.set_ordering_key(OrderingKeyFor(event.sender(), PrimaryKeyOf(event)));
   if (event.has_login_failed()) MaskCredentials(event.mutable_login_failed());
-  if (Status s = ValidateEvent(event); !s.ok()) return s;
-  const std::uint64_t unconfirmed_from = unconfirmed_.empty() ? sequence_ + 1 : unconfirmed_.front().sequence;
-  event.set_unconfirmed_from(unconfirmed_from);
-  Pending pending{sequence_ + 1, unconfirmed_from, TopicOf(event), EncodeEvent(event)};
-  if (pending.bytes.size() > kDefaultMaxEventBytes) {
-    return InvalidArgument("event of " + std::to_string(pending.bytes.size()) +
-                           " bytes is over the broker's default limit of " + std::to_string(kDefaultMaxEventBytes));
-  }
-  // Confirms that are waiting make room; a full window waits for more, bounded. Looking
+
+  // What the broker sent makes room; a full window waits for more, bounded. Looking
   // when nothing is waiting costs ZeroMQ two system calls, more than the rest of a
   // Publish, so a fast publisher looks once per kConfirmPollInterval.
   if (const auto now = std::chrono::steady_clock::now(); now - last_pump_ >= kConfirmPollInterval) {
@@ -225,23 +293,30 @@ Status Publisher::Publish(v1::Event event) {
         !s.ok()) {
       return s;
     }
-    if (unconfirmed_.size() >= options_.max_unconfirmed) {
+    if (unconfirmed_.size() >= options_.max_unconfirmed && failure_.ok()) {
       return DeadlineExceeded(std::to_string(unconfirmed_.size()) + " events await confirms from the broker at " +
                               options_.endpoint + "; none arrived within " +
                               std::to_string(options_.send_timeout.count()) + " ms");
     }
   }
-  if (subscriptions_ > 0) {
-    try {
-      if (!SendFrames(pending)) {
-        return DeadlineExceeded("broker at " + options_.endpoint + " did not take events for " +
-                                std::to_string(options_.send_timeout.count()) + " ms (queue full)");
-      }
-    } catch (const zmq::error_t& e) {
-      return Internal(std::string("send failed: ") + e.what());
-    }
+  if (!failure_.ok()) return failure_;
+
+  // Stamped last: waiting for room may have moved this publisher to a fresh id.
+  event.set_publisher_id(options_.publisher_id);
+  event.set_sequence(sequence_ + 1);
+  event.set_unconfirmed_from(unconfirmed_.empty() ? sequence_ + 1 : unconfirmed_.front().sequence);
+  if (Status s = ValidateEvent(event); !s.ok()) return s;
+  Pending pending{sequence_ + 1, event.unconfirmed_from(), TopicOf(event), EncodeEvent(event)};
+  if (pending.bytes.size() > kDefaultMaxEventBytes) {
+    return InvalidArgument("event of " + std::to_string(pending.bytes.size()) +
+                           " bytes is over the broker's default limit of " + std::to_string(kDefaultMaxEventBytes));
   }
-  // With no broker subscribed the event waits here and goes out when it comes back.
+  try {
+    // Without an open session the event waits here and goes out with the next one.
+    if (open_) (void)SendFrames(pending);
+  } catch (const zmq::error_t& e) {
+    return Internal(std::string("send failed: ") + e.what());
+  }
   if (unconfirmed_.empty()) last_progress_ = std::chrono::steady_clock::now();
   unconfirmed_.push_back(std::move(pending));
   ++sequence_;

@@ -1,10 +1,15 @@
-// The broker: wires ingest, validation, live fan-out and metrics together and runs
-// the poll loop that drives them, all on the calling thread (the metrics HTTP server
-// has threads of its own). main.cc is only flags, signals and exit codes around this.
+// The broker: wires ingest, publisher sessions, the durable log, live fan-out, consumer
+// groups and metrics together and runs the poll loop that drives them, all on the
+// calling thread (the log's committer, the group state writer and the metrics HTTP
+// server have threads of their own). main.cc is only flags, signals and exit codes.
 //
-//   publishers --PUB--> Ingest (XSUB) --accepted--> Journal --> LiveFanout (XPUB) --> listeners
-//        ^                   |--rejected--> metrics,  |--append--> durable log
-//        '---- confirms -----'  warning, confirm      '--durable offset--> confirms
+// An accepted event's way, in Broker::OnEvent: the sessions admit it (sequence rules),
+// the journal appends it, the groups learn its key, the live fan-out forwards it. Its
+// confirm goes back to the connection that sent it once the log is durable.
+//
+//   publisher DEALER -> Ingest (ROUTER) -> PublisherSessions -> Journal -> LiveFanout -> listeners
+//        ^                                        |                |
+//        +-- confirms, session replies -----------+                +-- durable -> Coordinator -> groups
 #pragma once
 
 #include <chrono>
@@ -22,6 +27,7 @@
 #include "signalbus/broker/live_fanout.h"
 #include "signalbus/broker/metrics.h"
 #include "signalbus/broker/metrics_server.h"
+#include "signalbus/broker/publisher_sessions.h"
 #include "signalbus/core/codec.h"
 #include "signalbus/core/endpoints.h"
 #include "signalbus/core/logging.h"
@@ -38,6 +44,13 @@ struct BrokerOptions {
   // Where /metrics is served; nullopt turns the HTTP server off.
   std::optional<MetricsAddress> metrics;
   std::size_t max_event_bytes = kDefaultMaxEventBytes;
+  // Messages queued per publisher connection inbound (ZeroMQ's receive high-water mark):
+  // about what one publisher can make the broker buffer, times the largest frame.
+  int ingest_queue_messages = 1000;
+  // Publisher identity: how many ids, how many recent event ids each (the journal's
+  // dedupe_window is how long an idle one is remembered).
+  std::size_t max_publishers = 10'000;
+  std::size_t publisher_verify_window = 65'536;
   // The durable log: where, how it syncs, retention.
   JournalOptions journal;
   // How often retention runs.
@@ -54,7 +67,7 @@ struct BrokerOptions {
 };
 
 // Used from one thread. The context must outlive the broker.
-class Broker {
+class Broker : private IngestHandler {
  public:
   explicit Broker(BrokerOptions options, zmq::context_t& context = SharedContext());
   ~Broker();  // Stop()
@@ -86,7 +99,12 @@ class Broker {
   Journal& journal() { return *journal_; }
 
  private:
-  void OnReject(const Rejection& rejection, std::string_view topic, std::string_view event);
+  // IngestHandler: what publishers send, by kind.
+  void OnProbe(std::string_view peer) override;
+  void OnHello(std::string_view peer, std::string_view hello) override;
+  void OnEvent(std::string_view peer, AcceptedEvent& event) override;
+  void OnRejected(std::string_view peer, const Rejection& rejection, std::string_view topic,
+                  std::string_view event) override;
   // Applies new durability and sends the confirms owed to publishers.
   void SendConfirms();
   // Copies the coordinator's totals to the metrics the HTTP thread reads.
@@ -101,6 +119,7 @@ class Broker {
   Metrics metrics_;
   std::unique_ptr<LiveFanout> live_;
   std::unique_ptr<Journal> journal_;
+  std::unique_ptr<PublisherSessions> sessions_;
   std::unique_ptr<Ingest> ingest_;
   std::unique_ptr<GroupChannel> group_channel_;
   std::unique_ptr<groups::Coordinator> coordinator_;

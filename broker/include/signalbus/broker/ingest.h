@@ -1,12 +1,15 @@
-// Ingest: the XSUB socket publishers connect to. Reads each multipart message with at
-// most two frames held in memory, has the validator judge it, counts it, and passes
-// accepted events to the EventSink and rejections to a handler (the broker logs them).
-// Data flow: publisher PUB/XPUB -> Ingest (XSUB) -> ValidateMessage -> EventSink.
+// Ingest: the ROUTER socket publishers connect to with DEALER sockets. Reads each message
+// with at most three frames held in memory (the connection's routing id and the first
+// two frames; any more are read and released one at a time), tells a connection's probe,
+// a hello and an event apart, has the validator judge each event, and hands everything
+// to the IngestHandler together with the routing id of the connection it came on.
+// Send() answers one connection, never another.
+//
+// Data flow: publisher DEALER -> Ingest (ROUTER) -> ValidateMessage -> IngestHandler (the broker)
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 
@@ -19,13 +22,29 @@
 
 namespace signalbus::broker {
 
-// Told about every rejected message: why, and its first two frames (empty if absent).
-// The views live only for the call.
-using RejectHandler = std::function<void(const Rejection& rejection, std::string_view topic, std::string_view event)>;
+// What Ingest reads, by kind. Called on the poll thread; views live only for the call.
+class IngestHandler {
+ public:
+  virtual ~IngestHandler() = default;
+  // A new connection's first message (ZMQ_PROBE_ROUTER: one empty frame).
+  virtual void OnProbe(std::string_view peer) = 0;
+  // ["$hello", hello] (the hello is empty if the message had another frame count).
+  virtual void OnHello(std::string_view peer, std::string_view hello) = 0;
+  // An event the validator accepted. The handler may keep its frames (share them).
+  virtual void OnEvent(std::string_view peer, AcceptedEvent& event) = 0;
+  // Anything else: why, and its first two frames (empty when absent).
+  virtual void OnRejected(std::string_view peer, const Rejection& rejection, std::string_view topic,
+                          std::string_view event) = 0;
+};
 
 struct IngestOptions {
   std::string endpoint;
   std::size_t max_event_bytes = kDefaultMaxEventBytes;
+  // Messages ZeroMQ queues per publisher connection, inbound and outbound (its high-water
+  // marks count messages). Inbound, one connection can make the broker hold about
+  // recv_hwm x IngestFrameCap(max_event_bytes) bytes before ZeroMQ stops reading it.
+  int recv_hwm = 1000;
+  int send_hwm = 1000;
 };
 
 // ZeroMQ's own per-frame cap for a given application limit: far enough above it that
@@ -34,14 +53,13 @@ struct IngestOptions {
 // it is ever buffered whole.
 std::int64_t IngestFrameCap(std::size_t max_event_bytes);
 
-// Not thread-safe: used from the poll thread only. The context, metrics and sink must
+// Not thread-safe: used from the poll thread only. The context, metrics and handler must
 // outlive the Ingest.
 class Ingest {
  public:
-  Ingest(zmq::context_t& context, IngestOptions options, Metrics& metrics, EventSink& sink, RejectHandler on_reject);
+  Ingest(zmq::context_t& context, IngestOptions options, Metrics& metrics, IngestHandler& handler);
 
-  // Creates and binds the socket, then subscribes to everything, so that publishers
-  // (which wait for a subscription before sending) start sending.
+  // Creates and binds the socket.
   Status Bind();
   // The endpoint actually bound (with the chosen port). REQUIRES: Bind() succeeded.
   const std::string& endpoint() const { return bound_endpoint_; }
@@ -51,6 +69,10 @@ class Ingest {
   // Handles up to `budget` waiting messages without blocking; returns how many it read.
   // Throws zmq::error_t only for socket failures (never EINTR, never peer bytes).
   std::size_t Drain(std::size_t budget);
+  // Sends [kind, bytes] to one connection without blocking. A connection that is gone, or
+  // whose queue is full, misses it: replies and confirms are repeated when the publisher
+  // re-sends.
+  void Send(std::string_view peer, std::string_view kind, std::string_view bytes);
 
   void Close();
 
@@ -62,8 +84,7 @@ class Ingest {
   IngestOptions options_;
   ValidatorOptions validator_options_;
   Metrics& metrics_;
-  EventSink& sink_;
-  RejectHandler on_reject_;
+  IngestHandler& handler_;
   zmq::socket_t socket_;
   std::string bound_endpoint_;
 };

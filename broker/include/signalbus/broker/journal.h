@@ -1,11 +1,9 @@
-// The journal: the durable step between ingest and delivery. It drops duplicates by
-// (publisher_id, sequence) — also across a broker restart, within a window — appends
-// new events to the durable log, forwards them to the live fan-out, and, as the group
-// committer makes them durable, builds the publish confirms.
+// The journal: the broker's durable log and its group committer. It appends admitted
+// events, tells when they are durable (the committer's thread fdatasyncs and wakes the
+// poll thread through an eventfd), applies retention, and at start hands the recent
+// records' publisher fields to whoever rebuilds the publishers' state.
 //
-//   Ingest --accepted--> Journal --append--> FileStore (group commit on its own thread)
-//                           |--forward--> LiveFanout
-//                           '--durable offset--> confirms (TakeConfirms), groups
+//   Broker --Append--> FileStore (group commit on its own thread) --durable offset--> TakeDurable
 //
 // Not thread-safe: the poll thread calls everything. The committer's thread only
 // stores the durable offset and writes to wake_fd().
@@ -14,22 +12,19 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 
-#include "signalbus/broker/event_sink.h"
 #include "signalbus/broker/metrics.h"
+#include "signalbus/core/event_scan.h"
 #include "signalbus/core/status.h"
 #include "signalbus/log/event_store.h"
 #include "signalbus/log/file_store.h"
 #include "signalbus/log/group_commit.h"
-#include "signalbus/v1/groups.pb.h"
-#include "signalbus/v1/publish.pb.h"
 
 namespace signalbus::broker {
 
@@ -39,76 +34,47 @@ struct JournalOptions {
   eventlog::RetentionPolicy retention;
   std::uint64_t segment_bytes = eventlog::kDefaultSegmentBytes;
   bool skip_corrupt = false;
-  // How far back duplicates are recognised after a restart (by the events' stored time).
-  // While running, every publisher seen within this window is remembered.
+  // How far back the records are read at start to rebuild the publishers' state (by the
+  // events' stored time), so that re-sends after a restart are recognised.
   std::chrono::milliseconds dedupe_window{std::chrono::minutes(2)};
 };
 
-class Journal : public EventSink {
+class Journal {
  public:
-  // `downstream` (the live fan-out) gets every new event; it must outlive the journal.
-  Journal(JournalOptions options, Metrics& metrics, EventSink& downstream);
-  ~Journal() override;
+  Journal(JournalOptions options, Metrics& metrics);
+  ~Journal();
 
-  // Opens (recovering) the log, rebuilds the dedupe table from its recent records, and
-  // starts the group committer. An error names the log directory and what is wrong.
-  Status Open();
+  // Opens (recovering) the log, hands `recover` the publisher fields of every record
+  // stored within the dedupe window, in log order, and starts the group committer. An
+  // error names the log directory and what is wrong.
+  Status Open(const std::function<void(const PublisherFields&)>& recover);
 
-  // EventSink: drop a duplicate, else append and forward.
-  void Accept(const AcceptedEvent& event) override;
-  // A message ingest rejected: if its bytes name a publisher and sequence, that
-  // publisher is told in its next confirm.
-  void OnRejected(std::string_view event_bytes, std::string_view reason);
+  // Appends one event. An error also lands in failure(): the broker must stop then
+  // (nothing appended after it is confirmed; publishers re-send to the next broker).
+  Result<std::uint64_t> Append(std::string_view topic, std::string_view event);
 
   // Readable (for zmq::poll) when the durable offset advanced.
   int wake_fd() const { return wake_fd_; }
-  // Clears the wake-up and applies durability: returns the new durable offset if it
-  // advanced since the last call.
+  // Clears the wake-up and returns the new durable offset if it advanced since the last
+  // call.
   std::optional<std::uint64_t> TakeDurable();
-  // The confirms owed to publishers, or nullopt when nobody is owed one.
-  std::optional<v1::ConfirmBatch> TakeConfirms();
-  // Retention and forgetting idle publishers. Call now and then (seconds apart).
+  // Retention. Call now and then (seconds apart).
   void Maintain();
-  // A log write or sync failure: once set, the broker must stop (publishers re-send
-  // what was not confirmed to the next broker).
+  // A log write or sync failure: once set, the broker must stop.
   Status failure() const;
 
   eventlog::EventStore& store() { return *store_; }
   const eventlog::FileStore::RecoveryReport& recovery() const { return store_->recovery(); }
   std::uint64_t durable_offset() const { return durable_.load(std::memory_order_acquire); }
 
-  // Told the offset and ordering key of every newly logged event (the consumer groups
-  // use it to avoid decoding events again). Set before Open().
-  void set_on_logged(std::function<void(std::uint64_t offset, std::string_view ordering_key)> f) {
-    on_logged_ = std::move(f);
-  }
-
   // Stops the committer after a last sync. Idempotent.
   void Close();
 
  private:
-  struct PublisherState {
-    std::string id;
-    std::uint64_t logged = 0;     // every sequence up to this one was appended (or recovered, or rejected)
-    bool synced = false;          // `logged` is known (else the next event's fields set it)
-    std::uint64_t resend_from = 0;  // nonzero: a gap was seen; ask for a re-send from here
-    std::uint64_t confirmed = 0;  // highest sequence known durable
-    std::vector<std::pair<std::uint64_t, std::string>> rejections;
-    bool owed = false;            // a confirm should go out
-    std::chrono::steady_clock::time_point last_seen;
-  };
-  struct AwaitingDurable {
-    std::uint64_t offset;
-    PublisherState* publisher;
-    std::uint64_t sequence;
-  };
-  Status RebuildDedupe();
-  PublisherState& Publisher(std::string_view id);
-  void Owe(PublisherState& publisher);
+  Status Recover(const std::function<void(const PublisherFields&)>& recover);
 
   JournalOptions options_;
   Metrics& metrics_;
-  EventSink& downstream_;
   std::unique_ptr<eventlog::FileStore> store_;
   std::unique_ptr<eventlog::GroupCommitter> committer_;
   int wake_fd_ = -1;
@@ -116,11 +82,6 @@ class Journal : public EventSink {
   std::uint64_t applied_durable_ = 0;
   mutable std::mutex failure_mu_;
   Status failure_;
-  std::unordered_map<std::string, PublisherState> publishers_;
-  PublisherState* last_publisher_ = nullptr;  // the last one Publisher() found; in publishers_
-  std::deque<AwaitingDurable> awaiting_;
-  std::function<void(std::uint64_t, std::string_view)> on_logged_;
-  std::vector<PublisherState*> owed_;  // each at most once (PublisherState::owed)
 };
 
 }  // namespace signalbus::broker

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "signalbus/broker/session_refusal.h"
 #include "signalbus/broker/validator.h"
 #include "signalbus/v1/groups.pb.h"
 
@@ -27,6 +28,12 @@ inline constexpr const char* kDuplicatesMetric = "signalbus_ingest_duplicates_to
 inline constexpr const char* kOutOfOrderMetric = "signalbus_ingest_out_of_order_total";
 inline constexpr const char* kDurableOffsetMetric = "signalbus_log_durable_offset";
 inline constexpr const char* kConfirmBatchesMetric = "signalbus_confirm_batches_total";
+// Publisher sessions on ingest.
+inline constexpr const char* kRefusedMetric = "signalbus_ingest_refused_total";  // {reason="..."}
+inline constexpr const char* kSessionsOpenedMetric = "signalbus_publisher_sessions_opened_total";
+inline constexpr const char* kSessionsTakenOverMetric = "signalbus_publisher_sessions_taken_over_total";
+inline constexpr const char* kPublishersMetric = "signalbus_publishers";
+inline constexpr const char* kPublisherSessionsMetric = "signalbus_publisher_sessions";
 
 // Consumer-group totals, copied from the coordinator by the poll thread.
 enum class GroupCounter { kDelivered, kRedelivered, kAcked, kNacked, kStaleAcks, kDeadLettered, kMembersExpired,
@@ -55,6 +62,11 @@ struct MetricsSnapshot {
   std::uint64_t out_of_order = 0;
   std::uint64_t durable_offset = 0;
   std::uint64_t confirm_batches = 0;
+  std::array<std::uint64_t, kRefusalCount> refused{};
+  std::uint64_t sessions_opened = 0;
+  std::uint64_t sessions_taken_over = 0;
+  std::uint64_t publishers = 0;
+  std::uint64_t publisher_sessions = 0;
   std::array<std::uint64_t, kGroupCounterCount> groups{};
 
   std::uint64_t rejected_total() const;
@@ -80,6 +92,14 @@ class Metrics {
   void CountOutOfOrder() { out_of_order_.fetch_add(1, std::memory_order_relaxed); }
   void SetDurableOffset(std::uint64_t offset) { durable_offset_.store(offset, std::memory_order_relaxed); }
   void CountConfirmBatch() { confirm_batches_.fetch_add(1, std::memory_order_relaxed); }
+  // Hellos and events the publisher-session rules refused.
+  void CountRefused(Refusal refusal) { refused_[RefusalIndex(refusal)].fetch_add(1, std::memory_order_relaxed); }
+  void CountSessionOpened() { sessions_opened_.fetch_add(1, std::memory_order_relaxed); }
+  void CountSessionTakenOver() { sessions_taken_over_.fetch_add(1, std::memory_order_relaxed); }
+  void SetPublisherGauges(std::uint64_t publishers, std::uint64_t sessions) {
+    publishers_.store(publishers, std::memory_order_relaxed);
+    publisher_sessions_.store(sessions, std::memory_order_relaxed);
+  }
   void SetGroupCounter(GroupCounter counter, std::uint64_t value) {
     groups_[static_cast<std::size_t>(counter)].store(value, std::memory_order_relaxed);
   }
@@ -104,6 +124,11 @@ class Metrics {
   std::atomic<std::uint64_t> out_of_order_{0};
   std::atomic<std::uint64_t> durable_offset_{0};
   std::atomic<std::uint64_t> confirm_batches_{0};
+  std::array<std::atomic<std::uint64_t>, kRefusalCount> refused_{};
+  std::atomic<std::uint64_t> sessions_opened_{0};
+  std::atomic<std::uint64_t> sessions_taken_over_{0};
+  std::atomic<std::uint64_t> publishers_{0};
+  std::atomic<std::uint64_t> publisher_sessions_{0};
   std::array<std::atomic<std::uint64_t>, kGroupCounterCount> groups_{};
   mutable std::mutex groups_mutex_;
   std::vector<v1::GroupInfo> group_infos_;  // guarded by groups_mutex_

@@ -20,4 +20,14 @@ bool IsValidEventId(std::string_view id);
 // Milliseconds since the Unix epoch encoded in a valid id. REQUIRES: IsValidEventId(id).
 std::uint64_t EventIdMillis(std::string_view id);
 
+// The 128 bits a valid id stands for: two ids name the same event exactly when these
+// are equal (lower case decodes like upper case). 16 bytes instead of 26 characters.
+struct EventIdBits {
+  std::uint64_t high = 0;
+  std::uint64_t low = 0;
+  friend bool operator==(const EventIdBits&, const EventIdBits&) = default;
+};
+// REQUIRES: IsValidEventId(id).
+EventIdBits DecodeEventId(std::string_view id);
+
 }  // namespace signalbus

@@ -1,21 +1,27 @@
 // signalbus::Publisher: the C++ way for a service to put Django-style signals on the
 // bus. Typed calls per signal build a complete signalbus.v1.Event (event id, source,
 // publisher id, sequence, time, ordering key) and send it as [topic, event] to the
-// broker's ingest over ZeroMQ PUB/SUB.
+// broker's ingest over a ZeroMQ DEALER socket.
 //
 // Nothing confirmed is lost, and nothing unconfirmed is forgotten:
-//  - Slow joiner: the socket is an XPUB, which sees the broker's subscription arrive.
-//    Nothing is sent until the broker has subscribed; Connect() waits for that and
-//    fails with kUnavailable after connect_timeout.
-//  - Confirms: the broker confirms (publisher_id, sequence) once an event is on disk.
-//    Every published event is kept until confirmed; Flush(timeout) returns OK only
-//    when all are, and fails clearly otherwise.
-//  - Re-sends: unconfirmed events are sent again, in order, when the broker comes back
-//    (its subscription reappears) and when no confirm arrived for resend_interval. The
-//    broker drops the duplicates.
+//  - Sessions: the publisher opens a session for its publisher id on each connection
+//    (a hello, answered by the broker) before it sends events; a new connection (the
+//    broker restarted, the network came back) announces itself (ZMQ_PROBE_ROUTER), and
+//    the publisher says hello again and re-sends what is unconfirmed. Connect() waits
+//    for the first session and fails with kUnavailable after connect_timeout.
+//  - Confirms: the broker confirms (publisher_id, sequence) once an event is on disk, on
+//    this connection only. Every published event is kept until confirmed; Flush(timeout)
+//    returns OK only when all are, and fails clearly otherwise.
+//  - Re-sends: unconfirmed events are sent again, in order, on every new session and when
+//    no confirm arrived for resend_interval. The broker drops the duplicates (it checks
+//    that a duplicate is the same event, by its id).
+//  - Refusals: if another connection takes the session over (two processes sharing one
+//    publisher id) or the broker refuses the id (it holds newer events of that id), a
+//    generated id is replaced by a fresh one and the unconfirmed events re-numbered under
+//    it; a fixed id (PublisherOptions::publisher_id) fails every later call instead.
 //  - Bounded memory: at most max_unconfirmed events are kept; Publish waits (up to
 //    send_timeout) for confirms to make room, then fails with kDeadlineExceeded. The
-//    socket never drops at its high-water mark (ZMQ_XPUB_NODROP).
+//    socket never drops: an event that cannot be sent now waits here for the session.
 //
 // Thread-compatible: one Publisher per thread, or guard it with a mutex.
 #pragma once
@@ -42,13 +48,16 @@ struct PublisherOptions {
   std::string endpoint;
   // The publishing service's name, carried as Event.source.
   std::string source = "unknown";
-  // Empty: a fresh unique id for this Publisher.
+  // Empty: a fresh unique id for this Publisher (the usual choice). A fixed id names one
+  // publisher instance for as long as the broker remembers it: two processes, or two
+  // runs of one process, must not share it (the broker refuses the second).
   std::string publisher_id;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds send_timeout{5000};
   int send_hwm = 100'000;
-  // Events kept until the broker confirms them.
-  std::size_t max_unconfirmed = 1'000'000;
+  // Events kept until the broker confirms them; at most the broker's --publisher-window
+  // (65,536 by default), which bounds how far back it can verify a re-send.
+  std::size_t max_unconfirmed = 50'000;
   // Unconfirmed events are sent again when no confirm has arrived for this long.
   std::chrono::milliseconds resend_interval{2000};
 };
@@ -93,17 +102,20 @@ class Publisher {
   Status Custom(std::string_view sender, std::string_view signal, google::protobuf::Struct kwargs,
                 std::string_view pk = "");
 
-  // Sends a prepared event. Fills whatever is unset: schema_version, event_id,
-  // source, publisher_id, sequence, occurred_at, ordering_key, instance.model; then
-  // validates, keeps it until confirmed, and sends it if the broker is there. An
-  // event_id already set is kept (idempotent re-sends).
+  // Sends a prepared event. Sets publisher_id and sequence (always this publisher's own),
+  // fills whatever else is unset: schema_version, event_id, source, occurred_at,
+  // ordering_key, instance.model; then validates, keeps it until confirmed, and sends it
+  // if a session is open. An event_id already set is kept (idempotent re-sends).
   Status Publish(v1::Event event);
 
   // Waits until the broker has confirmed everything published so far (durable), re-
   // sending as needed. kDeadlineExceeded names how many are still unconfirmed; an
-  // event the broker rejected is reported as kInvalidArgument with its reason.
+  // event the broker rejected is reported as kInvalidArgument with its reason; a fixed
+  // publisher id the broker refused or gave to another connection, as
+  // kFailedPrecondition (so is every Publish after it).
   Status Flush(std::chrono::milliseconds timeout);
 
+  // The current id: a generated one changes when the broker refuses it (see above).
   const std::string& publisher_id() const { return options_.publisher_id; }
   // Events accepted by Publish (the last sequence number used).
   std::uint64_t published() const { return sequence_; }
@@ -111,6 +123,8 @@ class Publisher {
   std::size_t unconfirmed() const { return unconfirmed_.size(); }
   // Times unconfirmed events were sent again.
   std::uint64_t resends() const { return resends_; }
+  // Whether a session is open on the current connection.
+  bool connected() const { return open_; }
 
  private:
   struct Pending {
@@ -119,13 +133,18 @@ class Publisher {
     std::string topic;
     std::string bytes;
   };
-  explicit Publisher(PublisherOptions options);
+  explicit Publisher(PublisherOptions options, bool generated_id);
   Status Open();
-  // Reads subscriptions and confirms for up to `timeout` (0: what is waiting), until
-  // `done` holds.
+  // Reads what the broker sends for up to `timeout` (0: what is waiting), until `done`
+  // holds or a fixed id failed.
   Status Pump(std::chrono::milliseconds timeout, const std::function<bool()>& done);
-  void HandleConfirms(const zmq::message_t& batch);
-  // Sends one event; false if the socket would not take it within send_timeout.
+  void HandleSession(const zmq::message_t& frame);
+  void HandleConfirm(const zmq::message_t& frame);
+  void SendHello();
+  // A refusal of the id (taken over, or refused at hello): a fresh id, or failure_.
+  void LoseId(const std::string& why);
+  // Sends one event without waiting; false if the socket would not take it (no
+  // connection): the session is then taken as closed.
   bool SendFrames(const Pending& pending);
   // Sends every unconfirmed event again, in order; the first one re-encoded to say that
   // everything before it is confirmed.
@@ -135,14 +154,17 @@ class Publisher {
   Status TakeRejections();
 
   PublisherOptions options_;
+  const bool generated_id_;  // options_.publisher_id was made here: it may be replaced
   zmq::context_t context_{1};
   zmq::socket_t socket_;
-  int subscriptions_ = 0;  // the broker's active subscriptions seen on the XPUB
-  bool ever_subscribed_ = false;
+  bool open_ = false;        // a session is open on the current connection
+  bool ever_open_ = false;
+  Status failure_;           // a fixed id the broker refused: every later call fails
   std::uint64_t sequence_ = 0;
   std::deque<Pending> unconfirmed_;  // ascending sequence
   std::chrono::steady_clock::time_point last_progress_;
   std::chrono::steady_clock::time_point last_pump_;  // Publish's last look at the socket
+  std::chrono::steady_clock::time_point last_hello_;
   std::uint64_t resends_ = 0;
   std::uint64_t last_gap_ = 0;  // resend_from of the last gap re-sent for
   std::chrono::steady_clock::time_point last_gap_resend_;
