@@ -418,7 +418,8 @@ void PublisherSessions::SendConfirms() {
     s->owed = false;
     SendConfirm(*s);
     if (s->taken_over && s->awaiting == 0) {
-      Reply(s->peer, v1::SessionReply::TAKEN_OVER, s->publisher->id, s->next - 1, nullptr,
+      Refusal reason = Refusal::kTakenOver;
+      Reply(s->peer, v1::SessionReply::TAKEN_OVER, s->publisher->id, s->next - 1, &reason,
             "a newer connection opened a session for this publisher id; events up to the last confirm are "
             "stored, nothing more is accepted here");
       Close(*s);

@@ -217,6 +217,7 @@ TEST_F(SessionsTest, ANewerConnectionTakesTheSessionOverAndTheOlderGetsItsLastCo
   Sync();
   EXPECT_EQ(Confirm("A")->durable_through(), 2u);
   EXPECT_EQ(Reply("A")->state(), v1::SessionReply::TAKEN_OVER);
+  EXPECT_EQ(Reply("A")->reason(), "taken_over");
   EXPECT_EQ(metrics_.Snapshot().sessions_taken_over, 1u);
   // The new session: duplicates of 1 and 2, then 3.
   EXPECT_FALSE(Send("A2", "p", 1, ids[0], 1));

@@ -35,6 +35,7 @@ Publisher::~Publisher() {
   if (!unconfirmed_.empty() && failure_.ok()) {
     if (Status s = Flush(options_.send_timeout); !s.ok()) spdlog::error("publisher closing: {}", s.message());
   }
+  watch_.reset();  // its socket first: the context waits for every socket
   socket_.close();
   context_.close();
 }
@@ -60,6 +61,7 @@ Status Publisher::Open() {
   // and events wait in unconfirmed_ (not in a queue whose head dies in the kernel with
   // the old connection) until a session is open again.
   socket_.set(zmq::sockopt::immediate, 1);
+  watch_ = std::make_unique<ConnectionWatch>(context_, socket_);
   if (Status s = signalbus::Connect(socket_, options_.endpoint); !s.ok()) return s;
   if (Status s = Pump(options_.connect_timeout, [this] { return open_; }); !s.ok()) return s;
   if (!failure_.ok()) return failure_;
@@ -91,6 +93,8 @@ Status Publisher::Pump(std::chrono::milliseconds timeout, const std::function<bo
       return Internal(std::string("receive failed: ") + e.what());
     }
     if (got) continue;
+    // A session lives and dies with its connection; the next one says hello again.
+    if (watch_->Drain() == ConnectionWatch::Change::kDown) open_ = false;
     if (done() || !failure_.ok()) return Status::Ok();
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return Status::Ok();
@@ -99,9 +103,15 @@ Status Publisher::Pump(std::chrono::milliseconds timeout, const std::function<bo
     auto wait = std::min({std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
                               std::chrono::milliseconds(1),
                           options_.resend_interval, std::chrono::milliseconds(kHelloRetry)});
-    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    // Writable again (the broker read what filled the queue): what is unsent goes on.
+    const bool unsent = open_ && unsent_from_ != 0;
+    zmq::pollitem_t items[] = {
+        {socket_.handle(), 0, static_cast<short>(ZMQ_POLLIN | (unsent ? ZMQ_POLLOUT : 0)), 0},
+        {watch_->socket().handle(), 0, ZMQ_POLLIN, 0},
+    };
     try {
-      zmq::poll(&item, 1, wait);
+      zmq::poll(items, 2, wait);
+      if (items[0].revents & ZMQ_POLLOUT) SendUnsent();
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) return Internal(std::string("poll failed: ") + e.what());
     }
@@ -181,6 +191,7 @@ void Publisher::LoseId(const std::string& why) {
     p.unconfirmed_from = 1;
     p.bytes = EncodeEvent(event);
   }
+  unsent_from_ = 0;
   ever_open_ = true;  // the new session re-sends them all
   SendHello();
 }
@@ -216,14 +227,20 @@ void Publisher::ResendAfterGap(std::uint64_t resend_from) {
   ResendAll();
 }
 
-bool Publisher::SendFrames(const Pending& pending) {
-  // The second frame of a started message is always taken.
-  if (!socket_.send(zmq::buffer(pending.topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-    open_ = false;  // no connection (ZMQ_IMMEDIATE): wait for the next session
-    return false;
+void Publisher::SendUnsent() {
+  if (!open_ || unsent_from_ == 0) return;
+  auto it = std::lower_bound(unconfirmed_.begin(), unconfirmed_.end(), unsent_from_,
+                             [](const Pending& p, std::uint64_t sequence) { return p.sequence < sequence; });
+  for (; it != unconfirmed_.end(); ++it) {
+    // A full queue (the broker is not reading) or no connection (ZMQ_IMMEDIATE): the
+    // rest waits here, for the socket to be writable or for the next session.
+    if (!socket_.send(zmq::buffer(it->topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      unsent_from_ = it->sequence;
+      return;
+    }
+    (void)socket_.send(zmq::buffer(it->bytes), zmq::send_flags::dontwait);  // a started message is taken whole
   }
-  (void)socket_.send(zmq::buffer(pending.bytes), zmq::send_flags::dontwait);
-  return true;
+  unsent_from_ = 0;
 }
 
 void Publisher::ResendAll() {
@@ -240,9 +257,8 @@ void Publisher::ResendAll() {
       first.unconfirmed_from = first.sequence;
     }
   }
-  for (const Pending& pending : unconfirmed_) {
-    if (!SendFrames(pending)) break;  // still unconfirmed: the next session re-sends
-  }
+  unsent_from_ = first.sequence;
+  SendUnsent();
 }
 
 Status Publisher::TakeRejections() {
@@ -260,7 +276,7 @@ Status Publisher::Flush(std::chrono::milliseconds timeout) {
   if (!unconfirmed_.empty()) {
     return DeadlineExceeded(std::to_string(unconfirmed_.size()) + " events not confirmed by the broker at " +
                             options_.endpoint + " within " + std::to_string(timeout.count()) + " ms" +
-                            (open_ ? "" : " (broker unreachable)"));
+                            (connected() ? "" : " (broker unreachable)"));
   }
   return TakeRejections();
 }
@@ -311,15 +327,16 @@ Status Publisher::Publish(v1::Event event) {
     return InvalidArgument("event of " + std::to_string(pending.bytes.size()) +
                            " bytes is over the broker's default limit of " + std::to_string(kDefaultMaxEventBytes));
   }
+  if (unconfirmed_.empty()) last_progress_ = std::chrono::steady_clock::now();
+  if (unsent_from_ == 0) unsent_from_ = pending.sequence;
+  unconfirmed_.push_back(std::move(pending));
+  ++sequence_;
   try {
     // Without an open session the event waits here and goes out with the next one.
-    if (open_) (void)SendFrames(pending);
+    SendUnsent();
   } catch (const zmq::error_t& e) {
     return Internal(std::string("send failed: ") + e.what());
   }
-  if (unconfirmed_.empty()) last_progress_ = std::chrono::steady_clock::now();
-  unconfirmed_.push_back(std::move(pending));
-  ++sequence_;
   return Status::Ok();
 }
 

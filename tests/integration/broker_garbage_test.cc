@@ -15,6 +15,7 @@
 
 #include "broker_process.h"
 #include "process.h"
+#include "raw_publisher.h"
 #include "sample_events.h"
 #include "signalbus/core/codec.h"
 #include "signalbus/core/sockets.h"
@@ -47,24 +48,14 @@ class BrokerGarbageTest : public ::testing::Test {
     publisher_ = ConnectPublisher();
   }
 
-  // A raw publisher. An XPUB rather than a PUB, so the test can wait for the broker's
-  // subscription instead of guessing when it has arrived.
-  zmq::socket_t ConnectPublisher() {
-    zmq::socket_t pub = MakeSocket(SharedContext(), zmq::socket_type::xpub);
-    pub.set(zmq::sockopt::rcvtimeo, 10'000);
-    EXPECT_TRUE(Connect(pub, broker_.ingest()).ok());
-    zmq::message_t subscription;
-    EXPECT_TRUE(pub.recv(subscription)) << "the broker never subscribed";
-    EXPECT_EQ(subscription.to_string(), std::string("\x01", 1));
+  // A raw publisher: a DEALER that has seen the broker answer its connection.
+  std::unique_ptr<RawPublisher> ConnectPublisher() {
+    auto pub = std::make_unique<RawPublisher>(broker_.ingest());
+    EXPECT_TRUE(pub->connected());
     return pub;
   }
 
-  static void Send(zmq::socket_t& socket, const std::vector<std::string>& frames) {
-    for (std::size_t i = 0; i < frames.size(); ++i) {
-      auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
-      ASSERT_TRUE(socket.send(zmq::buffer(frames[i]), flags));
-    }
-  }
+  static void Send(RawPublisher& pub, const std::vector<std::string>& frames) { pub.SendFrames(frames); }
 
   std::string RandomBytes(std::size_t max_size) {
     std::uniform_int_distribution<std::size_t> size(1, max_size);
@@ -76,7 +67,7 @@ class BrokerGarbageTest : public ::testing::Test {
 
   // Sends one of each kind of bad message (some several times) and returns how many of
   // each reason the broker must count.
-  std::map<std::string, int> SendGarbage(zmq::socket_t& pub) {
+  std::map<std::string, int> SendGarbage(RawPublisher& pub) {
     std::map<std::string, int> expected;
     v1::Event valid = UserCreated("1");
     std::string topic = TopicOf(valid);
@@ -84,7 +75,7 @@ class BrokerGarbageTest : public ::testing::Test {
 
     for (int i = 0; i < 10; ++i) Send(pub, {RandomBytes(200)});  // random single frames
     Send(pub, {topic});                                            // a topic alone
-    Send(pub, {""});
+    Send(pub, {"\x01"});
     Send(pub, {topic, bytes, "one frame too many"});
     std::vector<std::string> fifty(50, "frame");
     fifty[0] = topic;
@@ -126,12 +117,13 @@ class BrokerGarbageTest : public ::testing::Test {
   }
 
   // Publishes valid events; returns their ids in order.
-  std::vector<std::string> SendValid(zmq::socket_t& pub, int n) {
+  // Fire-and-forget: these need no session.
+  std::vector<std::string> SendValid(RawPublisher& pub, int n) {
     std::vector<std::string> ids;
     for (int i = 0; i < n; ++i) {
       v1::Event event = UserCreated(std::to_string(100 + i));
       ids.push_back(event.event_id());
-      Send(pub, {TopicOf(event), EncodeEvent(event)});
+      pub.SendAnonymous(event);
     }
     return ids;
   }
@@ -155,22 +147,22 @@ class BrokerGarbageTest : public ::testing::Test {
 
   BrokerProcess broker_{{"--max-event-bytes", std::to_string(kMaxEventBytes)}};
   zmq::socket_t listener_ = MakeSocket(SharedContext(), zmq::socket_type::sub);
-  zmq::socket_t publisher_;
+  std::unique_ptr<RawPublisher> publisher_;
   std::mt19937 random_{20240601};  // fixed: a failure can be replayed
 };
 
 TEST_F(BrokerGarbageTest, BrokerSurvivesGarbageAndDeliversLaterEvents) {
-  SendGarbage(publisher_);
+  SendGarbage(*publisher_);
   // A frame far above the limit: ZeroMQ cuts that connection before buffering it.
-  zmq::socket_t gigantic = ConnectPublisher();
-  Send(gigantic, {"auth.User/post_save", std::string(1 << 20, 'g')});
-  std::vector<std::string> sent = SendValid(publisher_, 5);
+  std::unique_ptr<RawPublisher> gigantic = ConnectPublisher();
+  Send(*gigantic, {"auth.User/post_save", std::string(1 << 20, 'g')});
+  std::vector<std::string> sent = SendValid(*publisher_, 5);
 
   EXPECT_EQ(Receive(sent.size()), sent);
   EXPECT_TRUE(broker_.process().Running());
   // Another publisher, connected after all that, is served too.
-  zmq::socket_t late = ConnectPublisher();
-  std::vector<std::string> more = SendValid(late, 3);
+  std::unique_ptr<RawPublisher> late = ConnectPublisher();
+  std::vector<std::string> more = SendValid(*late, 3);
   EXPECT_EQ(Receive(more.size()), more);
   EXPECT_TRUE(broker_.WaitForMetric("signalbus_live_forwarded_total", 8, 20s));
   EXPECT_EQ(broker_.Metric("signalbus_ingest_accepted_total"), 8);
@@ -178,10 +170,10 @@ TEST_F(BrokerGarbageTest, BrokerSurvivesGarbageAndDeliversLaterEvents) {
 }
 
 TEST_F(BrokerGarbageTest, BrokerCountsEachRejectReason) {
-  std::map<std::string, int> expected = SendGarbage(publisher_);
+  std::map<std::string, int> expected = SendGarbage(*publisher_);
   // Messages of one connection are handled in order: once the sentinel is accepted,
   // every message before it has been counted.
-  SendValid(publisher_, 1);
+  SendValid(*publisher_, 1);
   ASSERT_TRUE(broker_.WaitForMetric("signalbus_ingest_accepted_total", 1, 20s));
   std::optional<std::string> page = HttpGet(broker_.metrics_url(), "/metrics");
   ASSERT_TRUE(page);

@@ -10,6 +10,7 @@
 
 #include "broker_process.h"
 #include "process.h"
+#include "raw_publisher.h"
 #include "sample_events.h"
 #include "signalbus/core/codec.h"
 #include "signalbus/core/event_json.h"
@@ -31,34 +32,6 @@ std::vector<std::string> Lines(const std::string& text) {
   }
   return lines;
 }
-
-// A plain ZeroMQ publisher on the broker's ingest, as any language could write it. An
-// XPUB rather than a PUB so that it can wait for the broker's subscription before sending
-// (the slow-joiner effect would drop what is sent earlier).
-class RawPublisher {
- public:
-  explicit RawPublisher(const std::string& ingest) : socket_(MakeSocket(SharedContext(), zmq::socket_type::xpub)) {
-    socket_.set(zmq::sockopt::rcvtimeo, 20'000);
-    EXPECT_TRUE(Connect(socket_, ingest).ok());
-    zmq::message_t subscription;
-    connected_ = socket_.recv(subscription).has_value();
-    EXPECT_TRUE(connected_) << "the broker never subscribed to " << ingest;
-  }
-  ~RawPublisher() { socket_.close(); }
-
-  void Send(const v1::Event& event) {
-    ASSERT_TRUE(ValidateEvent(event).ok()) << ValidateEvent(event).ToString();
-    std::string topic = TopicOf(event);
-    std::string body = EncodeEvent(event);
-    ASSERT_TRUE(socket_.send(zmq::buffer(topic), zmq::send_flags::sndmore));
-    ASSERT_TRUE(socket_.send(zmq::buffer(body), zmq::send_flags::none));
-  }
-  bool connected() const { return connected_; }
-
- private:
-  zmq::socket_t socket_;
-  bool connected_ = false;
-};
 
 v1::Event UserProfileCreated(const std::string& pk) {
   v1::Event e = UserCreated(pk);
@@ -97,14 +70,14 @@ TEST_F(ListenTest, PrintsExactlyTheMatchingEventsAsNdjsonAndExitsAfterCount) {
 
   RawPublisher publisher(broker_.ingest());
   ASSERT_TRUE(publisher.connected());
-  publisher.Send(UserArchived("40"));        // same prefix, other signal: not a match
-  publisher.Send(UserProfileCreated("40"));  // same prefix, other sender: not a match
+  publisher.SendAnonymous(UserArchived("40"));        // same prefix, other signal: not a match
+  publisher.SendAnonymous(UserProfileCreated("40"));  // same prefix, other sender: not a match
   // Made after the others: one publisher's sequence numbers must rise in send order
   // (the broker drops a sequence it has already logged as a re-send).
   v1::Event first = UserCreated("41");
   v1::Event second = UserCreated("42");
-  publisher.Send(first);
-  publisher.Send(second);
+  publisher.SendAnonymous(first);
+  publisher.SendAnonymous(second);
 
   std::optional<int> status = listen.Wait(30s);
   ASSERT_TRUE(status.has_value()) << "signalbus-listen did not exit; stdout:\n" << listen.Stdout();
@@ -130,9 +103,9 @@ TEST_F(ListenTest, WithoutTopicsPrintsEverythingUntilSigterm) {
 
   RawPublisher publisher(broker_.ingest());
   ASSERT_TRUE(publisher.connected());
-  publisher.Send(UserArchived("1"));
-  publisher.Send(UserProfileCreated("2"));
-  publisher.Send(UserCreated("3"));
+  publisher.SendAnonymous(UserArchived("1"));
+  publisher.SendAnonymous(UserProfileCreated("2"));
+  publisher.SendAnonymous(UserCreated("3"));
   ASSERT_TRUE(Eventually([&] { return Lines(listen.Stdout()).size() == 3; }, 20s)) << listen.Stdout();
 
   std::vector<std::string> topics;

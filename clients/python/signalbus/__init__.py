@@ -17,6 +17,7 @@ from signalbus.errors import (  # noqa: E402
     InvalidEvent,
     PublisherClosed,
     PublisherFull,
+    PublisherRefused,
     PublishRejected,
     SignalbusError,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "Publisher",
     "PublisherClosed",
     "PublisherFull",
+    "PublisherRefused",
     "PublishRejected",
     "Registry",
     "SignalbusError",

@@ -104,39 +104,56 @@ class ConfirmWindow:
         self._last_gap, self._last_gap_resend = resend_from, now
         return True
 
-    def apply(self, batch, now):
-        """Applies a ConfirmBatch (a message or its bytes). Returns (confirmed, rejections,
-        resend_from): how many pending events this batch confirmed, the (sequence, reason)
-        of each pending event the broker rejected (removed too), and the first sequence
-        the broker is missing (0: none). Entries for other publishers and for sequences no
-        longer pending are ignored. Raises ValueError for bytes that are not a
-        ConfirmBatch."""
-        if isinstance(batch, (bytes, bytearray, memoryview)):
-            message = publish_pb2.ConfirmBatch()
+    def apply(self, confirm, now):
+        """Applies a PublishConfirm (a message or its bytes). Returns (confirmed, rejections,
+        resend_from): how many pending events this confirm settled as durable, the
+        (sequence, reason) of each pending event the broker rejected (removed too), and the
+        first sequence the broker is missing (0: none). A confirm for another publisher id
+        (one given up already) and sequences no longer pending are ignored. Rejections are
+        applied first: a confirm lists every rejection it covers. Raises ValueError for
+        bytes that are not a PublishConfirm."""
+        if isinstance(confirm, (bytes, bytearray, memoryview)):
+            message = publish_pb2.PublishConfirm()
             try:
-                message.ParseFromString(bytes(batch))
+                message.ParseFromString(bytes(confirm))
             except Exception as error:  # protobuf's DecodeError
-                raise ValueError("not a ConfirmBatch: %s" % error) from None
-            batch = message
-        confirmed = 0
+                raise ValueError("not a PublishConfirm: %s" % error) from None
+            confirm = message
+        if confirm.publisher_id != self.publisher_id:
+            return 0, [], 0
         rejections = []
-        resend_from = 0
-        for confirm in batch.confirms:
-            if confirm.publisher_id != self.publisher_id:
-                continue
-            for rejection in confirm.rejections:
-                for pending in self._pending:
-                    if pending.sequence == rejection.sequence:
-                        self._pending.remove(pending)
-                        pending.done = True
-                        rejections.append((rejection.sequence, rejection.reason))
-                        break
-            while self._pending and self._pending[0].sequence <= confirm.durable_through:
-                self._pending.popleft().done = True
-                confirmed += 1
-            resend_from = confirm.resend_from or resend_from
+        for rejection in confirm.rejections:
+            for pending in self._pending:
+                if pending.sequence == rejection.sequence:
+                    self._pending.remove(pending)
+                    pending.done = True
+                    rejections.append((rejection.sequence, rejection.reason))
+                    break
+        confirmed = 0
+        while self._pending and self._pending[0].sequence <= confirm.durable_through:
+            self._pending.popleft().done = True
+            confirmed += 1
         if confirmed:
             self.last_progress = now
         self.confirmed += confirmed
         self.rejected += len(rejections)
-        return confirmed, rejections, resend_from
+        return confirmed, rejections, confirm.resend_from
+
+    def renumber(self, publisher_id):
+        """Moves every pending event to a fresh publisher id, numbered 1, 2, 3... in order
+        (none of them was logged under the old one), and queues them all to be sent.
+        Returns the last sequence used."""
+        self.publisher_id = publisher_id
+        sequence = 0
+        for pending in self._pending:
+            sequence += 1
+            event = event_pb2.Event()
+            event.ParseFromString(pending.data)  # made by this publisher: always an Event
+            event.publisher_id = publisher_id
+            event.sequence = sequence
+            event.unconfirmed_from = 1
+            pending.data = event.SerializeToString()
+            pending.sequence = sequence
+            pending.unconfirmed_from = 1
+        self._unsent = collections.deque(self._pending)
+        return sequence

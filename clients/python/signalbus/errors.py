@@ -33,5 +33,10 @@ class PublisherFull(SignalbusError):
     """max_unconfirmed events await the broker's confirms; a new one was not accepted."""
 
 
+class PublisherRefused(SignalbusError):
+    """The broker refused this publisher's fixed publisher_id (another connection took it
+    over, or the broker holds newer events of that id); every later call fails."""
+
+
 class PublisherClosed(SignalbusError):
     """The publisher was closed."""

@@ -1,47 +1,61 @@
-"""The publisher's I/O thread: the only owner of the XPUB socket connected to the
-broker's ingest (ZeroMQ sockets are not thread-safe). It sees the broker's subscription
-come and go, applies the confirms the broker sends upstream, sends what the window holds
-while the broker is subscribed, and re-sends everything unconfirmed when the broker comes
-back or has been silent for the resend interval. Callers wake it through a pipe.
+"""The publisher's I/O thread: the only owner of the DEALER socket connected to the
+broker's ingest (ZeroMQ sockets are not thread-safe). It opens the publisher's session
+on each connection (a hello, answered by the broker; a new connection announces itself
+with ZMQ_PROBE_ROUTER and is answered "no session"), applies the confirms the broker
+sends on it, sends what the window holds while a session is open, and re-sends
+everything unconfirmed on every new session and after a silent interval. When the broker
+refuses the publisher id (another connection took it over, or it holds newer events of
+that id), a generated id is replaced by a fresh one and the window renumbered under it;
+a fixed id fails the publisher. Callers wake it through a pipe. See "Publisher sessions"
+in docs/wire-protocol.md.
 
 Locking: every access to the window and to the fields below happens under `cond`, the
 Publisher's condition, which is notified whenever something a caller may wait for
-changes (subscription, confirms, failure)."""
+changes (session, confirms, failure)."""
 import logging
 import os
 import threading
 import time
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
+from signalbus import ulid
 from signalbus.endpoints import printable
-from signalbus.proto import CONFIRM_TOPIC
+from signalbus.errors import PublisherRefused
+from signalbus.proto import CONFIRM_KIND, HELLO_KIND, SESSION_KIND, publish_pb2
 from signalbus.ratelimit import RateLimiter
 
 log = logging.getLogger("signalbus.publisher")
 
-# Sends per turn of the loop, so that confirms are read in between.
+CLIENT = "signalbus-python/0.1.0"
+# Sends per turn of the loop, so that what the broker sent is read in between.
 _SEND_BATCH = 512
-# After the socket's queue was full (XPUB_NODROP), the next try comes after this pause.
-# XPUB reports itself writable even when full, so POLLOUT cannot be waited for.
-_FULL_QUEUE_RETRY = 0.005
+# How often a hello is repeated while no session is open (it is lost while there is no
+# connection; a new connection also asks for one).
+_HELLO_RETRY = 0.25
 # The longest poll: a safety net for a lost wake-up, never a synchronisation.
 _MAX_POLL = 1.0
 
+_Reply = publish_pb2.SessionReply
+
 
 class IngestLink:
-    def __init__(self, endpoint, cond, window, rejections, resend_interval, send_hwm):
+    def __init__(self, endpoint, cond, window, rejections, resend_interval, send_hwm, generated_id):
         self.endpoint = endpoint
         self._cond = cond
         self._window = window
         self._rejections = rejections  # list of (sequence, reason), shared with the Publisher
         self._resend_interval = resend_interval
         self._send_hwm = send_hwm
-        self.subscriptions = 0  # the broker's subscriptions seen on the XPUB
-        self.ever_subscribed = False
+        self._generated_id = generated_id  # the window's id was made here: it may be replaced
+        self.open = False  # a session is open on the current connection
+        self.connected = False  # the socket has a connection (ZeroMQ's socket monitor)
+        self.ever_open = False
         self.failure = None  # the exception that ended the thread, if any
+        self.next_sequence = 1  # the Publisher's next sequence; renumbering changes it
         self._stopping = False
-        self._retry_at = None
+        self._last_hello = 0.0
         self._log_limiter = RateLimiter()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
@@ -50,8 +64,8 @@ class IngestLink:
         self._thread = threading.Thread(target=self._run, name="signalbus-publisher", daemon=True)
 
     @property
-    def subscribed(self):
-        return self.subscriptions > 0
+    def publisher_id(self):
+        return self._window.publisher_id
 
     def start(self):
         self._thread.start()
@@ -81,28 +95,36 @@ class IngestLink:
     def _run(self):
         socket = None
         try:
-            socket = self._context.socket(zmq.XPUB)
-            socket.setsockopt(zmq.XPUB_NODROP, 1)
+            socket = self._context.socket(zmq.DEALER)
             socket.setsockopt(zmq.SNDHWM, self._send_hwm)
             socket.setsockopt(zmq.LINGER, 0)
-            # A lost connection ends its pipe, so the broker's subscription goes with it
-            # and comes back, seen, with the next connection (a restarted broker). Without
-            # this the connecting side keeps the pipe and the XPUB sees no change at all.
+            # Each new connection starts with an empty message, which the broker answers
+            # "no session": a restarted broker or a re-established connection is noticed
+            # at once, and the publisher says hello again and re-sends.
+            socket.setsockopt(zmq.PROBE_ROUTER, 1)
+            # No queue for a broker that is not connected: while it is away, sends fail at
+            # once and events wait in the window.
             socket.setsockopt(zmq.IMMEDIATE, 1)
-            # A started message's second frame is always taken; bounded all the same.
-            socket.setsockopt(zmq.SNDTIMEO, 5000)
+            monitor = socket.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
             socket.connect(self.endpoint)
             poller = zmq.Poller()
-            poller.register(socket, zmq.POLLIN)
             poller.register(self._wake_read, zmq.POLLIN)
+            poller.register(monitor, zmq.POLLIN)
             while True:
                 with self._cond:
                     if self._stopping:
                         return
-                    timeout = self._poll_timeout(time.monotonic())
-                ready = dict(poller.poll(None if timeout is None else max(0, int(timeout * 1000) + 1)))
+                    now = time.monotonic()
+                    if not self.open and now - self._last_hello >= _HELLO_RETRY:
+                        self._send_hello(socket, now)
+                    timeout = self._poll_timeout(now)
+                    unsent = self.open and self._window.has_unsent()
+                poller.register(socket, zmq.POLLIN | (zmq.POLLOUT if unsent else 0))
+                ready = dict(poller.poll(max(0, int(timeout * 1000) + 1)))
                 if self._wake_read in ready:
                     self._drain_wake_pipe()
+                if monitor in ready:
+                    self._connection_changed(monitor)
                 self._read(socket)
                 self._send_due(socket)
         except Exception as error:  # the thread must not die silently
@@ -112,15 +134,16 @@ class IngestLink:
                 self._cond.notify_all()
         finally:
             if socket is not None:
+                socket.disable_monitor()
                 socket.close(0)
 
     def _poll_timeout(self, now):
-        """Seconds until the next timer (a retry of a full queue, a silent-interval
-        re-send), at most _MAX_POLL."""
+        """Seconds until the next timer (a hello to repeat, a silent-interval re-send), at
+        most _MAX_POLL."""
         timeout = _MAX_POLL
-        if self._retry_at is not None:
-            timeout = min(timeout, self._retry_at - now)
-        if self.subscribed and len(self._window):
+        if not self.open:
+            timeout = min(timeout, self._last_hello + _HELLO_RETRY - now)
+        elif len(self._window):
             timeout = min(timeout, self._window.last_progress + self._resend_interval - now)
         return max(0.0, timeout)
 
@@ -131,42 +154,98 @@ class IngestLink:
         except BlockingIOError:
             pass
 
+    def _connection_changed(self, monitor):
+        while monitor.poll(0):
+            event = recv_monitor_message(monitor)["event"]
+            with self._cond:
+                if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                    self.connected = True
+                elif event == zmq.EVENT_DISCONNECTED:
+                    # A session lives and dies with its connection; the next one says hello.
+                    self.connected = False
+                    if self.open:
+                        log.warning("publisher: lost the connection to the broker at %s; %d unconfirmed events are "
+                                    "held until a session is open again", self.endpoint, len(self._window))
+                    self.open = False
+                self._cond.notify_all()
+
+    def _send_hello(self, socket, now):
+        self._last_hello = now
+        hello = publish_pb2.PublisherHello(
+            publisher_id=self._window.publisher_id,
+            unconfirmed_from=self._window.oldest_sequence() or self.next_sequence,
+            next_sequence=self.next_sequence,
+            client=CLIENT,
+        )
+        try:
+            socket.send_multipart([HELLO_KIND, hello.SerializeToString()], zmq.NOBLOCK)
+        except zmq.Again:
+            pass  # no connection yet: the next one is retried
+
     def _read(self, socket):
-        """What arrives on the XPUB: subscription changes (one frame, 0x01/0x00 + prefix)
-        and confirm batches (["$confirm", ConfirmBatch]) sent upstream by the broker."""
+        """What the broker sends on this connection: [$session, SessionReply] and
+        [$confirm, PublishConfirm]."""
         while True:
             try:
                 frames = socket.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            if len(frames) == 1 and frames[0][:1] in (b"\x01", b"\x00"):
-                self._subscription_changed(frames[0][:1] == b"\x01")
-            elif len(frames) == 2 and frames[0] == CONFIRM_TOPIC:
+            if len(frames) == 2 and frames[0] == CONFIRM_KIND:
                 self._confirmed(frames[1])
+            elif len(frames) == 2 and frames[0] == SESSION_KIND:
+                self._session(socket, frames[1])
             elif self._log_limiter.allow():
-                log.warning(
-                    "publisher: ignored a %d-frame message from the broker at %s: '%s'",
-                    len(frames), self.endpoint, printable(frames[0]),
-                )
+                log.warning("publisher: ignored a %d-frame message from the broker at %s: '%s'",
+                            len(frames), self.endpoint, printable(frames[0]))
 
-    def _subscription_changed(self, subscribed):
+    def _session(self, socket, data):
+        reply = _Reply()
+        try:
+            reply.ParseFromString(data)
+        except Exception:  # protobuf's DecodeError
+            return
         with self._cond:
-            if subscribed:
-                self.subscriptions += 1
-                if self.subscriptions == 1:
-                    if self.ever_subscribed:
-                        # The broker is back: whatever it may not have received goes
-                        # again, in order; it drops what it already logged.
-                        held = self._window.resend(time.monotonic())
-                        log.info("publisher: the broker at %s is back; re-sending %d unconfirmed events",
+            if reply.state == _Reply.NO_SESSION:
+                # A new connection, or a broker that restarted.
+                if self.open:
+                    log.info("publisher: the broker at %s has no session for this connection (it restarted, or "
+                             "the connection is new); saying hello again", self.endpoint)
+                self.open = False
+                self._send_hello(socket, time.monotonic())
+            elif reply.publisher_id != self._window.publisher_id:
+                return  # about an id given up already
+            elif reply.state == _Reply.OPEN and not self.open:
+                self.open = True
+                if self.ever_open:
+                    # Whatever the broker may not have received goes again, in order; it
+                    # drops what it already logged.
+                    held = self._window.resend(time.monotonic())
+                    if held:
+                        log.info("publisher: session open again at %s; re-sending %d unconfirmed events",
                                  self.endpoint, held)
-                    self.ever_subscribed = True
-            elif self.subscriptions > 0:
-                self.subscriptions -= 1
-                if self.subscriptions == 0:
-                    log.warning("publisher: the broker at %s went away; %d unconfirmed events are held until it "
-                                "is back", self.endpoint, len(self._window))
+                self.ever_open = True
+            elif reply.state in (_Reply.REFUSED, _Reply.TAKEN_OVER):
+                self.open = False
+                what = "gave its session to a newer connection" if reply.state == _Reply.TAKEN_OVER else "refused it"
+                self._lose_id("the broker at %s %s (%s): %s" % (self.endpoint, what, reply.reason, reply.message),
+                              socket)
             self._cond.notify_all()
+
+    def _lose_id(self, why, socket):
+        old = self._window.publisher_id
+        if not self._generated_id:
+            self.failure = PublisherRefused("publisher id '%s': %s; %d events unconfirmed"
+                                            % (old, why, len(self._window)))
+            log.error("%s", self.failure)
+            return
+        # A generated id is unique: someone else claimed it. Carry on under a fresh one,
+        # with what is unconfirmed numbered anew (the broker never logged it under the old
+        # id: a takeover is announced only after the last confirm of what it did log).
+        new = ulid.new_ulid()
+        self.next_sequence = self._window.renumber(new) + 1
+        log.warning("publisher id '%s': %s; continuing as '%s'", old, why, new)
+        self.ever_open = True  # the new session re-sends everything
+        self._send_hello(socket, time.monotonic())
 
     def _confirmed(self, data):
         with self._cond:
@@ -178,8 +257,8 @@ class IngestLink:
                     log.warning("publisher: undecodable confirm from the broker at %s: %s", self.endpoint, error)
                 return
             if self._window.gap_needs_resend(resend_from, now, self._resend_interval):
-                # The broker dropped events above a gap (sent while it was away): everything
-                # unconfirmed goes again, in order, from the oldest.
+                # The broker dropped events above a gap: everything unconfirmed goes again,
+                # in order, from the oldest.
                 held = self._window.resend(now)
                 log.debug("publisher: the broker at %s is missing events from sequence %d; re-sending %d",
                           self.endpoint, resend_from, held)
@@ -193,27 +272,23 @@ class IngestLink:
     def _send_due(self, socket):
         now = time.monotonic()
         with self._cond:
-            if not self.subscribed:
-                return  # events wait in the window until the broker subscribes
+            if not self.open:
+                return  # events wait in the window until a session is open
             if len(self._window) and now - self._window.last_progress >= self._resend_interval:
                 held = self._window.resend(now)
                 log.debug("publisher: no confirm for %.1f s; re-sending %d events to %s",
                           self._resend_interval, held, self.endpoint)
-            if self._retry_at is not None and now < self._retry_at:
-                return
-            self._retry_at = None
             batch = self._window.take_unsent(_SEND_BATCH)
         sent = 0
         for pending in batch:
             try:
                 socket.send(pending.topic, zmq.SNDMORE | zmq.NOBLOCK)
             except zmq.Again:
-                break  # the queue is full: try again shortly (XPUB_NODROP never drops)
-            socket.send(pending.data)
+                break  # a full queue, or no connection: the rest waits (POLLOUT, or the next session)
+            socket.send(pending.data)  # a started message is taken whole
             sent += 1
         with self._cond:
             if sent < len(batch):
                 self._window.put_back(batch[sent:])
-                self._retry_at = time.monotonic() + _FULL_QUEUE_RETRY
-            if self._window.has_unsent() and self._retry_at is None:
+            elif self._window.has_unsent():
                 self.wake()  # more to send: another turn, after reading what arrived

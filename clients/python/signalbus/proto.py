@@ -11,8 +11,14 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 from google.protobuf import struct_pb2  # noqa: E402,F401
 
-__all__ = ["event_pb2", "groups_pb2", "live_pb2", "publish_pb2", "struct_pb2", "SCHEMA_VERSION", "CONFIRM_TOPIC", "MAX_EVENT_BYTES"]
+__all__ = [
+    "event_pb2", "groups_pb2", "live_pb2", "publish_pb2", "struct_pb2",
+    "SCHEMA_VERSION", "HELLO_KIND", "SESSION_KIND", "CONFIRM_KIND", "MAX_EVENT_BYTES",
+]
 
 SCHEMA_VERSION = 1
-CONFIRM_TOPIC = b"$confirm"
+# First frames of the messages on the ingest connection (core/include/signalbus/core/ingest_protocol.h).
+HELLO_KIND = b"$hello"  # publisher -> broker: [kind, PublisherHello]
+SESSION_KIND = b"$session"  # broker -> publisher: [kind, SessionReply]
+CONFIRM_KIND = b"$confirm"  # broker -> publisher: [kind, PublishConfirm]
 MAX_EVENT_BYTES = 1 << 20  # the broker's default --max-event-bytes

@@ -2,21 +2,26 @@
 the semantics of the C++ signalbus::Publisher (publisher/include/signalbus/publisher/
 publisher.h):
 
-- Slow joiner: the socket is an XPUB that sees the broker's subscription arrive; nothing
-  is sent before it. The constructor waits up to connect_timeout for it and raises
-  BrokerUnavailable("no broker answered at <endpoint> ...") otherwise; connect_timeout=0
-  does not wait (events are held until the broker is there: what Django uses).
+- Sessions: the socket is a DEALER; on each connection the publisher opens a session for
+  its publisher id (a hello the broker answers) before it sends events. The constructor
+  waits up to connect_timeout for it and raises BrokerUnavailable("no broker answered at
+  <endpoint> ...") otherwise; connect_timeout=0 does not wait (events are held until the
+  broker is there: what Django uses).
 - Confirms: every event is numbered (publisher_id, sequence 1, 2, 3... in send order) and
-  kept until the broker confirms it durable. flush(timeout) returns once all are, or
-  raises FlushTimeout naming how many are not; events the broker rejected raise
-  PublishRejected there.
-- Re-sends: unconfirmed events go again, in order, when the broker's subscription
-  reappears (it restarted), when a confirm says the broker is missing events
-  (resend_from: it dropped some above a gap), and after resend_interval without a
-  confirm. The broker drops the duplicates. Each event carries unconfirmed_from, so a
-  broker that does not know this publisher can tell what is missing.
-- Bounded memory: at most max_unconfirmed events are held; publish() then waits up to its
-  timeout for room and raises PublisherFull. The socket never drops (XPUB_NODROP).
+  kept until the broker confirms it durable, on this connection only. flush(timeout)
+  returns once all are, or raises FlushTimeout naming how many are not; events the broker
+  rejected raise PublishRejected there.
+- Re-sends: unconfirmed events go again, in order, on every new session (the broker
+  restarted, the connection came back), when a confirm says the broker is missing events
+  (resend_from: it dropped some above a gap), and after resend_interval without a confirm.
+  The broker drops the duplicates (it checks that a duplicate is the same event, by id).
+- Refusals: if another connection takes the session over (two processes sharing one
+  publisher_id) or the broker refuses the id (it holds newer events of that id), a
+  generated id is replaced by a fresh one and the unconfirmed events renumbered under it;
+  a fixed publisher_id raises PublisherRefused from every later call instead.
+- Bounded memory: at most max_unconfirmed events are held (at most the broker's
+  --publisher-window, 65,536 by default); publish() then waits up to its timeout for room
+  and raises PublisherFull. Nothing is dropped: an event that cannot be sent now waits.
 
 Thread-safe: any number of threads may publish; one background thread (IngestLink) owns
 the socket. publish() never waits for the network, only (bounded) for room.
@@ -56,13 +61,15 @@ class Publisher:
         publisher_id=None,
         connect_timeout=5.0,
         send_timeout=5.0,
-        max_unconfirmed=100_000,
+        max_unconfirmed=50_000,
         resend_interval=2.0,
         send_hwm=100_000,
     ):
         """endpoint: the broker's ingest (default $SIGNALBUS_INGEST or tcp://127.0.0.1:5555);
         source: the service's name carried in every event (default $SIGNALBUS_SOURCE or
-        "unknown"); publisher_id: default a fresh ULID. Times are in seconds."""
+        "unknown"); publisher_id: default a fresh ULID (the usual choice: a fixed id names one
+        publisher instance for as long as the broker remembers it, and two processes, or two
+        runs of one, must not share it). Times are in seconds."""
         self.endpoint = endpoint or from_env(INGEST_ENV, DEFAULT_INGEST)
         validate_endpoint(self.endpoint)
         self.source = source or from_env(SOURCE_ENV, "unknown")
@@ -70,32 +77,40 @@ class Publisher:
             raise SignalbusError("max_unconfirmed must be at least 1")
         if resend_interval <= 0:
             raise SignalbusError("resend_interval must be positive")
-        self.publisher_id = publisher_id or ulid.new_ulid()
         self.send_timeout = send_timeout
         self.max_unconfirmed = max_unconfirmed
         self._cond = threading.Condition()
-        self._window = ConfirmWindow(self.publisher_id)
+        self._window = ConfirmWindow(publisher_id or ulid.new_ulid())
         self._rejections = []
-        self._sequence = 0
+        self._published = 0
         self._closed = False
-        self._link = IngestLink(self.endpoint, self._cond, self._window, self._rejections, resend_interval, send_hwm)
+        self._link = IngestLink(self.endpoint, self._cond, self._window, self._rejections, resend_interval, send_hwm,
+                                generated_id=not publisher_id)
         self._link.start()
         if connect_timeout and connect_timeout > 0:
             with self._cond:
-                self._cond.wait_for(lambda: self._link.subscribed or self._link.failure, connect_timeout)
-                connected = self._link.subscribed
+                self._cond.wait_for(lambda: self._link.open or self._link.failure, connect_timeout)
+                connected, failure = self._link.open, self._link.failure
             if not connected:
                 self._link.stop()
                 self._closed = True
+                if failure is not None:
+                    raise failure
                 raise BrokerUnavailable("no broker answered at %s within %s" % (self.endpoint, _ms(connect_timeout)))
 
     # ---- state -------------------------------------------------------------------------
 
     @property
-    def published(self):
-        """Events accepted by publish() (the last sequence number used)."""
+    def publisher_id(self):
+        """The current id: a generated one changes when the broker refuses it (see above)."""
         with self._cond:
-            return self._sequence
+            return self._window.publisher_id
+
+    @property
+    def published(self):
+        """Events accepted by publish()."""
+        with self._cond:
+            return self._published
 
     @property
     def unconfirmed(self):
@@ -110,9 +125,9 @@ class Publisher:
 
     @property
     def connected(self):
-        """Whether the broker's subscription is there now."""
+        """Whether a session is open on the current connection."""
         with self._cond:
-            return self._link.subscribed
+            return self._link.open and self._link.connected
 
     # ---- publishing --------------------------------------------------------------------
 
@@ -136,28 +151,36 @@ class Publisher:
                     raise PublisherFull(
                         "%d events await confirms from the broker at %s%s; event %s/%s not accepted"
                         % (len(self._window), self.endpoint,
-                           "" if self._link.subscribed else " (broker unreachable)", event.sender, event.signal)
+                           "" if self._link.open and self._link.connected else " (broker unreachable)", event.sender, event.signal)
                     )
-            envelope.complete(event, self.source, self.publisher_id, self._sequence + 1, time.time_ns())
+            # The publisher id and sequence are always this publisher's own.
+            sequence = self._link.next_sequence
+            event.publisher_id = self._window.publisher_id
+            envelope.complete(event, self.source, self._window.publisher_id, sequence, time.time_ns())
             # Every event before this one is confirmed: see "Publish confirms" in
             # docs/wire-protocol.md.
             oldest = self._window.oldest_sequence()
-            event.unconfirmed_from = oldest if oldest is not None else self._sequence + 1
+            event.unconfirmed_from = oldest if oldest is not None else sequence
             data = event.SerializeToString()
             if len(data) > MAX_EVENT_BYTES:
                 raise InvalidEvent(
                     "event of %d bytes is over the broker's default limit of %d" % (len(data), MAX_EVENT_BYTES)
                 )
-            self._sequence += 1
+            self._link.next_sequence += 1
+            self._published += 1
             topic = envelope.topic_of(event).encode()
-            self._window.add(Pending(self._sequence, topic, data, event.event_id, event.unconfirmed_from),
-                             time.monotonic())
+            self._window.add(Pending(sequence, topic, data, event.event_id, event.unconfirmed_from), time.monotonic())
         self._link.wake()
         return event
 
     def _check_open(self):
         if self._closed:
             raise PublisherClosed("the publisher to %s is closed" % self.endpoint)
+        self._check_link()
+
+    def _check_link(self):
+        if isinstance(self._link.failure, SignalbusError):
+            raise self._link.failure
         if self._link.failure is not None:
             raise SignalbusError("the publisher to %s failed: %s" % (self.endpoint, self._link.failure))
 
@@ -172,13 +195,12 @@ class Publisher:
                 if remaining <= 0:
                     break
                 self._cond.wait(remaining)
-            if self._link.failure is not None:
-                raise SignalbusError("the publisher to %s failed: %s" % (self.endpoint, self._link.failure))
+            self._check_link()
             if len(self._window):
                 count = len(self._window)
                 raise FlushTimeout(
                     "%d events not confirmed by the broker at %s within %s%s"
-                    % (count, self.endpoint, _ms(timeout), "" if self._link.subscribed else " (broker unreachable)"),
+                    % (count, self.endpoint, _ms(timeout), "" if self._link.open and self._link.connected else " (broker unreachable)"),
                     count,
                 )
             if self._rejections:

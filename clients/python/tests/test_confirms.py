@@ -1,5 +1,5 @@
-"""The confirm window's bookkeeping: cumulative confirms per publisher, rejections, the
-send queue and re-sends in order."""
+"""The confirm window's bookkeeping: cumulative confirms for this publisher id, rejections,
+the send queue, re-sends in order, and renumbering under a fresh id."""
 import pytest
 
 from signalbus.confirms import ConfirmWindow, Pending
@@ -15,11 +15,12 @@ def window_with(count, publisher_id="P"):
 
 
 def batch(*confirms, resend_from=0):
-    message = publish_pb2.ConfirmBatch()
-    for publisher_id, through, rejections in confirms:
-        confirm = message.confirms.add(publisher_id=publisher_id, durable_through=through, resend_from=resend_from)
-        for sequence, reason in rejections:
-            confirm.rejections.add(sequence=sequence, reason=reason)
+    """A PublishConfirm from (publisher_id, durable_through, rejections): one per call, as
+    the broker sends them."""
+    (publisher_id, through, rejections), = confirms
+    message = publish_pb2.PublishConfirm(publisher_id=publisher_id, durable_through=through, resend_from=resend_from)
+    for sequence, reason in rejections:
+        message.rejections.add(sequence=sequence, reason=reason)
     return message
 
 
@@ -87,7 +88,7 @@ def test_sequences_must_rise_and_garbage_is_a_value_error():
     window = window_with(2)
     with pytest.raises(ValueError):
         window.add(Pending(2, b"t", b"d"), now=1.0)
-    with pytest.raises(ValueError, match="not a ConfirmBatch"):
+    with pytest.raises(ValueError, match="not a PublishConfirm"):
         window.apply(b"\xff\xff\xff", now=1.0)
 
 
@@ -117,3 +118,21 @@ def test_a_gap_is_reported_and_resent_once_per_interval():
     assert window.gap_needs_resend(2, now=2.6, interval=1.0)  # a new gap
     assert window.gap_needs_resend(2, now=3.7, interval=1.0)  # the re-send went missing too
     assert not window.gap_needs_resend(0, now=9.0, interval=1.0)
+
+
+def test_a_confirm_lists_its_rejections_before_the_cumulative_point_covers_them():
+    window = window_with(4)
+    confirmed, rejections, _ = window.apply(batch(("P", 4, [(2, "invalid_event")])), now=2.0)
+    assert (confirmed, rejections) == (3, [(2, "invalid_event")])
+    assert window.confirmed == 3 and window.rejected == 1
+
+
+def test_renumbering_moves_every_pending_event_to_the_new_id_from_one():
+    window = window_with(5)
+    window.apply(batch(("P", 2, [])), now=2.0)
+    assert window.renumber("Q") == 3
+    assert window.publisher_id == "Q"
+    events = [decoded(p) for p in window.take_unsent(10)]
+    assert [(e.publisher_id, e.sequence, e.unconfirmed_from) for e in events] == [("Q", 1, 1), ("Q", 2, 1), ("Q", 3, 1)]
+    assert window.apply(batch(("P", 9, [])), now=3.0) == (0, [], 0)  # a confirm for the old id
+    assert window.apply(batch(("Q", 2, [])), now=3.0) == (2, [], 0)

@@ -1,13 +1,14 @@
 """signalbus.Publisher against the real broker: confirms, flush, the clear error without a
 broker, re-sends after a broker restart and after a silent interval, rejections, the
-bound on held events, and many threads publishing at once."""
+bound on held events, many threads publishing at once, and a fixed publisher_id that two
+publishers (or two runs of one) share."""
 import threading
 
 import pytest
 import zmq
 
-from signalbus import BrokerUnavailable, FlushTimeout, Publisher, PublisherFull, PublishRejected
-from signalbus.proto import CONFIRM_TOPIC, event_pb2, publish_pb2
+from signalbus import BrokerUnavailable, FlushTimeout, Publisher, PublisherFull, PublisherRefused, PublishRejected
+from signalbus.proto import CONFIRM_KIND, HELLO_KIND, SESSION_KIND, event_pb2, publish_pb2
 from support.processes import wait_until
 from support.programs import listened_events, start_listener
 
@@ -53,65 +54,124 @@ def test_flush_names_how_many_are_unconfirmed_then_a_restarted_broker_gets_them_
         publisher.close()
 
 
-def test_resent_events_the_broker_already_logged_are_confirmed_not_logged_twice(broker):
-    # A second publisher with the same id sends sequences 1..3 again: exactly what the
-    # broker sees when a publisher re-sends events whose confirm it missed.
-    for replay in (False, True):
-        with Publisher(broker.ingest, "accounts", publisher_id="replaying-publisher") as publisher:
-            for pk in (1, 2, 3):
-                publisher.custom("shop.Order", "order_paid", {"amount": "19.90"}, pk=pk)
-            publisher.flush(10)
-            if replay:
-                # The confirm for the first duplicate covers all three, so the I/O thread
-                # may drop 2 and 3 unsent. A new event, confirmed in turn, shows that the
-                # broker has read whatever of 1..3 this connection did send before it.
-                publisher.custom("shop.Order", "order_paid", {"amount": "5.00"}, pk=4)
-                publisher.flush(10)
-    duplicates = broker.metric("signalbus_ingest_duplicates_total")
-    assert 1 <= duplicates <= 3
-    assert broker.metric("signalbus_log_appended_total") == 4
-    assert broker.metric("signalbus_ingest_accepted_total") == 4 + duplicates
+def test_a_fixed_id_reused_by_a_restart_is_refused_and_nothing_is_confirmed_that_is_not_stored(broker):
+    with Publisher(broker.ingest, "accounts", publisher_id="accounts-relay") as first:
+        for pk in (1, 2, 3):
+            first.custom("shop.Order", "order_paid", {"amount": "19.90"}, pk=pk)
+        first.flush(10)
+    # The same id again, numbering from 1: its events would be taken for re-sends.
+    with pytest.raises(PublisherRefused, match=r"publisher id 'accounts-relay': .* refused it \(id_in_use\)"):
+        Publisher(broker.ingest, "accounts", publisher_id="accounts-relay")
+    assert broker.metric('signalbus_ingest_refused_total{reason="id_in_use"}') == 1
+    assert broker.metric("signalbus_log_appended_total") == 3
 
 
-class BareIngest:
-    """A bare XSUB in place of the broker: it subscribes, shows what the publisher sends,
-    and sends confirms upstream only when told to."""
+def test_two_live_publishers_sharing_a_fixed_id_the_older_is_refused_and_every_confirm_is_stored(broker):
+    first = Publisher(broker.ingest, "accounts", publisher_id="shared-id")
+    second = Publisher(broker.ingest, "accounts", publisher_id="shared-id")  # takes the session over
+    try:
+        with pytest.raises(PublisherRefused, match=r"gave its session to a newer connection \(taken_over\)"):
+            for pk in range(100):
+                first.post_save("auth.User", pk)
+                first.flush(1)
+        for pk in range(100, 110):
+            second.post_save("auth.User", pk)
+        second.flush(10)
+        # A third, started once the second has published, is behind it: refused at once.
+        with pytest.raises(PublisherRefused, match=r"\(id_in_use\)"):
+            Publisher(broker.ingest, "accounts", publisher_id="shared-id")
+    finally:
+        first.close(0)
+        second.close(0)
+    assert broker.metric("signalbus_publisher_sessions_taken_over_total") == 1
+    assert broker.metric("signalbus_log_appended_total") == 10
+
+
+def test_a_generated_id_taken_over_moves_to_a_fresh_one_and_loses_nothing():
+    ingest = ScriptedIngest()
+    publisher = Publisher(ingest.endpoint, "accounts", connect_timeout=0)
+    try:
+        ingest.connect(publisher)
+        old_id = publisher.publisher_id
+        publisher.post_save("auth.User", 1)
+        publisher.post_save("auth.User", 2)
+        assert [e.sequence for e in ingest.receive(2)] == [1, 2]
+        ingest.confirm(old_id, 1)
+        wait_until(lambda: publisher.unconfirmed == 1, 10, "the confirm of event 1")
+        ingest.reply(publish_pb2.SessionReply.TAKEN_OVER, old_id, "taken_over")
+        hello = ingest.serve_hello()
+        assert hello.publisher_id != old_id and (hello.unconfirmed_from, hello.next_sequence) == (1, 2)
+        resent = ingest.receive(1)
+        assert [(e.publisher_id, e.sequence, e.model_save.instance.pk) for e in resent] == [(hello.publisher_id, 1, "2")]
+        assert publisher.publisher_id == hello.publisher_id
+        ingest.confirm(hello.publisher_id, 1)
+        publisher.flush(10)
+    finally:
+        publisher.close(0)
+        ingest.close()
+
+
+class ScriptedIngest:
+    """A bare ROUTER in place of the broker: it answers a connection's probe and hello as
+    the broker does, shows what the publisher sends, and confirms only when told to."""
 
     def __init__(self):
-        self.socket = zmq.Context.instance().socket(zmq.XSUB)
+        self.socket = zmq.Context.instance().socket(zmq.ROUTER)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.endpoint = "tcp://127.0.0.1:%d" % self.socket.bind_to_random_port("tcp://127.0.0.1")
-        self.socket.send(b"\x01")
+        self.peer = None
+        self.publisher_id = ""
+
+    def _next(self):
+        assert self.socket.poll(5000), "the publisher sent nothing"
+        frames = self.socket.recv_multipart()
+        self.peer = frames[0]
+        return frames[1:]
+
+    def reply(self, state, publisher_id, reason=""):
+        reply = publish_pb2.SessionReply(state=state, publisher_id=publisher_id, reason=reason, message="scripted")
+        self.socket.send_multipart([self.peer, SESSION_KIND, reply.SerializeToString()])
+
+    def serve_hello(self):
+        """Answers messages until a hello, opens its session and returns it."""
+        while True:
+            frames = self._next()
+            if frames == [b""]:
+                self.reply(publish_pb2.SessionReply.NO_SESSION, "")
+            elif len(frames) == 2 and frames[0] == HELLO_KIND:
+                hello = publish_pb2.PublisherHello()
+                hello.ParseFromString(frames[1])
+                self.publisher_id = hello.publisher_id
+                self.reply(publish_pb2.SessionReply.OPEN, hello.publisher_id)
+                return hello
 
     def connect(self, publisher):
-        # A ZeroMQ socket does its work inside calls on it: polling the XSUB lets it attach
-        # the publisher's connection and send it the subscription.
-        wait_until(lambda: self.socket.poll(10) or publisher.connected, 10, "the publisher to see the subscription")
+        self.serve_hello()
+        wait_until(lambda: publisher.connected, 10, "the publisher to see its session open")
 
     def receive(self, count):
         events = []
         while len(events) < count:
-            assert self.socket.poll(5000), "the publisher sent %d events, not %d" % (len(events), count)
+            frames = self._next()
+            assert len(frames) == 2 and frames[0] not in (HELLO_KIND, b""), "not an event: %r" % frames[:1]
             event = event_pb2.Event()
-            event.ParseFromString(self.socket.recv_multipart()[1])
+            event.ParseFromString(frames[1])
             events.append(event)
         return events
 
     def confirm(self, publisher_id, durable_through, resend_from=0, rejections=()):
-        message = publish_pb2.ConfirmBatch()
-        message.confirms.add(publisher_id="someone-else", durable_through=99)
-        confirm = message.confirms.add(publisher_id=publisher_id, durable_through=durable_through,
-                                       resend_from=resend_from)
+        confirm = publish_pb2.PublishConfirm(publisher_id=publisher_id, durable_through=durable_through,
+                                             resend_from=resend_from)
         for sequence, reason in rejections:
             confirm.rejections.add(sequence=sequence, reason=reason)
-        self.socket.send_multipart([CONFIRM_TOPIC, message.SerializeToString()])
+        self.socket.send_multipart([self.peer, CONFIRM_KIND, confirm.SerializeToString()])
 
     def close(self):
         self.socket.close(0)
 
 
 def test_silent_broker_gets_everything_unconfirmed_again_in_order():
-    ingest = BareIngest()
+    ingest = ScriptedIngest()
     publisher = Publisher(ingest.endpoint, "accounts", resend_interval=0.1, connect_timeout=0)
     try:
         ingest.connect(publisher)
@@ -121,7 +181,8 @@ def test_silent_broker_gets_everything_unconfirmed_again_in_order():
         assert [e.sequence for e in events] == [1, 2, 3, 1, 2, 3]
         assert [e.unconfirmed_from for e in events[:3]] == [1, 1, 1]  # nothing confirmed yet
         assert publisher.resends >= 1
-        # Confirms sent upstream on the same connection settle the window.
+        # Confirms sent on the same connection settle the window; one for another id does not.
+        ingest.confirm("someone-else", 99)
         ingest.confirm(publisher.publisher_id, 2)
         wait_until(lambda: publisher.unconfirmed == 1, 10, "the confirm of events 1 and 2")
         ingest.confirm(publisher.publisher_id, 2, rejections=[(3, "oversized")])
@@ -133,7 +194,7 @@ def test_silent_broker_gets_everything_unconfirmed_again_in_order():
 
 
 def test_a_gap_reported_by_the_broker_brings_a_resend_at_once():
-    ingest = BareIngest()
+    ingest = ScriptedIngest()
     publisher = Publisher(ingest.endpoint, "accounts", resend_interval=60, connect_timeout=0)
     try:
         ingest.connect(publisher)

@@ -38,6 +38,7 @@
 
 #include <zmq.hpp>
 
+#include "signalbus/core/connection_watch.h"
 #include "signalbus/core/status.h"
 #include "signalbus/v1/event.pb.h"
 
@@ -124,7 +125,7 @@ class Publisher {
   // Times unconfirmed events were sent again.
   std::uint64_t resends() const { return resends_; }
   // Whether a session is open on the current connection.
-  bool connected() const { return open_; }
+  bool connected() const { return open_ && watch_->up(); }
 
  private:
   struct Pending {
@@ -143,9 +144,9 @@ class Publisher {
   void SendHello();
   // A refusal of the id (taken over, or refused at hello): a fresh id, or failure_.
   void LoseId(const std::string& why);
-  // Sends one event without waiting; false if the socket would not take it (no
-  // connection): the session is then taken as closed.
-  bool SendFrames(const Pending& pending);
+  // Sends the unconfirmed events from unsent_from_ on, without waiting, as far as the
+  // socket takes them.
+  void SendUnsent();
   // Sends every unconfirmed event again, in order; the first one re-encoded to say that
   // everything before it is confirmed.
   void ResendAll();
@@ -157,11 +158,13 @@ class Publisher {
   const bool generated_id_;  // options_.publisher_id was made here: it may be replaced
   zmq::context_t context_{1};
   zmq::socket_t socket_;
+  std::unique_ptr<ConnectionWatch> watch_;  // whether socket_ has a connection
   bool open_ = false;        // a session is open on the current connection
   bool ever_open_ = false;
   Status failure_;           // a fixed id the broker refused: every later call fails
   std::uint64_t sequence_ = 0;
   std::deque<Pending> unconfirmed_;  // ascending sequence
+  std::uint64_t unsent_from_ = 0;    // the first of them not yet sent in this session; 0: none
   std::chrono::steady_clock::time_point last_progress_;
   std::chrono::steady_clock::time_point last_pump_;  // Publish's last look at the socket
   std::chrono::steady_clock::time_point last_hello_;
