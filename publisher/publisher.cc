@@ -138,6 +138,9 @@ void Publisher::SendHello() {
 void Publisher::HandleSession(const zmq::message_t& frame) {
   v1::SessionReply reply;
   if (!reply.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) return;
+  // A fixed id the broker refused stays refused: a hello now would take the session
+  // back from the publisher that holds it.
+  if (!failure_.ok()) return;
   switch (reply.state()) {
     case v1::SessionReply::OPEN:
       if (reply.publisher_id() != options_.publisher_id || open_) return;

@@ -115,7 +115,7 @@ class IngestLink:
                     if self._stopping:
                         return
                     now = time.monotonic()
-                    if not self.open and now - self._last_hello >= _HELLO_RETRY:
+                    if not self.open and self.failure is None and now - self._last_hello >= _HELLO_RETRY:
                         self._send_hello(socket, now)
                     timeout = self._poll_timeout(now)
                     unsent = self.open and self._window.has_unsent()
@@ -205,6 +205,10 @@ class IngestLink:
         except Exception:  # protobuf's DecodeError
             return
         with self._cond:
+            if self.failure is not None:
+                # A fixed id the broker refused stays refused: a hello now would take the
+                # session back from the publisher that holds it.
+                return
             if reply.state == _Reply.NO_SESSION:
                 # A new connection, or a broker that restarted.
                 if self.open:
