@@ -2,6 +2,9 @@
 // signalbus-publish, both held to the envelope's nesting limit.
 #include "signalbus/core/event_json.h"
 
+#include <iostream>
+
+#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
@@ -122,6 +125,44 @@ TEST(EventJsonNesting, AnEventThePrinterCannotPrintIsAnErrorAndNotALogLine) {
       << json.status().message();
   EXPECT_EQ(outer.first(), "");
   EXPECT_FALSE(ValidateEvent(event).ok());
+}
+
+// Where protobuf's own limits are (protobuf 3.21 on Debian 12: printer 31 in both
+// places, binary and JSON parser 32 in an instance's fields and 33 in kwargs for objects,
+// 48 and 49 for arrays), found by trying, and that each lies above kMaxValueNesting: the
+// printer prints every event allowed, and one level over the limit still parses, so the
+// full path names its nesting.
+TEST(EventJsonNesting, ProtobufsOwnLimitsLieAboveTheEnvelopes) {
+  namespace pbu = google::protobuf::util;
+  InstallProtobufLogHandler();
+  ProtobufLogCapture quiet;  // the printer logs each failure
+  for (bool arrays : {false, true}) {
+    for (bool custom : {false, true}) {
+      int printed = 0;
+      int parsed = 0;
+      int parsed_json = 0;
+      for (int depth = 1; depth <= 64; ++depth) {
+        v1::Event event = testing::UserCreatedWithFieldsNested("1", depth, arrays);
+        if (custom) {
+          event = testing::OneOfEverySignal().back();
+          *event.mutable_custom()->mutable_kwargs() = testing::NestedValues(depth, arrays);
+        }
+        std::string json;
+        if (pbu::MessageToJsonString(event, &json).ok()) printed = depth;
+        v1::Event back;
+        if (back.ParseFromString(event.SerializeAsString())) parsed = depth;
+        const std::string text = custom ? CustomJson(NestedJson(depth, arrays)) : PostSaveJson(NestedJson(depth, arrays));
+        if (pbu::JsonStringToMessage(text, &back).ok()) parsed_json = depth;
+      }
+      std::cout << "[ measured ] protobuf " << (custom ? "custom.kwargs" : "instance.fields") << ", "
+                << (arrays ? "arrays" : "objects") << ": JSON printer up to " << printed << ", binary parser up to "
+                << parsed << ", JSON parser up to " << parsed_json << " (kMaxValueNesting " << kMaxValueNesting
+                << ")\n";
+      EXPECT_GE(printed, kMaxValueNesting);
+      EXPECT_GT(parsed, kMaxValueNesting);
+      EXPECT_GT(parsed_json, kMaxValueNesting);
+    }
+  }
 }
 
 }  // namespace
