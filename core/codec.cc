@@ -93,6 +93,7 @@ bool TooDeep(const google::protobuf::Value& value, int level) {
   }
 }
 
+// `level`: the depth of `s` itself.
 bool TooDeep(const google::protobuf::Struct& s, int level) {
   if (level > kMaxValueNesting) return true;
   for (const auto& [name, v] : s.fields()) {
@@ -196,26 +197,30 @@ Status ValidateEvent(const v1::Event& event) {
 }
 
 Status ValidateValueNesting(const v1::Event& event) {
+  const google::protobuf::Struct* values = nullptr;
+  const char* what = "";
   switch (event.payload_case()) {
     case v1::Event::kModelSave:
-      if (NestsTooDeeply(event.model_save().instance().fields())) return NestedTooDeeply("model_save.instance.fields");
-      return Status::Ok();
+      values = &event.model_save().instance().fields();
+      what = "model_save.instance.fields";
+      break;
     case v1::Event::kModelDelete:
-      if (NestsTooDeeply(event.model_delete().instance().fields())) {
-        return NestedTooDeeply("model_delete.instance.fields");
-      }
-      return Status::Ok();
+      values = &event.model_delete().instance().fields();
+      what = "model_delete.instance.fields";
+      break;
     case v1::Event::kM2MChanged:
-      if (NestsTooDeeply(event.m2m_changed().instance().fields())) {
-        return NestedTooDeeply("m2m_changed.instance.fields");
-      }
-      return Status::Ok();
+      values = &event.m2m_changed().instance().fields();
+      what = "m2m_changed.instance.fields";
+      break;
     case v1::Event::kCustom:
-      if (NestsTooDeeply(event.custom().kwargs())) return NestedTooDeeply("custom.kwargs");
-      return Status::Ok();
+      values = &event.custom().kwargs();
+      what = "custom.kwargs";
+      break;
     default:
-      return Status::Ok();
+      break;
   }
+  if (values != nullptr && NestsTooDeeply(*values)) return NestedTooDeeply(what);
+  return Status::Ok();
 }
 
 std::string EncodeEvent(const v1::Event& event) { return event.SerializeAsString(); }
