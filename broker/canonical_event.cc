@@ -1,6 +1,7 @@
-// The canonical-event walk: schema tables of signalbus.v1.Event and every message inside
-// it (google.protobuf Struct, Value, ListValue and Timestamp included), one generic walk
-// over them, then ValidateEvent()'s rules on the fields it picked up.
+// The walks over an event's bytes: schema tables of signalbus.v1.Event and every message
+// inside it (google.protobuf Struct, Value, ListValue and Timestamp included), the
+// canonical walk over them followed by ValidateEvent()'s rules on the fields it picked
+// up, and a lenient walk that measures only how deeply JSON values nest.
 #include "canonical_event.h"
 
 #include <cstddef>
@@ -35,10 +36,13 @@ enum class Capture : std::uint8_t {
   kEventId,
   kSignal,
   kSender,
+  kSource,
   kPublisherId,
   kSequence,
   kOrderingKey,
   kUnconfirmedFrom,
+  kSeconds,        // occurred_at.seconds
+  kNanos,          // occurred_at.nanos
   kPayload,        // which member of Event.payload is present
   kCreated,        // ModelSave.created
   kInstanceModel,  // ModelSave.instance.model, ModelDelete.instance.model
@@ -60,11 +64,12 @@ struct Field {
 struct Schema {
   const Field* fields;
   std::size_t count;
+  bool nests = false;  // a JSON object or array of values (Struct, ListValue): one level of kMaxValueNesting
 };
 
 template <std::size_t N>
-constexpr Schema SchemaOf(const Field (&fields)[N]) {
-  return Schema{fields, N};
+constexpr Schema SchemaOf(const Field (&fields)[N], bool nests = false) {
+  return Schema{fields, N, nests};
 }
 
 // ---- Schemas, from google/protobuf/{struct,timestamp}.proto and signalbus/v1/event.proto.
@@ -74,16 +79,17 @@ constexpr Schema SchemaOf(const Field (&fields)[N]) {
 extern const Schema kStruct;
 extern const Schema kValue;
 
-const Field kTimestampFields[] = {{1, Kind::kUint64}, {2, Kind::kInt32}};
+const Field kTimestampFields[] = {{1, Kind::kUint64, false, nullptr, false, Capture::kSeconds},
+                                  {2, Kind::kInt32, false, nullptr, false, Capture::kNanos}};
 const Schema kTimestamp = SchemaOf(kTimestampFields);
 
 const Field kStructEntryFields[] = {{1, Kind::kString}, {2, Kind::kMessage, false, &kValue}};
 const Schema kStructEntry = SchemaOf(kStructEntryFields);
 const Field kStructFields[] = {{1, Kind::kMessage, true, &kStructEntry}};
-const Schema kStruct = SchemaOf(kStructFields);
+const Schema kStruct = SchemaOf(kStructFields, /*nests=*/true);
 
 const Field kListValueFields[] = {{1, Kind::kMessage, true, &kValue}};
-const Schema kListValue = SchemaOf(kListValueFields);
+const Schema kListValue = SchemaOf(kListValueFields, /*nests=*/true);
 
 const Field kValueFields[] = {
     {1, Kind::kInt32, false, nullptr, true},    {2, Kind::kFixed64, false, nullptr, true},
@@ -153,7 +159,7 @@ const Field kEventFields[] = {
     {2, Kind::kString, false, nullptr, false, Capture::kEventId},
     {3, Kind::kString, false, nullptr, false, Capture::kSignal},
     {4, Kind::kString, false, nullptr, false, Capture::kSender},
-    {5, Kind::kString},
+    {5, Kind::kString, false, nullptr, false, Capture::kSource},
     {6, Kind::kString, false, nullptr, false, Capture::kPublisherId},
     {7, Kind::kUint64, false, nullptr, false, Capture::kSequence},
     {8, Kind::kMessage, false, &kTimestamp},
@@ -171,17 +177,21 @@ const Schema kEvent = SchemaOf(kEventFields);
 
 // ---- The walk.
 
-// Far below protobuf's recursion limit (100): deeper events take the full parse.
-constexpr int kMaxDepth = 32;
+// The only recursion in the schema is through Struct and ListValue, so bounding how
+// deeply those nest (kMaxValueNesting) bounds the walks' depth too: an event nested
+// deeper is refused (the full parse names the reason) before the stack grows further.
 
 struct Found {
   std::uint64_t schema_version = 0;
   std::uint64_t sequence = 0;
   std::uint64_t unconfirmed_from = 0;
+  std::uint64_t seconds = 0;
+  std::uint64_t nanos = 0;
   std::uint64_t action = 0;
   std::uint64_t payload = 0;  // the field number of the payload present, 0 if none
   bool created = false;
   CanonicalFields strings;
+  std::string_view source;
   std::string_view instance_model;
 };
 
@@ -222,6 +232,8 @@ void CaptureNumber(Capture c, std::uint64_t v, Found& found) {
     case Capture::kSchemaVersion: found.schema_version = v; break;
     case Capture::kSequence: found.sequence = v; break;
     case Capture::kUnconfirmedFrom: found.unconfirmed_from = v; break;
+    case Capture::kSeconds: found.seconds = v; break;
+    case Capture::kNanos: found.nanos = v; break;
     case Capture::kCreated: found.created = v != 0; break;
     case Capture::kAction: found.action = v; break;
     default: break;
@@ -233,6 +245,7 @@ void CaptureString(Capture c, std::string_view s, Found& found) {
     case Capture::kEventId: found.strings.event_id = s; break;
     case Capture::kSignal: found.strings.signal = s; break;
     case Capture::kSender: found.strings.sender = s; break;
+    case Capture::kSource: found.source = s; break;
     case Capture::kPublisherId: found.strings.publisher_id = s; break;
     case Capture::kOrderingKey: found.strings.ordering_key = s; break;
     case Capture::kInstanceModel: found.instance_model = s; break;
@@ -241,8 +254,9 @@ void CaptureString(Capture c, std::string_view s, Found& found) {
 }
 
 // True if [p, end) is a canonical encoding of a message of `schema` that a full parse
-// accepts.
-bool Walk(const Schema& schema, const char* p, const char* end, int depth, Found& found) {
+// accepts, with values nested no deeper than kMaxValueNesting. `nesting`: how deeply the
+// message sits in JSON values (0 outside them).
+bool Walk(const Schema& schema, const char* p, const char* end, int nesting, Found& found) {
   std::uint64_t last = 0;
   std::size_t at = 0;  // fields come in order: the next one is at or after the last
   bool oneof_seen = false;
@@ -289,7 +303,8 @@ bool Walk(const Schema& schema, const char* p, const char* end, int depth, Found
           if (!ValidUtf8(body, size)) return false;
           CaptureString(field->capture, std::string_view(body, size), found);
         } else {
-          if (depth >= kMaxDepth || !Walk(*field->schema, body, p, depth + 1, found)) return false;
+          const int inside = nesting + (field->schema->nests ? 1 : 0);
+          if (inside > kMaxValueNesting || !Walk(*field->schema, body, p, inside, found)) return false;
           if (field->capture == Capture::kPayload) found.payload = number;
         }
         break;
@@ -299,6 +314,62 @@ bool Walk(const Schema& schema, const char* p, const char* end, int depth, Found
   return true;
 }
 
+// A varint of up to 10 bytes, minimal or not, as a parser reads it.
+bool ReadAnyVarint(const char*& p, const char* end, std::uint64_t& value) {
+  value = 0;
+  for (int i = 0; i < 10 && p != end; ++i) {
+    const auto byte = static_cast<std::uint8_t>(*p++);
+    value |= static_cast<std::uint64_t>(byte & 0x7f) << (7 * i);
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+const Field* FindField(const Schema& schema, std::uint64_t number) {
+  for (std::size_t i = 0; i < schema.count; ++i) {
+    if (schema.fields[i].number == number) return &schema.fields[i];
+  }
+  return nullptr;
+}
+
+// True if [p, end), read as a message of `schema` the way a parser reads it (fields in
+// any order, unknown ones skipped), nests values deeper than kMaxValueNesting before it
+// ends or stops making sense.
+bool NestsTooDeeply(const Schema& schema, const char* p, const char* end, int nesting) {
+  while (p != end) {
+    std::uint64_t tag = 0;
+    std::uint64_t value = 0;
+    if (!ReadAnyVarint(p, end, tag)) return false;
+    switch (tag & 7) {
+      case 0:
+        if (!ReadAnyVarint(p, end, value)) return false;
+        break;
+      case 1:
+        if (end - p < 8) return false;
+        p += 8;
+        break;
+      case 5:
+        if (end - p < 4) return false;
+        p += 4;
+        break;
+      case 2: {
+        if (!ReadAnyVarint(p, end, value) || value > static_cast<std::uint64_t>(end - p)) return false;
+        const char* body = p;
+        p += value;
+        const Field* field = FindField(schema, tag >> 3);
+        if (field != nullptr && field->kind == Kind::kMessage) {
+          const int inside = nesting + (field->schema->nests ? 1 : 0);
+          if (inside > kMaxValueNesting || NestsTooDeeply(*field->schema, body, p, inside)) return true;
+        }
+        break;
+      }
+      default:  // a group, or no wire type at all
+        return false;
+    }
+  }
+  return false;
+}
+
 // ValidateEvent()'s rules (core/codec.cc), on the fields found.
 bool Valid(const Found& f) {
   const CanonicalFields& s = f.strings;
@@ -306,6 +377,13 @@ bool Valid(const Found& f) {
   if (!IsValidEventId(s.event_id)) return false;
   if (!ValidateSender(s.sender).ok() || !ValidateSignalName(s.signal).ok()) return false;
   if (s.sender.size() + 1 + s.signal.size() > kMaxTopicBytes) return false;
+  if (!IsValidPublisherId(s.publisher_id)) return false;
+  if (f.source.size() > kMaxSourceBytes || s.ordering_key.size() > kMaxOrderingKeyBytes) return false;
+  // A negative seconds value takes 10 bytes: never canonical here.
+  if (f.seconds > static_cast<std::uint64_t>(kMaxTimestampSeconds) ||
+      f.nanos > static_cast<std::uint64_t>(kMaxTimestampNanos)) {
+    return false;
+  }
   const v1::Event::PayloadCase want = PayloadCaseFor(PayloadKindForSignal(s.signal));
   if (f.payload != static_cast<std::uint64_t>(want)) return false;
   switch (want) {
@@ -330,6 +408,10 @@ std::optional<CanonicalFields> CheckCanonicalEvent(std::string_view event) {
   found.strings.sequence = found.sequence;
   found.strings.unconfirmed_from = found.unconfirmed_from;
   return found.strings;
+}
+
+bool ExceedsValueNesting(std::string_view event) {
+  return NestsTooDeeply(kEvent, event.data(), event.data() + event.size(), 0);
 }
 
 }  // namespace signalbus::broker

@@ -10,6 +10,10 @@
 // to the full parse, which also names the reason for a rejection. So it accepts exactly
 // what the full path accepts, only sooner; validator_fast_path_test.cc checks that
 // against the full path on valid, mutated and random events.
+//
+// Beside it, for events the full parse cannot read: whether they nest JSON values deeper
+// than kMaxValueNesting, so that such an event is refused for that, whatever protobuf's
+// own (deeper) recursion limit made of it.
 #pragma once
 
 #include <cstdint>
@@ -33,5 +37,11 @@ struct CanonicalFields {
 // it; nullopt when it is not canonical or not valid (the caller parses it in full).
 // The topic frame is not looked at here. Never reads outside `event`.
 std::optional<CanonicalFields> CheckCanonicalEvent(std::string_view event);
+
+// True if `event`, read as a parser reads it (any field order, unknown fields skipped),
+// nests the values of a Struct (instance fields, custom kwargs) deeper than
+// signalbus::kMaxValueNesting before it ends or stops making sense. Never reads outside
+// `event`; its recursion stops at that limit.
+bool ExceedsValueNesting(std::string_view event);
 
 }  // namespace signalbus::broker

@@ -52,10 +52,17 @@ Verdict ValidateMessage(std::size_t frame_count, std::string_view topic, std::st
     fields.ordering_key = fast->ordering_key;
     return fields;
   }
+  // ParseEvent, not ParseFromArray: protobuf's complaint (a string that is not UTF-8)
+  // becomes the detail, logged with the rejection (rate-limited), and not once per
+  // message by protobuf itself.
   v1::Event decoded;
-  if (!decoded.ParseFromArray(event.data(), static_cast<int>(event.size()))) {
-    return Rejection{RejectReason::kUndecodable,
-                     "event frame is not a signalbus.v1.Event (" + std::to_string(event.size()) + " bytes)"};
+  if (Status s = ParseEvent(event, decoded); !s.ok()) {
+    // Nested beyond protobuf's recursion limit: refused for its nesting, as an event
+    // nested just beyond ours is (by ValidateEvent below).
+    if (ExceedsValueNesting(event)) {
+      return Rejection{RejectReason::kInvalidEvent, NestedTooDeeply("the event's JSON values").message()};
+    }
+    return Rejection{RejectReason::kUndecodable, s.message()};
   }
   if (Status s = ValidateEvent(decoded); !s.ok()) {
     return Rejection{RejectReason::kInvalidEvent, s.message()};

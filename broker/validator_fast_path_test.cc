@@ -1,6 +1,8 @@
 // The validator's fast path (canonical_event.h) against the full parse it stands in
 // for: every valid event protobuf writes takes it with the same fields, and on valid,
-// invalid, mutated and random bytes it never accepts what the full parse rejects.
+// invalid, mutated and random bytes it never accepts what the full parse rejects. The
+// envelope's limits included (nesting at and around kMaxValueNesting among them), and
+// every event accepted prints as JSON that parses back into a valid event.
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -14,6 +16,7 @@
 #include "signalbus/broker/validator.h"
 #include "signalbus/core/codec.h"
 #include "signalbus/core/event_id.h"
+#include "signalbus/core/event_json.h"
 
 namespace signalbus::broker {
 namespace {
@@ -24,14 +27,14 @@ using ::signalbus::testing::UserCreated;
 // What the full path alone decides: parse, ValidateEvent, and the fields it hands on.
 std::optional<EventFields> FullPath(std::string_view bytes) {
   v1::Event e;
-  if (bytes.empty() || !e.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return std::nullopt;
+  if (bytes.empty() || !ParseEvent(bytes, e).ok()) return std::nullopt;
   if (!ValidateEvent(e).ok()) return std::nullopt;
   return EventFields{e.event_id(), e.publisher_id(), e.sequence(), e.unconfirmed_from(), e.ordering_key()};
 }
 
 std::string TopicFor(std::string_view bytes) {
   v1::Event e;
-  (void)e.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+  (void)ParseEvent(bytes, e);
   return e.sender() + "/" + e.signal();
 }
 
@@ -88,6 +91,17 @@ class EventMaker {
     return out;
   }
 
+  // Values 1 deep, or (rarely) nested to around the limit: one level less, the limit, one more.
+  void FillValues(google::protobuf::Struct* s) {
+    if (Chance(2)) {
+      const int depth = kMaxValueNesting - 1 + static_cast<int>(Next(3));
+      *s = ::signalbus::testing::NestedValues(depth, Chance(50));
+      if (Chance(50)) (*s->mutable_fields())["more"].set_number_value(1);
+      return;
+    }
+    FillStruct(s, 0);
+  }
+
   void FillValue(google::protobuf::Value* v, int depth) {
     switch (Next(depth > 3 ? 4 : 6)) {
       case 0: v->set_null_value(google::protobuf::NULL_VALUE); break;
@@ -108,7 +122,7 @@ class EventMaker {
   void FillInstance(v1::Instance* instance, const std::string& sender) {
     if (Chance(90)) instance->set_model(Chance(95) ? sender : "other.Model");
     if (Chance(90)) instance->set_pk(std::to_string(Next(100'000)));
-    if (Chance(90)) FillStruct(instance->mutable_fields(), 0);
+    if (Chance(90)) FillValues(instance->mutable_fields());
   }
 
   void FillRequest(v1::RequestMeta* r) {
@@ -131,14 +145,24 @@ class EventMaker {
     e.set_event_id(Chance(97) ? NewEventId() : Text(26));
     e.set_signal(Chance(98) ? signal : Text(5));
     e.set_sender(Chance(98) ? sender : Text(5));
-    if (Chance(90)) e.set_source(Text(10));
-    if (Chance(90)) e.set_publisher_id(NewEventId());
+    if (Chance(90)) e.set_source(Chance(98) ? Text(10) : std::string(kMaxSourceBytes + Next(2), 's'));
+    if (Chance(90)) e.set_publisher_id(PublisherId());
     if (Chance(90)) e.set_sequence(Next(1ULL << (1 + Next(62))));
     if (Chance(90)) {
-      e.mutable_occurred_at()->set_seconds(static_cast<std::int64_t>(Next(2'000'000'000)));
-      e.mutable_occurred_at()->set_nanos(static_cast<std::int32_t>(Next(1'000'000'000)));
+      // Now and then at the end of what a Timestamp allows, or just past either end (a
+      // valid negative value takes 10 bytes, so the full parse and not the walk takes it).
+      const std::int64_t seconds = Chance(97) ? static_cast<std::int64_t>(Next(2'000'000'000))
+                                   : Chance(50) ? kMaxTimestampSeconds + static_cast<std::int64_t>(Next(2))
+                                                : kMinTimestampSeconds - 1;
+      const std::int32_t nanos = Chance(97) ? static_cast<std::int32_t>(Next(1'000'000'000))
+                                            : kMaxTimestampNanos + static_cast<std::int32_t>(Next(2));
+      e.mutable_occurred_at()->set_seconds(seconds);
+      e.mutable_occurred_at()->set_nanos(nanos);
     }
-    if (Chance(90)) e.set_ordering_key(sender + ":" + std::to_string(Next(1000)));
+    if (Chance(90)) {
+      e.set_ordering_key(Chance(98) ? sender + ":" + std::to_string(Next(1000))
+                                    : std::string(kMaxOrderingKeyBytes + Next(2), 'k'));
+    }
     if (Chance(50)) e.set_unconfirmed_from(Next(1'000'000));
     PayloadKind kind = PayloadKindForSignal(signal);
     if (Chance(3)) kind = static_cast<PayloadKind>(Next(6));  // the wrong payload
@@ -193,7 +217,7 @@ class EventMaker {
       }
       case PayloadKind::kCustom: {
         v1::CustomSignal* c = e.mutable_custom();
-        if (Chance(90)) FillStruct(c->mutable_kwargs(), 0);
+        if (Chance(90)) FillValues(c->mutable_kwargs());
         if (Chance(70)) c->set_pk(std::to_string(Next(1000)));
         break;
       }
@@ -202,6 +226,17 @@ class EventMaker {
       for (int i = static_cast<int>(Next(3)); i >= 0; --i) (*e.mutable_headers())[Text(5)] = Text(10);
     }
     return e;
+  }
+
+  // Mostly a ULID; now and then at or just over the length limit, or with a character
+  // the rule does not allow.
+  std::string PublisherId() {
+    switch (Next(50)) {
+      case 0: return std::string(kMaxPublisherIdBytes, 'p');
+      case 1: return std::string(kMaxPublisherIdBytes + 1, 'p');
+      case 2: return "relay:" + Text(3);
+      default: return NewEventId();
+    }
   }
 
   // One damaged or unusual variant of `bytes`.
@@ -347,6 +382,60 @@ TEST(ValidatorFastPathTest, AValidEventUnderTheWrongTopicIsStillAMismatch) {
   Verdict verdict = ValidateMessage(2, "auth.User/post_delete", bytes);
   ASSERT_FALSE(verdict.accepted());
   EXPECT_EQ(verdict.rejection().reason, RejectReason::kTopicMismatch);
+}
+
+TEST(ValidatorFastPathTest, ValuesNestedToTheLimitTakeItAndOneLevelMoreGoesToTheFullParseWhichRefusesIt) {
+  for (bool arrays : {false, true}) {
+    v1::Event at = ::signalbus::testing::UserCreatedWithFieldsNested("1", kMaxValueNesting, arrays);
+    EXPECT_TRUE(CheckAgreement(EncodeEvent(at))) << arrays;
+    v1::Event custom = OneOfEverySignal().back();
+    *custom.mutable_custom()->mutable_kwargs() = ::signalbus::testing::NestedValues(kMaxValueNesting, arrays);
+    EXPECT_TRUE(CheckAgreement(EncodeEvent(custom))) << arrays;
+
+    const std::string over =
+        EncodeEvent(::signalbus::testing::UserCreatedWithFieldsNested("1", kMaxValueNesting + 1, arrays));
+    EXPECT_FALSE(CheckAgreement(over));
+    EXPECT_FALSE(FullPath(over).has_value());
+  }
+}
+
+TEST(ValidatorFastPathTest, TheLenientNestingWalkAgreesWithValidateEventOnEveryEventThatParses) {
+  EventMaker maker(3);
+  int deep = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    v1::Event made = maker.Make();
+    if (maker.Chance(10)) {
+      *made.mutable_custom()->mutable_kwargs() =
+          ::signalbus::testing::NestedValues(kMaxValueNesting - 1 + static_cast<int>(maker.Next(3)), maker.Chance(50));
+    }
+    std::string bytes = EncodeEvent(made);
+    if (maker.Chance(30)) bytes = maker.Mutate(std::move(bytes));
+    v1::Event parsed;
+    if (!ParseEvent(bytes, parsed).ok()) continue;
+    const bool too_deep = !ValidateValueNesting(parsed).ok();
+    ASSERT_EQ(ExceedsValueNesting(bytes), too_deep) << ::testing::PrintToString(bytes);
+    deep += too_deep;
+  }
+  EXPECT_GT(deep, 100);
+}
+
+TEST(ValidatorFastPathTest, EveryEventTheValidatorAcceptsPrintsAsJsonThatParsesBackIntoAValidEvent) {
+  EventMaker maker(4);
+  int accepted = 0;
+  for (int i = 0; i < 30'000; ++i) {
+    std::string bytes = EncodeEvent(maker.Make());
+    if (maker.Chance(30)) bytes = maker.Mutate(std::move(bytes));
+    if (!ValidateMessage(2, TopicFor(bytes), bytes).accepted()) continue;
+    ++accepted;
+    v1::Event event;
+    ASSERT_TRUE(ParseEvent(bytes, event).ok());
+    Result<std::string> json = EventToJson(event);
+    ASSERT_TRUE(json.ok()) << json.status().message() << " " << ::testing::PrintToString(bytes);
+    Result<v1::Event> back = EventFromJson(*json);
+    ASSERT_TRUE(back.ok()) << back.status().message() << " " << *json;
+    ASSERT_TRUE(ValidateEvent(*back).ok()) << ValidateEvent(*back).message() << " " << *json;
+  }
+  EXPECT_GT(accepted, 10'000);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// ValidateMessage: one test per rejection reason, the order the checks run in, and the
-// fields an accepted event hands on.
+// ValidateMessage: one test per rejection reason, the order the checks run in, the
+// envelope's limits on both of its paths, and the fields an accepted event hands on.
 #include "signalbus/broker/validator.h"
 
 #include <set>
@@ -10,12 +10,14 @@
 
 #include "sample_events.h"
 #include "signalbus/core/codec.h"
+#include "signalbus/core/logging.h"
 
 namespace signalbus::broker {
 namespace {
 
 using ::signalbus::testing::OneOfEverySignal;
 using ::signalbus::testing::UserCreated;
+using ::signalbus::testing::UserCreatedWithFieldsNested;
 
 RejectReason ReasonOf(const Verdict& verdict) {
   EXPECT_FALSE(verdict.accepted());
@@ -103,6 +105,85 @@ TEST(ValidatorTest, NamesEveryReasonForMetricLabels) {
   for (RejectReason reason : kAllRejectReasons) names.insert(RejectReasonName(reason));
   EXPECT_EQ(names, (std::set<std::string>{"frame_count", "oversized", "bad_topic", "undecodable", "invalid_event",
                                           "topic_mismatch"}));
+}
+
+// Either path (the canonical walk, or the full parse for bytes that are not canonical:
+// the same event with an unknown field first) must give the same verdict.
+std::vector<std::string> BothEncodings(const v1::Event& event) {
+  return {EncodeEvent(event), std::string("\xf8\x07\x01", 3) + EncodeEvent(event)};  // field 127 = 1
+}
+
+TEST(ValidatorLimitsTest, AcceptsValuesNestedToTheLimitAndRefusesDeeperAsInvalidEventHoweverDeep) {
+  for (bool arrays : {false, true}) {
+    for (const std::string& bytes : BothEncodings(UserCreatedWithFieldsNested("1", kMaxValueNesting, arrays))) {
+      Verdict verdict = ValidateMessage(2, "auth.User/post_save", bytes);
+      EXPECT_TRUE(verdict.accepted()) << verdict.rejection().detail;
+    }
+    // 25: protobuf parses it; 33 objects (48 arrays) and more: protobuf's own recursion
+    // limit (100 messages) refuses to parse it. Invalid for its nesting either way.
+    for (int depth : {kMaxValueNesting + 1, 33, 49, 400}) {
+      for (const std::string& bytes : BothEncodings(UserCreatedWithFieldsNested("1", depth, arrays))) {
+        Verdict verdict = ValidateMessage(2, "auth.User/post_save", bytes);
+        ASSERT_EQ(ReasonOf(verdict), RejectReason::kInvalidEvent) << depth << " " << arrays;
+        EXPECT_NE(verdict.rejection().detail.find("nest deeper than 24 levels"), std::string::npos)
+            << verdict.rejection().detail;
+      }
+    }
+  }
+}
+
+TEST(ValidatorLimitsTest, RefusesIdsAndNamesOverTheirLimitsAsInvalidEventOnBothPaths) {
+  struct Case {
+    const char* what;
+    void (*set)(v1::Event&);
+  };
+  const Case cases[] = {
+      {"publisher_id", [](v1::Event& e) { e.set_publisher_id(std::string(900'000, 'p')); }},
+      {"publisher_id", [](v1::Event& e) { e.set_publisher_id(std::string(kMaxPublisherIdBytes + 1, 'p')); }},
+      {"publisher_id", [](v1::Event& e) { e.set_publisher_id("pub lisher"); }},
+      {"source", [](v1::Event& e) { e.set_source(std::string(kMaxSourceBytes + 1, 's')); }},
+      {"ordering_key", [](v1::Event& e) { e.set_ordering_key(std::string(kMaxOrderingKeyBytes + 1, 'k')); }},
+      {"occurred_at", [](v1::Event& e) { e.mutable_occurred_at()->set_seconds(kMaxTimestampSeconds + 1); }},
+      {"occurred_at", [](v1::Event& e) { e.mutable_occurred_at()->set_nanos(kMaxTimestampNanos + 1); }},
+      {"occurred_at", [](v1::Event& e) { e.mutable_occurred_at()->set_seconds(kMinTimestampSeconds - 1); }},
+  };
+  for (const Case& c : cases) {
+    v1::Event event = UserCreated("1");
+    c.set(event);
+    for (const std::string& bytes : BothEncodings(event)) {
+      Verdict verdict = ValidateMessage(2, TopicOf(event), bytes, {.max_event_bytes = 1 << 21});
+      ASSERT_EQ(ReasonOf(verdict), RejectReason::kInvalidEvent) << c.what;
+      EXPECT_NE(verdict.rejection().detail.find(c.what), std::string::npos) << verdict.rejection().detail;
+    }
+  }
+  // At each limit: accepted, on both paths.
+  v1::Event at = UserCreated("1");
+  at.set_publisher_id(std::string(kMaxPublisherIdBytes, 'p'));
+  at.set_source(std::string(kMaxSourceBytes, 's'));
+  at.set_ordering_key(std::string(kMaxOrderingKeyBytes, 'k'));
+  at.mutable_occurred_at()->set_seconds(kMaxTimestampSeconds);
+  at.mutable_occurred_at()->set_nanos(kMaxTimestampNanos);
+  for (const std::string& bytes : BothEncodings(at)) {
+    Verdict verdict = ValidateMessage(2, TopicOf(at), bytes);
+    ASSERT_TRUE(verdict.accepted()) << verdict.rejection().detail;
+    EXPECT_EQ(verdict.fields().publisher_id, at.publisher_id());
+  }
+}
+
+TEST(ValidatorLimitsTest, BytesThatAreNotUtf8AreUndecodableInProtobufsWordsNotALogLine) {
+  // With the handler installed, what protobuf says while the validator parses is kept
+  // for the rejection's detail (which the broker logs rate-limited) and not logged.
+  InstallProtobufLogHandler();
+  v1::Event event = UserCreated("1");
+  (*event.mutable_headers())["trace_id"] = "abcX";
+  std::string bytes = EncodeEvent(event);
+  bytes[bytes.find("abcX") + 3] = '\xc3';  // a lead byte with nothing after it
+  ProtobufLogCapture outer;                // would see it, had the validator let it through
+  Verdict verdict = ValidateMessage(2, TopicOf(event), bytes);
+  ASSERT_EQ(ReasonOf(verdict), RejectReason::kUndecodable);
+  EXPECT_NE(verdict.rejection().detail.find("contains invalid UTF-8"), std::string::npos)
+      << verdict.rejection().detail;
+  EXPECT_EQ(outer.first(), "");
 }
 
 }  // namespace

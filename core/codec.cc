@@ -7,6 +7,7 @@
 
 #include "signalbus/core/event_id.h"
 #include "signalbus/core/logging.h"
+#include "signalbus/core/proto_parse.h"
 #include "signalbus/core/topic.h"
 
 namespace signalbus {
@@ -53,7 +54,78 @@ Status CheckInstanceModel(const v1::Instance& instance, std::string_view sender)
   return Status::Ok();
 }
 
+bool IsPublisherIdChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+         c == ':' || c == '-';
+}
+
+Status CheckLength(std::string_view what, std::string_view value, std::size_t limit) {
+  if (value.size() <= limit) return Status::Ok();
+  return InvalidArgument(std::string(what) + " is " + std::to_string(value.size()) + " bytes, over the limit of " +
+                         std::to_string(limit));
+}
+
+Status CheckTimestamp(const google::protobuf::Timestamp& t) {
+  if (t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds) {
+    return InvalidArgument("occurred_at (" + std::to_string(t.seconds()) +
+                           " s) is outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z");
+  }
+  if (t.nanos() < 0 || t.nanos() > kMaxTimestampNanos) {
+    return InvalidArgument("occurred_at.nanos " + std::to_string(t.nanos()) + " is outside 0..999999999");
+  }
+  return Status::Ok();
+}
+
+bool TooDeep(const google::protobuf::Struct& s, int level);
+
+// `level`: the depth of the object or array holding `value`.
+bool TooDeep(const google::protobuf::Value& value, int level) {
+  switch (value.kind_case()) {
+    case google::protobuf::Value::kStructValue: return TooDeep(value.struct_value(), level + 1);
+    case google::protobuf::Value::kListValue: {
+      if (level + 1 > kMaxValueNesting) return true;
+      for (const google::protobuf::Value& v : value.list_value().values()) {
+        if (TooDeep(v, level + 1)) return true;
+      }
+      return false;
+    }
+    default: return false;
+  }
+}
+
+// `level`: the depth of `s` itself.
+bool TooDeep(const google::protobuf::Struct& s, int level) {
+  if (level > kMaxValueNesting) return true;
+  for (const auto& [name, v] : s.fields()) {
+    if (TooDeep(v, level)) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+bool IsValidPublisherId(std::string_view id) {
+  return id.size() <= kMaxPublisherIdBytes && std::all_of(id.begin(), id.end(), IsPublisherIdChar);
+}
+
+Status ValidatePublisherId(std::string_view id) {
+  if (id.size() > kMaxPublisherIdBytes) {
+    return InvalidArgument("publisher_id is " + std::to_string(id.size()) + " bytes, over the limit of " +
+                           std::to_string(kMaxPublisherIdBytes));
+  }
+  if (!IsValidPublisherId(id)) {
+    return InvalidArgument("publisher_id '" + Printable(id) +
+                           "' has a character other than ASCII letters, digits and . _ : -");
+  }
+  return Status::Ok();
+}
+
+bool NestsTooDeeply(const google::protobuf::Struct& values) { return TooDeep(values, 1); }
+
+Status NestedTooDeeply(std::string_view what) {
+  return InvalidArgument(std::string(what) + " nest deeper than " + std::to_string(kMaxValueNesting) +
+                         " levels of objects and arrays (the limit for JSON values in an event)");
+}
 
 PayloadKind PayloadKindForSignal(std::string_view signal) {
   for (const SignalRule& rule : kBuiltinSignals) {
@@ -92,6 +164,12 @@ Status ValidateEvent(const v1::Event& event) {
   if (event.sender().size() + 1 + event.signal().size() > kMaxTopicBytes) {
     return InvalidArgument("topic is longer than 255 bytes");
   }
+  if (Status s = ValidatePublisherId(event.publisher_id()); !s.ok()) return s;
+  if (Status s = CheckLength("source", event.source(), kMaxSourceBytes); !s.ok()) return s;
+  if (Status s = CheckLength("ordering_key", event.ordering_key(), kMaxOrderingKeyBytes); !s.ok()) return s;
+  if (event.has_occurred_at()) {
+    if (Status s = CheckTimestamp(event.occurred_at()); !s.ok()) return s;
+  }
   v1::Event::PayloadCase want = PayloadCaseFor(PayloadKindForSignal(event.signal()));
   if (event.payload_case() != want) {
     return InvalidArgument("signal " + event.signal() + " needs a " + PayloadCaseName(want) + " payload, got " +
@@ -102,17 +180,47 @@ Status ValidateEvent(const v1::Event& event) {
       if (event.signal() == "pre_save" && event.model_save().created()) {
         return InvalidArgument("pre_save cannot have created=true");
       }
-      return CheckInstanceModel(event.model_save().instance(), event.sender());
+      if (Status s = CheckInstanceModel(event.model_save().instance(), event.sender()); !s.ok()) return s;
+      break;
     case v1::Event::kModelDelete:
-      return CheckInstanceModel(event.model_delete().instance(), event.sender());
+      if (Status s = CheckInstanceModel(event.model_delete().instance(), event.sender()); !s.ok()) return s;
+      break;
     case v1::Event::kM2MChanged:
       if (event.m2m_changed().action() == v1::M2MChanged::ACTION_UNSPECIFIED) {
         return InvalidArgument("m2m_changed needs an action");
       }
-      return Status::Ok();
+      break;
     default:
-      return Status::Ok();
+      break;
   }
+  return ValidateValueNesting(event);
+}
+
+Status ValidateValueNesting(const v1::Event& event) {
+  const google::protobuf::Struct* values = nullptr;
+  const char* what = "";
+  switch (event.payload_case()) {
+    case v1::Event::kModelSave:
+      values = &event.model_save().instance().fields();
+      what = "model_save.instance.fields";
+      break;
+    case v1::Event::kModelDelete:
+      values = &event.model_delete().instance().fields();
+      what = "model_delete.instance.fields";
+      break;
+    case v1::Event::kM2MChanged:
+      values = &event.m2m_changed().instance().fields();
+      what = "m2m_changed.instance.fields";
+      break;
+    case v1::Event::kCustom:
+      values = &event.custom().kwargs();
+      what = "custom.kwargs";
+      break;
+    default:
+      break;
+  }
+  if (values != nullptr && NestsTooDeeply(*values)) return NestedTooDeeply(what);
+  return Status::Ok();
 }
 
 std::string EncodeEvent(const v1::Event& event) { return event.SerializeAsString(); }
@@ -124,11 +232,14 @@ Result<v1::Event> DecodeEvent(std::string_view bytes, std::size_t max_bytes) {
   }
   if (bytes.empty()) return InvalidArgument("event frame is empty");
   v1::Event event;
-  if (!event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return InvalidArgument("event frame is not a signalbus.v1.Event (" + std::to_string(bytes.size()) + " bytes)");
-  }
+  if (Status s = ParseEvent(bytes, event); !s.ok()) return s;
   if (Status s = ValidateEvent(event); !s.ok()) return s;
   return event;
+}
+
+Status ParseEvent(std::string_view bytes, v1::Event& event) {
+  if (Status s = ParseUntrusted(bytes, event); !s.ok()) return InvalidArgument("event frame is " + s.message());
+  return Status::Ok();
 }
 
 std::string TopicOf(const v1::Event& event) { return event.sender() + "/" + event.signal(); }

@@ -1,13 +1,79 @@
-// spdlog set-up and the helpers for logging untrusted bytes.
+// spdlog set-up, libprotobuf's log handler, and the helpers for logging untrusted bytes.
 #include "signalbus/core/logging.h"
 
 #include <algorithm>
 #include <cstdio>
+#include <mutex>
 
+#include <google/protobuf/stubs/logging.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 namespace signalbus {
+namespace {
+
+// protobuf's messages can quote what it was given (a field name, a JSON snippet).
+constexpr std::size_t kMaxProtobufMessageBytes = 200;
+
+thread_local ProtobufLogCapture* current_capture = nullptr;
+
+spdlog::level::level_enum SpdlogLevel(google::protobuf::LogLevel level) {
+  switch (level) {
+    case google::protobuf::LOGLEVEL_INFO: return spdlog::level::info;
+    case google::protobuf::LOGLEVEL_WARNING: return spdlog::level::warn;
+    case google::protobuf::LOGLEVEL_ERROR: return spdlog::level::err;
+    case google::protobuf::LOGLEVEL_FATAL: return spdlog::level::critical;
+  }
+  return spdlog::level::err;
+}
+
+// protobuf ends its messages with a space or a newline.
+std::string_view Trimmed(std::string_view message) {
+  while (!message.empty() && (message.back() == ' ' || message.back() == '\n')) message.remove_suffix(1);
+  return message;
+}
+
+// Called by protobuf, on any thread. FATAL is always logged: protobuf aborts after it.
+void ProtobufLogHandler(google::protobuf::LogLevel level, const char* filename, int line,
+                        const std::string& message) {
+  if (level != google::protobuf::LOGLEVEL_FATAL) {
+    if (ProtobufLogCapture* capture = ProtobufLogCapture::Current(); capture != nullptr) {
+      capture->Keep(message);
+      return;
+    }
+  }
+  static std::mutex mutex;
+  static RateLimiter limiter(1.0, kProtobufLogBurst);
+  std::uint64_t suppressed = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (level != google::protobuf::LOGLEVEL_FATAL && !limiter.Allow()) return;
+    suppressed = limiter.TakeSuppressed();
+  }
+  std::string_view file(filename != nullptr ? filename : "?");
+  if (std::size_t slash = file.rfind('/'); slash != std::string_view::npos) file.remove_prefix(slash + 1);
+  std::string text = Printable(Trimmed(message), kMaxProtobufMessageBytes);
+  if (suppressed > 0) {
+    spdlog::log(SpdlogLevel(level), "libprotobuf ({}:{}): {} ({} earlier libprotobuf messages suppressed)", file,
+                line, text, suppressed);
+  } else {
+    spdlog::log(SpdlogLevel(level), "libprotobuf ({}:{}): {}", file, line, text);
+  }
+}
+
+}  // namespace
+
+void InstallProtobufLogHandler() { google::protobuf::SetLogHandler(&ProtobufLogHandler); }
+
+ProtobufLogCapture::ProtobufLogCapture() : outer_(current_capture) { current_capture = this; }
+
+ProtobufLogCapture::~ProtobufLogCapture() { current_capture = outer_; }
+
+ProtobufLogCapture* ProtobufLogCapture::Current() { return current_capture; }
+
+void ProtobufLogCapture::Keep(std::string_view message) {
+  if (first_.empty()) first_ = Printable(Trimmed(message), kMaxProtobufMessageBytes);
+}
 
 Status InitLogging(std::string_view program, std::string_view level) {
   spdlog::level::level_enum parsed = spdlog::level::from_str(std::string(level));
@@ -19,6 +85,7 @@ Status InitLogging(std::string_view program, std::string_view level) {
   logger->set_level(parsed);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
+  InstallProtobufLogHandler();
   return Status::Ok();
 }
 

@@ -111,4 +111,20 @@ std::vector<v1::Event> OneOfEverySignal() {
   return out;
 }
 
+google::protobuf::Struct NestedValues(int depth, bool arrays) {
+  google::protobuf::Struct top;
+  google::protobuf::Value* v = &(*top.mutable_fields())["a"];
+  for (int level = 2; level <= depth; ++level) {
+    v = arrays ? v->mutable_list_value()->add_values() : &(*v->mutable_struct_value()->mutable_fields())["a"];
+  }
+  v->set_string_value("deep");
+  return top;
+}
+
+v1::Event UserCreatedWithFieldsNested(const std::string& pk, int depth, bool arrays) {
+  v1::Event e = UserCreated(pk);
+  *e.mutable_model_save()->mutable_instance()->mutable_fields() = NestedValues(depth, arrays);
+  return e;
+}
+
 }  // namespace signalbus::testing

@@ -13,4 +13,10 @@ v1::Event UserCreated(const std::string& pk);
 // One complete event for each of Django's model and auth signals and a custom one.
 std::vector<v1::Event> OneOfEverySignal();
 
+// JSON values nested `depth` levels deep as kMaxValueNesting counts them (the Struct
+// itself is 1; depth >= 1): objects in objects, or one object holding arrays in arrays.
+google::protobuf::Struct NestedValues(int depth, bool arrays = false);
+// UserCreated(pk) with NestedValues(depth, arrays) as its instance's fields.
+v1::Event UserCreatedWithFieldsNested(const std::string& pk, int depth, bool arrays = false);
+
 }  // namespace signalbus::testing

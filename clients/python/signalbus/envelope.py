@@ -1,7 +1,10 @@
 """The Event envelope: building one per signal, completing what the publisher fills in
 (id, source, publisher id, sequence, time, ordering key) and the rules the broker checks,
-so a bad event fails in the caller with a clear message (core/codec.cc in C++)."""
+so a bad event fails in the caller with a clear message (core/codec.cc in C++). The
+limits mirror core/include/signalbus/core/codec.h; core/testdata/envelope_cases.tsv holds
+the cases both languages are tested against."""
 import math
+import re
 
 from signalbus import ulid
 from signalbus.errors import InvalidEvent
@@ -33,6 +36,15 @@ M2M_ACTIONS = {
 }
 
 _MAX_SAFE_INT = 2**53
+
+# The envelope's limits (kMax... in codec.h).
+MAX_VALUE_NESTING = 24  # objects and arrays in an instance's fields or custom kwargs; {} is 1
+MAX_PUBLISHER_ID_BYTES = 128
+MAX_SOURCE_BYTES = 128
+MAX_ORDERING_KEY_BYTES = 1024
+MIN_TIMESTAMP_SECONDS = -62_135_596_800  # 0001-01-01T00:00:00Z
+MAX_TIMESTAMP_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
+_PUBLISHER_ID_RE = re.compile(r"[A-Za-z0-9._:-]*\Z")
 
 
 def payload_for(signal):
@@ -217,6 +229,49 @@ def complete(event, source, publisher_id, sequence, now_ns):
     validate(event)
 
 
+def validate_publisher_id(publisher_id):
+    """Raises InvalidEvent unless `publisher_id` is at most 128 bytes of ASCII letters,
+    digits and . _ : - (empty is allowed: a fire-and-forget publisher)."""
+    if len(publisher_id.encode()) > MAX_PUBLISHER_ID_BYTES:
+        raise InvalidEvent("publisher_id is %d bytes, over the limit of %d"
+                           % (len(publisher_id.encode()), MAX_PUBLISHER_ID_BYTES))
+    if not _PUBLISHER_ID_RE.match(publisher_id):
+        raise InvalidEvent("publisher_id %r has a character other than ASCII letters, digits and . _ : -"
+                           % publisher_id[:64])
+
+
+def _check_length(what, text, limit):
+    size = len(text.encode())
+    if size > limit:
+        raise InvalidEvent("%s is %d bytes, over the limit of %d" % (what, size, limit))
+
+
+def _struct_too_deep(struct, level=1):
+    if level > MAX_VALUE_NESTING:
+        return True
+    return any(_value_too_deep(value, level) for value in struct.fields.values())
+
+
+def _value_too_deep(value, level):
+    """`level`: the depth of the object or array holding `value`."""
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return _struct_too_deep(value.struct_value, level + 1)
+    if kind == "list_value":
+        return level + 1 > MAX_VALUE_NESTING or any(_value_too_deep(v, level + 1) for v in value.list_value.values)
+    return False
+
+
+def _nested_values(event):
+    """(name, Struct) of the JSON values the event's payload carries, if any."""
+    kind = event.WhichOneof("payload")
+    if kind in ("model_save", "model_delete", "m2m_changed"):
+        return "%s.instance.fields" % kind, getattr(event, kind).instance.fields
+    if kind == "custom":
+        return "custom.kwargs", event.custom.kwargs
+    return None, None
+
+
 def validate(event):
     """Raises InvalidEvent naming the first rule `event` breaks (the broker's rules)."""
     if event.schema_version != SCHEMA_VERSION:
@@ -227,6 +282,15 @@ def validate(event):
     validate_signal(event.signal)
     if len(event.sender.encode()) + 1 + len(event.signal.encode()) > MAX_TOPIC_BYTES:
         raise InvalidEvent("topic is longer than 255 bytes")
+    validate_publisher_id(event.publisher_id)
+    _check_length("source", event.source, MAX_SOURCE_BYTES)
+    _check_length("ordering_key", event.ordering_key, MAX_ORDERING_KEY_BYTES)
+    if event.HasField("occurred_at"):
+        seconds, nanos = event.occurred_at.seconds, event.occurred_at.nanos
+        if not MIN_TIMESTAMP_SECONDS <= seconds <= MAX_TIMESTAMP_SECONDS:
+            raise InvalidEvent("occurred_at (%d s) is outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z" % seconds)
+        if not 0 <= nanos <= 999_999_999:
+            raise InvalidEvent("occurred_at.nanos %d is outside 0..999999999" % nanos)
     want = payload_for(event.signal)
     have = event.WhichOneof("payload")
     if have != want:
@@ -239,6 +303,10 @@ def validate(event):
         _check_instance_model(event.model_delete.instance, event.sender)
     elif have == "m2m_changed" and event.m2m_changed.action == event_pb2.M2MChanged.ACTION_UNSPECIFIED:
         raise InvalidEvent("m2m_changed needs an action")
+    name, values = _nested_values(event)
+    if values is not None and _struct_too_deep(values):
+        raise InvalidEvent("%s nest deeper than %d levels of objects and arrays (the limit for JSON values in an event)"
+                           % (name, MAX_VALUE_NESTING))
 
 
 def _check_instance_model(instance, sender):

@@ -1,5 +1,9 @@
-"""Building and completing events: ids, sequence, ordering keys, payload rules."""
+"""Building and completing events: ids, sequence, ordering keys, payload rules, and the
+envelope's limits, from the cases shared with the C++ side."""
+import os
+
 import pytest
+from google.protobuf import json_format
 
 from signalbus import envelope, ulid
 from signalbus.errors import InvalidEvent
@@ -84,3 +88,53 @@ def test_delete_origin_forms():
     event = envelope.model_delete("post_delete", "auth.User", 1, origin={"model": "auth.User", "is_queryset": True})
     assert event.model_delete.origin.is_queryset
     assert not envelope.model_delete("post_delete", "auth.User", 1).model_delete.HasField("origin")
+
+
+# The envelope's rules as the C++ side tests them (core/codec_test.cc reads the same file).
+_CASES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "core", "testdata", "envelope_cases.tsv")
+
+
+def _shared_cases():
+    with open(_CASES, encoding="utf-8") as f:
+        rows = [line.rstrip("\n").split("\t", 2) for line in f if line.strip() and not line.startswith("#")]
+    return [pytest.param(expect, event_json, id=name) for expect, name, event_json in rows]
+
+
+@pytest.mark.parametrize("expect, event_json", _shared_cases())
+def test_validate_follows_the_shared_envelope_cases(expect, event_json):
+    event = json_format.Parse(event_json, event_pb2.Event())
+    if expect == "valid":
+        envelope.validate(event)
+        return
+    assert expect.startswith("invalid:")
+    with pytest.raises(InvalidEvent) as refused:
+        envelope.validate(event)
+    assert expect[len("invalid:"):] in str(refused.value)
+
+
+def test_shared_cases_cover_both_sides_of_every_limit():
+    names = [case.id for case in _shared_cases()]
+    assert len(names) > 20
+    for limit in (envelope.MAX_PUBLISHER_ID_BYTES, envelope.MAX_SOURCE_BYTES, envelope.MAX_ORDERING_KEY_BYTES,
+                  envelope.MAX_VALUE_NESTING):
+        assert any(str(limit) in name for name in names), limit
+        assert any(str(limit + 1) in name for name in names), limit + 1
+
+
+def test_values_nested_to_the_limit_publish_and_one_level_more_fails_in_the_caller():
+    deep = 1
+    for _ in range(envelope.MAX_VALUE_NESTING):
+        deep = {"a": deep}  # MAX_VALUE_NESTING objects: the outermost becomes the fields
+    event = envelope.model_save("post_save", "auth.User", 1, deep)
+    envelope.complete(event, "s", "P", 1, NOW_NS)
+    too_deep = envelope.custom("shop.Order", "order_paid", {"a": deep}, pk=1)
+    with pytest.raises(InvalidEvent, match="custom.kwargs nest deeper than 24"):
+        envelope.complete(too_deep, "s", "P", 1, NOW_NS)
+
+
+def test_a_publisher_id_outside_the_rule_is_refused_before_anything_is_sent():
+    envelope.validate_publisher_id("01KBM6Z3Q8R9S0T1V2W3X4Y5Z7")
+    envelope.validate_publisher_id("billing-relay.eu_1:7")
+    for bad in ("p" * 129, "relay 1", "r\u00e9lay", "a/b"):
+        with pytest.raises(InvalidEvent, match="publisher_id"):
+            envelope.validate_publisher_id(bad)

@@ -23,7 +23,8 @@ enum class RejectReason {
   kOversized,      // event frame larger than the configured limit
   kBadTopic,       // topic frame is not "<sender>/<signal>"
   kUndecodable,    // event frame is empty or not a signalbus.v1.Event
-  kInvalidEvent,   // decodes, but ValidateEvent() refuses it (schema_version included)
+  kInvalidEvent,   // decodes, but ValidateEvent() refuses it (schema_version included);
+                   // or nests its values deeper than kMaxValueNesting, however deep
   kTopicMismatch,  // topic frame differs from the event's sender/signal
 };
 inline constexpr std::size_t kRejectReasonCount = 6;

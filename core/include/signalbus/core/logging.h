@@ -1,6 +1,8 @@
 // Logging for every signalbus program: spdlog to stderr, plus what is needed to log
 // bytes a peer sent (truncated and made printable) without letting a flood of bad
-// input flood the log (a rate limiter).
+// input flood the log (a rate limiter). libprotobuf's own messages take the same path
+// (InitLogging installs the handler), or are kept for the caller while a
+// ProtobufLogCapture exists, so that parsing a peer's bytes never logs by itself.
 #pragma once
 
 #include <chrono>
@@ -13,9 +15,39 @@
 
 namespace signalbus {
 
-// Sets the default spdlog logger: stderr, "[program] level message".
-// level: trace, debug, info, warn, error, off.
+// Sets the default spdlog logger: stderr, "[program] level message", and sends
+// libprotobuf's messages to it (InstallProtobufLogHandler). Call once, at start-up,
+// before other threads run. level: trace, debug, info, warn, error, off.
 Status InitLogging(std::string_view program, std::string_view level);
+
+// Sends what libprotobuf logs to the default spdlog logger as "libprotobuf: ...", made
+// printable and rate-limited (a burst of kProtobufLogBurst lines, then one a second; a
+// line after a gap says how many were suppressed). Call at start-up, before other
+// threads run: protobuf's SetLogHandler() is not thread-safe. InitLogging() calls it.
+void InstallProtobufLogHandler();
+inline constexpr int kProtobufLogBurst = 10;
+
+// While one exists, what libprotobuf logs on this thread (below FATAL) is kept here
+// instead of being logged: protobuf's complaint about a peer's bytes becomes part of the
+// caller's error. Needs InstallProtobufLogHandler(); without it protobuf logs to stderr
+// as usual and nothing is kept. Not copyable; captures nest (the innermost keeps).
+class ProtobufLogCapture {
+ public:
+  ProtobufLogCapture();
+  ~ProtobufLogCapture();
+  ProtobufLogCapture(const ProtobufLogCapture&) = delete;
+  ProtobufLogCapture& operator=(const ProtobufLogCapture&) = delete;
+
+  // The first message protobuf logged, made printable; empty if none.
+  const std::string& first() const { return first_; }
+  // The innermost capture of this thread, or nullptr. For the handler.
+  static ProtobufLogCapture* Current();
+  void Keep(std::string_view message);
+
+ private:
+  ProtobufLogCapture* outer_;
+  std::string first_;
+};
 
 // At most max_bytes of input; non-printable bytes as \xNN; a note of how much was cut.
 std::string Printable(std::string_view bytes, std::size_t max_bytes = 64);
