@@ -140,7 +140,7 @@ MetricsSnapshot Metrics::Snapshot() const {
   s.duplicates = duplicates_.load(std::memory_order_relaxed);
   s.out_of_order = out_of_order_.load(std::memory_order_relaxed);
   s.durable_offset = durable_offset_.load(std::memory_order_relaxed);
-  s.confirm_batches = confirm_batches_.load(std::memory_order_relaxed);
+  s.confirms_sent = confirms_sent_.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < kRefusalCount; ++i) s.refused[i] = refused_[i].load(std::memory_order_relaxed);
   s.sessions_opened = sessions_opened_.load(std::memory_order_relaxed);
   s.sessions_taken_over = sessions_taken_over_.load(std::memory_order_relaxed);
@@ -176,8 +176,8 @@ std::string Metrics::RenderPrometheus() const {
   Sample(out, kOutOfOrderMetric, s.out_of_order);
   Header(out, kDurableOffsetMetric, "gauge", "Highest log offset on disk (fdatasync'ed per the sync policy).");
   Sample(out, kDurableOffsetMetric, s.durable_offset);
-  Header(out, kConfirmBatchesMetric, "counter", "Publish confirms sent, each to the one connection it is for.");
-  Sample(out, kConfirmBatchesMetric, s.confirm_batches);
+  Header(out, kConfirmsSentMetric, "counter", "Publish confirms sent, each to the one connection it is for.");
+  Sample(out, kConfirmsSentMetric, s.confirms_sent);
   Header(out, kRefusedMetric, "counter", "Hellos and events refused by the publisher-session rules, by reason.");
   for (Refusal refusal : kAllRefusals) {
     Sample(out, kRefusedMetric, s.refused[RefusalIndex(refusal)], RefusalName(refusal));

@@ -150,20 +150,6 @@ void PublisherSessions::OnProbe(std::string_view peer) {
 
 // ---- Hello --------------------------------------------------------------------------------
 
-namespace {
-
-// The publisher-id rule: 1..128 bytes of letters, digits and . _ : - (generated ids are
-// 26-character ULIDs).
-bool IsValidPublisherId(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-           c == ':' || c == '-';
-  });
-}
-
-}  // namespace
-
 void PublisherSessions::OnHello(std::string_view peer, std::string_view bytes, TimePoint now) {
   v1::PublisherHello hello;
   auto refuse = [&](Refusal refusal, const std::string& message, std::uint64_t logged_through = 0) {
@@ -175,9 +161,9 @@ void PublisherSessions::OnHello(std::string_view peer, std::string_view bytes, T
     return refuse(Refusal::kBadHello, "the hello is not a signalbus.v1.PublisherHello");
   }
   const std::string& id = hello.publisher_id();
-  if (!IsValidPublisherId(id)) {
+  if (Status s = id.empty() ? InvalidArgument("the hello names no publisher_id") : ValidatePublisherId(id); !s.ok()) {
     hello.set_publisher_id(Printable(id, 40));
-    return refuse(Refusal::kBadHello, "publisher_id must be 1 to 128 letters, digits or . _ : -");
+    return refuse(Refusal::kBadHello, s.message());
   }
   const std::uint64_t from = hello.unconfirmed_from();
   const std::uint64_t next = hello.next_sequence();
@@ -408,7 +394,7 @@ void PublisherSessions::SendConfirm(Session& s) {
   s.resend_from = 0;
   confirm.SerializeToString(&buffer_);
   send_(s.peer, kConfirmKind, buffer_);
-  metrics_.CountConfirmBatch();
+  metrics_.CountConfirmSent();
 }
 
 void PublisherSessions::SendConfirms() {

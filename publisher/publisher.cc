@@ -43,6 +43,7 @@ Publisher::~Publisher() {
 Result<std::unique_ptr<Publisher>> Publisher::Connect(PublisherOptions options) {
   if (options.endpoint.empty()) options.endpoint = FromEnv(kIngestEnv, kDefaultIngestEndpoint);
   if (Status s = ValidateEndpoint(options.endpoint); !s.ok()) return s;
+  if (Status s = ValidatePublisherId(options.publisher_id); !s.ok()) return s;
   const bool generated = options.publisher_id.empty();
   if (generated) options.publisher_id = NewEventId();
   std::unique_ptr<Publisher> publisher(new Publisher(std::move(options), generated));

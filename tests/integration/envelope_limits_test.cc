@@ -18,6 +18,7 @@
 
 #include "broker_process.h"
 #include "process.h"
+#include "raw_publisher.h"
 #include "sample_events.h"
 #include "signalbus/core/codec.h"
 #include "signalbus/core/event_json.h"
@@ -36,17 +37,10 @@ using Message = std::pair<std::string, std::string>;  // topic, event bytes
 // XPUB that waits for the broker's subscription, so the slow-joiner effect drops
 // nothing), sending each message as two frames. Returned to keep the connection open
 // until the caller has seen the broker handle what was sent.
-zmq::socket_t SendRaw(const std::string& ingest, const std::vector<Message>& messages) {
-  zmq::socket_t socket = MakeSocket(SharedContext(), zmq::socket_type::xpub);
-  socket.set(zmq::sockopt::rcvtimeo, 20'000);
-  EXPECT_TRUE(Connect(socket, ingest).ok());
-  zmq::message_t subscription;
-  EXPECT_TRUE(socket.recv(subscription)) << "the broker never subscribed to " << ingest;
-  for (const auto& [topic, event] : messages) {
-    EXPECT_TRUE(socket.send(zmq::buffer(topic), zmq::send_flags::sndmore));
-    EXPECT_TRUE(socket.send(zmq::buffer(event), zmq::send_flags::none));
-  }
-  return socket;
+std::unique_ptr<RawPublisher> SendRaw(const std::string& ingest, const std::vector<Message>& messages) {
+  auto publisher = std::make_unique<RawPublisher>(ingest);
+  for (const auto& [topic, event] : messages) publisher->SendFrames({topic, event});
+  return publisher;
 }
 
 // Sent raw, an event carries no publisher identity (fire-and-forget): the broker
@@ -126,7 +120,7 @@ TEST(EnvelopeLimitsTest, AFloodThatMakesLibprotobufLogLeavesABoundedNumberOfLine
   messages.push_back(Encoded(sentinel));  // handled after every message before it on this connection
 
   const auto start = std::chrono::steady_clock::now();
-  zmq::socket_t raw = SendRaw(broker.ingest(), messages);
+  std::unique_ptr<RawPublisher> raw = SendRaw(broker.ingest(), messages);
   ASSERT_TRUE(broker.WaitForMetric("signalbus_ingest_accepted_total", 1, 60s));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(broker.Metric(Rejected("undecodable")), kFlood);
@@ -213,7 +207,7 @@ TEST(EnvelopeLimitsTest, ValuesNestedToTheLimitAreStoredAndPrintedDeeperOnesAndO
   huge_id.set_publisher_id(std::string(900'000, 'p'));
   messages.push_back(Encoded(huge_id));
   valid(UserCreated("27"));
-  zmq::socket_t raw = SendRaw(broker.ingest(), messages);
+  std::unique_ptr<RawPublisher> raw = SendRaw(broker.ingest(), messages);
 
   const double accepted = 2 + static_cast<double>(valid_ids.size());
   ASSERT_TRUE(broker.WaitForMetric("signalbus_ingest_accepted_total", accepted, 30s))

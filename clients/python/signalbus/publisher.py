@@ -77,6 +77,8 @@ class Publisher:
             raise SignalbusError("max_unconfirmed must be at least 1")
         if resend_interval <= 0:
             raise SignalbusError("resend_interval must be positive")
+        if publisher_id:
+            envelope.validate_publisher_id(publisher_id)
         self.send_timeout = send_timeout
         self.max_unconfirmed = max_unconfirmed
         self._cond = threading.Condition()

@@ -27,7 +27,7 @@ inline constexpr const char* kLoggedMetric = "signalbus_log_appended_total";
 inline constexpr const char* kDuplicatesMetric = "signalbus_ingest_duplicates_total";
 inline constexpr const char* kOutOfOrderMetric = "signalbus_ingest_out_of_order_total";
 inline constexpr const char* kDurableOffsetMetric = "signalbus_log_durable_offset";
-inline constexpr const char* kConfirmBatchesMetric = "signalbus_confirm_batches_total";
+inline constexpr const char* kConfirmsSentMetric = "signalbus_publish_confirms_sent_total";
 // Publisher sessions on ingest.
 inline constexpr const char* kRefusedMetric = "signalbus_ingest_refused_total";  // {reason="..."}
 inline constexpr const char* kSessionsOpenedMetric = "signalbus_publisher_sessions_opened_total";
@@ -61,7 +61,7 @@ struct MetricsSnapshot {
   std::uint64_t duplicates = 0;
   std::uint64_t out_of_order = 0;
   std::uint64_t durable_offset = 0;
-  std::uint64_t confirm_batches = 0;
+  std::uint64_t confirms_sent = 0;
   std::array<std::uint64_t, kRefusalCount> refused{};
   std::uint64_t sessions_opened = 0;
   std::uint64_t sessions_taken_over = 0;
@@ -91,7 +91,7 @@ class Metrics {
   // Events dropped because an earlier sequence of their publisher never arrived.
   void CountOutOfOrder() { out_of_order_.fetch_add(1, std::memory_order_relaxed); }
   void SetDurableOffset(std::uint64_t offset) { durable_offset_.store(offset, std::memory_order_relaxed); }
-  void CountConfirmBatch() { confirm_batches_.fetch_add(1, std::memory_order_relaxed); }
+  void CountConfirmSent() { confirms_sent_.fetch_add(1, std::memory_order_relaxed); }
   // Hellos and events the publisher-session rules refused.
   void CountRefused(Refusal refusal) { refused_[RefusalIndex(refusal)].fetch_add(1, std::memory_order_relaxed); }
   void CountSessionOpened() { sessions_opened_.fetch_add(1, std::memory_order_relaxed); }
@@ -123,7 +123,7 @@ class Metrics {
   std::atomic<std::uint64_t> duplicates_{0};
   std::atomic<std::uint64_t> out_of_order_{0};
   std::atomic<std::uint64_t> durable_offset_{0};
-  std::atomic<std::uint64_t> confirm_batches_{0};
+  std::atomic<std::uint64_t> confirms_sent_{0};
   std::array<std::atomic<std::uint64_t>, kRefusalCount> refused_{};
   std::atomic<std::uint64_t> sessions_opened_{0};
   std::atomic<std::uint64_t> sessions_taken_over_{0};

@@ -17,8 +17,6 @@ namespace v1 = ::signalbus::v1;
 
 inline constexpr std::uint32_t kSchemaVersion = 1;
 inline constexpr std::size_t kDefaultMaxEventBytes = 1 << 20;  // 1 MiB
-// First frame of the publish-confirm messages the broker sends upstream on ingest.
-inline constexpr std::string_view kConfirmTopic = "$confirm";
 
 // ---- The envelope's limits. ValidateEvent() checks each (so DecodeEvent(), both
 // publishers and the broker's full parse do), the broker's canonical walk
