@@ -2,7 +2,7 @@
 // the poll loop that drives them, all on the calling thread (the metrics HTTP server
 // has threads of its own). main.cc is only flags, signals and exit codes around this.
 //
-//   publishers --PUB--> Ingest (XSUB) --accepted--> Journal --> LiveFanout (XPUB) --> listeners
+//   publishers --PUB--> Ingest (XSUB) --accepted--> Journal --> LiveFanout (ROUTER) --> listeners
 //        ^                   |--rejected--> metrics,  |--append--> durable log
 //        '---- confirms -----'  warning, confirm      '--durable offset--> confirms
 #pragma once
@@ -38,6 +38,8 @@ struct BrokerOptions {
   // Where /metrics is served; nullopt turns the HTTP server off.
   std::optional<MetricsAddress> metrics;
   std::size_t max_event_bytes = kDefaultMaxEventBytes;
+  // The live fan-out's limits: listeners, patterns, windows, heartbeats.
+  LiveOptions live;
   // The durable log: where, how it syncs, retention.
   JournalOptions journal;
   // How often retention runs.
