@@ -90,6 +90,12 @@ Status LiveFanout::Bind() {
 std::size_t LiveFanout::listeners() const { return listeners_->size(); }
 std::size_t LiveFanout::subscriptions() const { return listeners_->subscriptions(); }
 
+std::uint64_t LiveFanout::unread_bytes() const {
+  std::uint64_t unread = 0;
+  listeners_->ForEach([&](Slot slot) { unread += listeners_->at(slot).window.in_flight(); });
+  return unread;
+}
+
 void LiveFanout::Accept(const AcceptedEvent& event) {
   // Nobody listening: nothing to match, nothing to send, nothing allocated.
   if (listeners_->subscriptions() == 0) return;
@@ -218,8 +224,7 @@ std::size_t LiveFanout::Drain(std::size_t budget, Clock::time_point now) {
       more = extra.more();
     }
     if (frames != 1) {
-      Refused(peer.to_string_view(), LiveRefusal::kBadRequest, 1,
-              std::to_string(frames) + " frames after the routing id (want 1: a LiveRequest)");
+      RefuseBadRequest(peer.to_string_view(), std::to_string(frames) + " frames (want 1: a LiveRequest)");
       continue;
     }
     HandleRequest(peer.to_string_view(), body.to_string_view(), now);
@@ -232,7 +237,7 @@ void LiveFanout::HandleRequest(std::string_view peer, std::string_view body, Clo
   v1::LiveRequest request;
   if (!request.ParseFromArray(body.data(), static_cast<int>(body.size())) ||
       request.kind_case() == v1::LiveRequest::KIND_NOT_SET) {
-    Refused(peer, LiveRefusal::kBadRequest, 1, "not a LiveRequest: '" + Printable(body, 32) + "'");
+    RefuseBadRequest(peer, "not a LiveRequest: '" + Printable(body, 32) + "'");
     return;
   }
   if (request.kind_case() == v1::LiveRequest::kSubscribe || request.kind_case() == v1::LiveRequest::kUnsubscribe) {
@@ -311,6 +316,19 @@ void LiveFanout::Refused(std::string_view peer, LiveRefusal why, std::uint64_t n
   spdlog::warn("live: refused {} ({}) from peer '{}': {}{}", n, LiveRefusalName(why), PeerName(peer), detail, skipped);
 }
 
+void LiveFanout::RefuseBadRequest(std::string_view peer, const std::string& detail) {
+  Refused(peer, LiveRefusal::kBadRequest, 1, detail);
+  v1::LiveReply reply;
+  reply.mutable_error()->set_code(v1::LiveError::BAD_REQUEST);
+  reply.mutable_error()->set_message("bad request, nothing changed: " + detail);
+  std::optional<Slot> slot = listeners_->Find(peer);
+  if (slot) {
+    (void)SendCharged(*slot, reply, /*eager_mark=*/true);
+  } else {
+    SendUnlisted(peer, reply);
+  }
+}
+
 void LiveFanout::ForgetGone() {
   for (Slot slot : gone_) {
     if (!listeners_->at(slot).in_use) continue;  // found gone twice in one walk
@@ -357,10 +375,8 @@ void LiveFanout::Tick(Clock::time_point now) {
 }
 
 void LiveFanout::PublishGauges() {
-  std::uint64_t unread = 0;
-  listeners_->ForEach([&](Slot slot) { unread += listeners_->at(slot).window.in_flight(); });
   metrics_.SetGauges(static_cast<std::int64_t>(listeners_->size()),
-                     static_cast<std::int64_t>(listeners_->subscriptions()), static_cast<std::int64_t>(unread),
+                     static_cast<std::int64_t>(listeners_->subscriptions()), static_cast<std::int64_t>(unread_bytes()),
                      static_cast<std::int64_t>(listeners_->reserved_bytes()));
 }
 

@@ -61,9 +61,11 @@ class LiveFanout : public EventSink {
   // gauges. Cheap when called often (it works at most every 100 ms).
   void Tick(Clock::time_point now);
 
-  // Listeners held and (pattern, listener) pairs events go to.
+  // Listeners held, (pattern, listener) pairs events go to, and bytes sent to listeners
+  // and not credited (charged with the per-message overhead).
   std::size_t listeners() const;
   std::size_t subscriptions() const;
+  std::uint64_t unread_bytes() const;
 
   void Close();
 
@@ -84,6 +86,8 @@ class LiveFanout : public EventSink {
   // Queues [peer, frames...] (consumed) without blocking.
   SendResult SendFrames(std::string_view peer, zmq::message_t* frames, std::size_t count);
   void Refused(std::string_view peer, LiveRefusal why, std::uint64_t n, std::string_view detail);
+  // Counts, logs and answers a request that is not one LiveRequest.
+  void RefuseBadRequest(std::string_view peer, const std::string& detail);
   void ForgetGone();
   void PublishGauges();
 
