@@ -128,7 +128,13 @@ RunResult RunOnce(const Flags& flags, int listener_count, const std::string& eve
   std::string endpoint = flags.transport == "ipc"
                              ? "ipc:///tmp/live_fanout_bench_" + std::to_string(getpid()) + "_" + std::to_string(run)
                              : "tcp://127.0.0.1:*";
-  broker::LiveFanout live(broker_context, endpoint, metrics);
+  broker::LiveFanout live(broker_context, endpoint, broker::LiveOptions{}, metrics.live());
+  // What the poll loop does between bursts: listeners' requests (credits), then timers.
+  auto drain = [&] {
+    auto now = Clock::now();
+    live.Drain(256, now);
+    live.Tick(now);
+  };
   if (!live.Bind().ok()) std::abort();
 
   std::atomic<bool> stop{false};
@@ -149,8 +155,8 @@ RunResult RunOnce(const Flags& flags, int listener_count, const std::string& eve
   }
   // Every listener's subscription has reached the broker.
   auto wait_until = Clock::now() + std::chrono::seconds(10);
-  while (live.subscriptions() < listener_count) {
-    live.DrainSubscriptions(256);
+  while (live.subscriptions() < static_cast<std::size_t>(listener_count)) {
+    drain();
     if (Clock::now() > wait_until) std::abort();
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -171,18 +177,18 @@ RunResult RunOnce(const Flags& flags, int listener_count, const std::string& eve
   for (std::uint64_t sent = 0; sent < flags.events;) {
     if (!listeners.empty() && sent >= slowest() + flags.ahead) {
       // Sleep rather than spin: a waiting poll thread costs no CPU.
-      live.DrainSubscriptions(256);
+      drain();
       std::this_thread::sleep_for(std::chrono::microseconds(100));
       continue;
     }
     for (std::uint64_t i = 0; i < kBatch && sent < flags.events; ++i, ++sent) live.Accept(event);
-    live.DrainSubscriptions(256);
+    drain();
   }
   // Wait for the listeners to have everything (or to stop receiving).
   std::uint64_t last = 0;
   auto idle_since = Clock::now();
   while (!listeners.empty() && slowest() < flags.events) {
-    live.DrainSubscriptions(256);
+    drain();
     std::uint64_t now_min = slowest();
     if (now_min != last) {
       last = now_min;

@@ -34,7 +34,7 @@ void LiveListeners::Refuse(Outcome* out, LiveRefusal why, std::string_view patte
 
 std::uint64_t LiveListeners::Grant(std::uint64_t want, std::uint64_t held) const {
   if (want == 0) want = kDefaultLiveWindowBytes;
-  want = std::min(want, options_.max_window_bytes);
+  want = std::clamp(want, kMinLiveWindowBytes, std::max(kMinLiveWindowBytes, options_.max_window_bytes));
   const std::uint64_t left = options_.total_window_bytes - reserved_ + held;
   const std::uint64_t grant = std::min(want, left);
   return grant < kMinLiveWindowBytes ? 0 : grant;

@@ -109,8 +109,9 @@ class LiveListeners {
 
  private:
   std::optional<Slot> Create(std::string_view peer, std::uint64_t want_window, Clock::time_point now, Outcome* out);
-  // The window to grant for `want` (0: the default), given `held` already granted to this
-  // listener; 0 if not even kMinLiveWindowBytes is left.
+  // The window to grant for `want` (0: the default; raised to kMinLiveWindowBytes, cut to
+  // max_window_bytes), given `held` already granted to this listener; 0 if not even
+  // kMinLiveWindowBytes is left.
   std::uint64_t Grant(std::uint64_t want, std::uint64_t held) const;
   void AddPattern(Slot slot, std::string_view text, Outcome* out);
   void ClearPatterns(Slot slot);

@@ -78,6 +78,8 @@ TEST_F(LiveListenersTest, WindowAndHeartbeatAreClampedToTheBrokersBounds) {
   EXPECT_EQ(o.reply.subscribed().heartbeat_ms(), static_cast<std::uint32_t>(kMinLiveHeartbeat.count()));
   o = listeners_.Subscribe("a", Sub({}, 0, 3'600'000), now_);
   EXPECT_EQ(o.reply.subscribed().heartbeat_ms(), 5000u);
+  o = listeners_.Subscribe("c", Sub({"*"}, 1), now_);  // raised to the minimum
+  EXPECT_EQ(o.reply.subscribed().window_bytes(), kMinLiveWindowBytes);
   o = listeners_.Subscribe("b", Sub({"*"}), now_);  // 0: the default, within the maximum
   EXPECT_EQ(o.reply.subscribed().window_bytes(), std::min<std::uint64_t>(kDefaultLiveWindowBytes, 1 << 20));
   EXPECT_EQ(o.reply.subscribed().heartbeat_ms(), static_cast<std::uint32_t>(kDefaultLiveHeartbeat.count()));
