@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
 #include "bench_events.h"
@@ -225,6 +226,7 @@ int main(int argc, char** argv) {
                  "[--transport=tcp|ipc]\n");
     return 2;
   }
+  spdlog::set_level(spdlog::level::warn);  // no line per listener subscribing
   // Listeners' threads get a name prefix, so that only the broker's I/O thread is counted.
   zmq_ctx_set(SharedContext().handle(), ZMQ_THREAD_NAME_PREFIX, 7);
   const std::string event = bench::EncodedUserSaved(1, "bench-publisher");
