@@ -81,8 +81,10 @@ class LiveLimitsTest : public ::testing::Test {
 TEST_F(LiveLimitsTest, StalledListenersOfLargeEventsHoldAtMostTheirWindowsWhileOthersGetEverything) {
   constexpr std::uint64_t kWindow = 4 << 20;  // --live-max-window-bytes below
   constexpr std::size_t kEventBytes = 900'000;
-  constexpr int kBatches = 24;
-  constexpr int kPerBatch = 4;  // 3.6 MB: within the real listener's window
+  constexpr int kBatches = 32;
+  // 2.7 MB: within the real listener's window with room for one event of the batch before
+  // (whose credit may still be on its way when the next batch arrives).
+  constexpr int kPerBatch = 3;
   constexpr int kEvents = kBatches * kPerBatch;
   broker_ = std::make_unique<BrokerProcess>(
       std::vector<std::string>{"--live-max-window-bytes", std::to_string(kWindow), "--fsync", "interval:10ms"});
