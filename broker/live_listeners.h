@@ -12,6 +12,7 @@
 // Not thread-safe (the broker's poll thread).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>

@@ -145,6 +145,18 @@ TEST_F(ListenTest, SaysOnStderrHowManyEventsTheBrokerDroppedWhenItFellBehind) {
       << listen.Stderr();
 }
 
+TEST(ListenRefused, ExitsOneWithTheBrokersReasonWhenTheBrokerHoldsAllTheListenersItAllows) {
+  BrokerProcess broker({"--live-max-listeners", "1"});
+  ASSERT_TRUE(broker.ready());
+  Process first("signalbus-listen", {"--live", broker.live()});
+  ASSERT_TRUE(broker.WaitForMetric("signalbus_live_listeners", 1, 20s)) << first.Stderr();
+  RunResult second = RunToCompletion("signalbus-listen", {"--live", broker.live()}, 20s);
+  EXPECT_EQ(second.exit_code, 1) << second.err;
+  EXPECT_NE(second.err.find("--live-max-listeners"), std::string::npos) << second.err;
+  EXPECT_EQ(broker.Metric("signalbus_live_refused_total{reason=\"too_many_listeners\"}"), 1);
+  EXPECT_TRUE(first.Running());
+}
+
 TEST(ListenUsage, BadPatternIsOneLineOnStderrAndExitTwo) {
   RunResult r = RunToCompletion("signalbus-listen", {"bad/pattern/x"});
   EXPECT_EQ(r.exit_code, 2);
