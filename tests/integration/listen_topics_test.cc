@@ -145,6 +145,29 @@ TEST_F(ListenTest, SaysOnStderrHowManyEventsTheBrokerDroppedWhenItFellBehind) {
       << listen.Stderr();
 }
 
+TEST(ListenRestart, SubscribesAgainWhenTheBrokerRestartsAndPrintsWhatIsPublishedThen) {
+  // ipc:// endpoints, so the restarted broker binds the same ones.
+  const std::string dir = MakeTempDir("sb-listen-restart");
+  const std::vector<std::string> args = {"--ingest", "ipc://" + dir + "/ingest", "--live", "ipc://" + dir + "/live",
+                                         "--groups", "ipc://" + dir + "/groups", "--data-dir", dir + "/data"};
+  auto broker = std::make_unique<BrokerProcess>(args);
+  ASSERT_TRUE(broker->ready());
+  Process listen("signalbus-listen", {"--live", broker->live(), "--heartbeat", "200ms"});
+  ASSERT_TRUE(broker->WaitForMetric("signalbus_live_subscriptions", 1, 20s)) << listen.Stderr();
+  EXPECT_EQ(broker->process().Stop(), 0);
+  broker = std::make_unique<BrokerProcess>(args);
+  ASSERT_TRUE(broker->ready());
+  // The new broker has never heard of it: it subscribes again on its own.
+  ASSERT_TRUE(broker->WaitForMetric("signalbus_live_subscriptions", 1, 20s)) << listen.Stderr();
+  v1::Event event = UserCreated("1");
+  RunResult r = RunToCompletion("signalbus-publish", {"--broker", broker->ingest(), "--ndjson",
+                                                      WriteEvents(dir + "/one.ndjson", {event}), "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(Eventually([&] { return Lines(listen.Stdout()).size() == 1; }, 20s)) << listen.Stderr();
+  EXPECT_EQ(EventFromJson(Lines(listen.Stdout())[0])->event_id(), event.event_id());
+  EXPECT_EQ(listen.Stop(), 0) << listen.Stderr();
+}
+
 TEST(ListenRefused, ExitsOneWithTheBrokersReasonWhenTheBrokerHoldsAllTheListenersItAllows) {
   BrokerProcess broker({"--live-max-listeners", "1"});
   ASSERT_TRUE(broker.ready());
