@@ -16,7 +16,7 @@ namespace {
 // Messages handled per socket per wake-up: enough to amortise the poll, small enough
 // that a flood on ingest still lets subscriptions (and shutdown) through.
 constexpr std::size_t kIngestBudget = 4096;
-constexpr std::size_t kSubscriptionBudget = 256;
+constexpr std::size_t kLiveRequestBudget = 256;
 
 }  // namespace
 
@@ -29,7 +29,7 @@ Broker::Broker(BrokerOptions options, zmq::context_t& context)
 Broker::~Broker() { Stop(); }
 
 Status Broker::Start() {
-  live_ = std::make_unique<LiveFanout>(context_, options_.live_endpoint, metrics_);
+  live_ = std::make_unique<LiveFanout>(context_, options_.live_endpoint, options_.live, metrics_.live());
   PublisherSessionsOptions session_options;
   session_options.max_publishers = options_.max_publishers;
   session_options.verify_window = options_.publisher_verify_window;
@@ -123,14 +123,15 @@ Status Broker::PollOnce(std::chrono::milliseconds timeout) {
       if (e.num() != EINTR) throw;
       return Status::Ok();  // a signal: the caller checks ShutdownRequested()
     }
-    // Subscriptions first: the live fan-out sends only while someone is subscribed.
-    if (items[1].revents & ZMQ_POLLIN) live_->DrainSubscriptions(kSubscriptionBudget);
+    // Listeners' requests first: a subscription read now gets the events read next.
+    if (items[1].revents & ZMQ_POLLIN) live_->Drain(kLiveRequestBudget, std::chrono::steady_clock::now());
     if (items[0].revents & ZMQ_POLLIN) ingest_->Drain(kIngestBudget);
     SendConfirms();
     auto now = std::chrono::steady_clock::now();
     if (items[3].revents & ZMQ_POLLIN) group_channel_->Drain(kIngestBudget, now);
     coordinator_->OnDurable(journal_->durable_offset(), now);
     coordinator_->Tick(now);
+    live_->Tick(now);
     PublishGroupCounters();
     PublishGroupGauges(now, /*force=*/false);
     if (Status failure = journal_->failure(); !failure.ok()) {
@@ -235,7 +236,7 @@ void Broker::Stop() {
   spdlog::info("stopped: accepted={} logged={} duplicates={} durable_offset={} rejected={}{} ingest_bytes={} "
                "live_forwarded={}",
                s.accepted, s.logged, s.duplicates, journal_->durable_offset(), s.rejected_total(),
-               by_reason.empty() ? "" : " (" + by_reason + ")", s.ingest_bytes, s.live_forwarded);
+               by_reason.empty() ? "" : " (" + by_reason + ")", s.ingest_bytes, s.live.forwarded);
 }
 
 }  // namespace signalbus::broker

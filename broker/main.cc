@@ -1,5 +1,6 @@
 // signalbus-broker: flags, signals and exit codes around signalbus::broker::Broker.
 // Prints one "signalbus-broker ready ..." line on stdout once everything is bound.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -68,6 +69,8 @@ int main(int argc, char** argv) {
   std::size_t publisher_window = 65'536;
   int ingest_queue = 1000;
   bool skip_corrupt = false;
+  signalbus::broker::LiveOptions live_limits;
+  std::string live_max_heartbeat = "30s";
   app.add_option("--data-dir", data_dir, "Directory of the durable log")
       ->envname("SIGNALBUS_DATA_DIR")
       ->capture_default_str();
@@ -109,7 +112,7 @@ int main(int argc, char** argv) {
       ->envname(signalbus::kIngestEnv)
       ->check(kEndpoint)
       ->capture_default_str();
-  app.add_option("--live", live, "Endpoint live listeners connect to (XPUB)")
+  app.add_option("--live", live, "Endpoint live listeners connect to (ROUTER)")
       ->envname(signalbus::kLiveEnv)
       ->check(kEndpoint)
       ->capture_default_str();
@@ -123,6 +126,27 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-event-bytes", max_event_bytes, "Largest event frame accepted")
       ->check(CLI::Range(std::size_t{1}, std::size_t{256} << 20))
+      ->capture_default_str();
+  app.add_option("--live-max-listeners", live_limits.max_listeners,
+                 "Live listeners at once; more are refused (too_many_listeners)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--live-max-patterns", live_limits.max_patterns,
+                 "Topic patterns one live listener may hold; more are refused (too_many_patterns)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
+      ->capture_default_str();
+  app.add_option("--live-max-window-bytes", live_limits.max_window_bytes,
+                 "The largest window granted to one live listener: the most the broker holds for it; events that "
+                 "do not fit are dropped for it and counted")
+      ->check(CLI::Range(signalbus::broker::kMinLiveWindowBytes, std::uint64_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--live-total-window-bytes", live_limits.total_window_bytes,
+                 "All live listeners' windows together; a listener is refused when none is left (no_window_left)")
+      ->check(CLI::Range(signalbus::broker::kMinLiveWindowBytes, std::uint64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--live-max-heartbeat", live_max_heartbeat,
+                 "The longest heartbeat interval granted to a live listener; one silent for three is forgotten")
+      ->check(kDuration)
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
@@ -150,6 +174,9 @@ int main(int argc, char** argv) {
   options.max_publishers = max_publishers;
   options.publisher_verify_window = publisher_window;
   options.ingest_queue_messages = ingest_queue;
+  options.live = live_limits;
+  options.live.max_heartbeat = std::max(signalbus::broker::kMinLiveHeartbeat,
+                                        signalbus::ParseDuration(live_max_heartbeat).value());  // checked by the flag
   options.journal.data_dir = data_dir;
   options.journal.sync = signalbus::eventlog::ParseSyncPolicy(fsync).value();  // checked by the flag
   options.journal.segment_bytes = segment_bytes;

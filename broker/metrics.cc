@@ -134,8 +134,7 @@ MetricsSnapshot Metrics::Snapshot() const {
   s.accepted = accepted_.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < kRejectReasonCount; ++i) s.rejected[i] = rejected_[i].load(std::memory_order_relaxed);
   s.ingest_bytes = ingest_bytes_.load(std::memory_order_relaxed);
-  s.live_forwarded = live_forwarded_.load(std::memory_order_relaxed);
-  s.live_subscriptions = live_subscriptions_.load(std::memory_order_relaxed);
+  s.live = live_.Snapshot();
   s.logged = logged_.load(std::memory_order_relaxed);
   s.duplicates = duplicates_.load(std::memory_order_relaxed);
   s.out_of_order = out_of_order_.load(std::memory_order_relaxed);
@@ -162,11 +161,26 @@ std::string Metrics::RenderPrometheus() const {
   }
   Header(out, kIngestBytesMetric, "counter", "Bytes of every frame read on ingest, accepted or not.");
   Sample(out, kIngestBytesMetric, s.ingest_bytes);
-  Header(out, kLiveForwardedMetric, "counter",
-         "Events handed to the live XPUB socket (while a listener is subscribed).");
-  Sample(out, kLiveForwardedMetric, s.live_forwarded);
-  Header(out, kLiveSubscriptionsMetric, "gauge", "Active live subscriptions (subscribes minus unsubscribes).");
-  Sample(out, kLiveSubscriptionsMetric, s.live_subscriptions);
+  Header(out, kLiveForwardedMetric, "counter", "Events sent to live listeners (one per listener and event).");
+  Sample(out, kLiveForwardedMetric, s.live.forwarded);
+  Header(out, kLiveDroppedMetric, "counter",
+         "Events not sent to a live listener they matched, because its window was full (reported to it).");
+  Sample(out, kLiveDroppedMetric, s.live.dropped);
+  Header(out, kLiveExpiredMetric, "counter", "Live listeners expired after three silent heartbeat intervals.");
+  Sample(out, kLiveExpiredMetric, s.live.expired);
+  Header(out, kLiveRefusedMetric, "counter", "Live requests (or patterns of them) refused, by reason.");
+  for (LiveRefusal refusal : kAllLiveRefusals) {
+    Sample(out, kLiveRefusedMetric, s.live.refused[LiveRefusalIndex(refusal)], LiveRefusalName(refusal).data());
+  }
+  Header(out, kLiveListenersMetric, "gauge", "Live listeners held (expired ones until their connection is gone).");
+  Sample(out, kLiveListenersMetric, s.live.listeners);
+  Header(out, kLiveSubscriptionsMetric, "gauge", "Topic patterns held by live listeners that events are sent to.");
+  Sample(out, kLiveSubscriptionsMetric, s.live.subscriptions);
+  Header(out, kLiveUnreadBytesMetric, "gauge",
+         "Bytes sent to live listeners and not yet credited, per message charged with its overhead.");
+  Sample(out, kLiveUnreadBytesMetric, s.live.unread_bytes);
+  Header(out, kLiveReservedBytesMetric, "gauge", "Windows granted to live listeners, in total.");
+  Sample(out, kLiveReservedBytesMetric, s.live.reserved_bytes);
   Header(out, kLoggedMetric, "counter", "Events appended to the durable log.");
   Sample(out, kLoggedMetric, s.logged);
   Header(out, kDuplicatesMetric, "counter", "Events dropped as re-sends of logged ones (publisher_id, sequence).");

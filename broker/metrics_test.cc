@@ -30,8 +30,10 @@ TEST(MetricsTest, RendersEveryCounterWithItsValue) {
   metrics.CountRejected(RejectReason::kTopicMismatch);
   metrics.CountRejected(RejectReason::kTopicMismatch);
   metrics.AddIngestBytes(1234);
-  metrics.CountLiveForwarded();
-  metrics.SetLiveSubscriptions(3);
+  metrics.live().CountForwarded();
+  metrics.live().CountDropped();
+  metrics.live().CountRefused(LiveRefusal::kTooManyPatterns, 5);
+  metrics.live().SetGauges(/*listeners=*/2, /*subscriptions=*/3, /*unread_bytes=*/700, /*reserved_bytes=*/9000);
 
   std::string page = metrics.RenderPrometheus();
   EXPECT_EQ(MetricValue(page, "signalbus_ingest_accepted_total"), 2);
@@ -40,7 +42,13 @@ TEST(MetricsTest, RendersEveryCounterWithItsValue) {
   EXPECT_EQ(MetricValue(page, "signalbus_ingest_rejected_total{reason=\"frame_count\"}"), 0);
   EXPECT_EQ(MetricValue(page, "signalbus_ingest_bytes_total"), 1234);
   EXPECT_EQ(MetricValue(page, "signalbus_live_forwarded_total"), 1);
+  EXPECT_EQ(MetricValue(page, "signalbus_live_dropped_total"), 1);
+  EXPECT_EQ(MetricValue(page, "signalbus_live_refused_total{reason=\"too_many_patterns\"}"), 5);
+  EXPECT_EQ(MetricValue(page, "signalbus_live_refused_total{reason=\"not_subscribed\"}"), 0);
+  EXPECT_EQ(MetricValue(page, "signalbus_live_listeners"), 2);
   EXPECT_EQ(MetricValue(page, "signalbus_live_subscriptions"), 3);
+  EXPECT_EQ(MetricValue(page, "signalbus_live_unread_bytes"), 700);
+  EXPECT_EQ(MetricValue(page, "signalbus_live_reserved_bytes"), 9000);
   EXPECT_EQ(metrics.Snapshot().rejected_total(), 3u);
 }
 
@@ -58,6 +66,8 @@ TEST(MetricsTest, DeclaresTypeOfEachMetricOnce) {
                            "# TYPE signalbus_ingest_rejected_total counter\n",
                            "# TYPE signalbus_ingest_bytes_total counter\n",
                            "# TYPE signalbus_live_forwarded_total counter\n",
+                           "# TYPE signalbus_live_dropped_total counter\n",
+                           "# TYPE signalbus_live_refused_total counter\n",
                            "# TYPE signalbus_live_subscriptions gauge\n"}) {
     std::size_t at = page.find(line);
     ASSERT_NE(at, std::string::npos) << line;

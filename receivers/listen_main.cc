@@ -1,8 +1,10 @@
 // signalbus-listen [TOPIC...]: prints each matching event from the broker's live fan-out
-// as one line of NDJSON on stdout, flushed per line (for tail -f and jq). With
-// --group NAME it is a member of that consumer group instead: it sees its share of the
-// group's events, at least once, and acks each after printing it.
+// as one line of NDJSON on stdout, flushed per line (for tail -f and jq). Live is at most
+// once: events the broker dropped because this listener fell behind its --window are
+// reported on stderr. With --group NAME it is a member of that consumer group instead: it
+// sees its share of the group's events, at least once, and acks each after printing it.
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -15,6 +17,7 @@
 #include <CLI/CLI.hpp>
 
 #include "signalbus/core/cli.h"
+#include "signalbus/core/duration.h"
 #include "signalbus/core/endpoints.h"
 #include "signalbus/core/event_json.h"
 #include "signalbus/core/logging.h"
@@ -43,10 +46,15 @@ int main(int argc, char** argv) {
   std::string group;
   signalbus::cli::GroupFlags group_flags;
   std::int64_t count = 0;  // signed: CLI11 would wrap "-1" into a huge unsigned
+  std::int64_t window = static_cast<std::int64_t>(signalbus::LiveSourceOptions{}.window_bytes);
   std::string log_level = "info";
   app.add_option("topic", topics,
                  "Topic patterns: auth.User/post_save, auth.User (every signal), */post_save, * (default: all)");
   app.add_option("--live", live, "The broker's live endpoint")->envname(signalbus::kLiveEnv)->capture_default_str();
+  app.add_option("--window", window,
+                 "Live: bytes the broker may send ahead of what this listener has read; past it, events are "
+                 "dropped for it and reported (the broker caps it)")
+      ->capture_default_str();
   app.add_option("--group", group, "Consume as a member of this consumer group instead of the live fan-out");
   group_flags.AddTo(app);
   CLI::Option* count_option = app.add_option("--count", count, "Exit 0 after printing N events (N >= 1)");
@@ -58,6 +66,7 @@ int main(int argc, char** argv) {
   }
 
   if (count_option->count() > 0 && count < 1) return UsageError("--count: must be at least 1");
+  if (window < 1) return UsageError("--window: must be at least 1 byte");
   if (topics.empty()) topics.push_back("*");
   std::vector<signalbus::TopicPattern> patterns;
   for (const std::string& topic : topics) {
@@ -70,7 +79,14 @@ int main(int argc, char** argv) {
     return UsageError("--log-level: " + s.message());
   }
   signalbus::ReceiverOptions options{.name = "listen", .mode = signalbus::ReceiveMode::kLive, .live_endpoint = live};
-  if (app.get_option("--group")->count() > 0) {
+  options.live.window_bytes = static_cast<std::uint64_t>(window);
+  if (app.get_option("--group")->count() == 0) {
+    // --heartbeat means the same to a live listener: the broker forgets it after 3 missed.
+    auto heartbeat = signalbus::ParseDuration(group_flags.heartbeat);
+    if (!heartbeat.ok()) return UsageError("--heartbeat: " + heartbeat.status().message());
+    if (*heartbeat < std::chrono::milliseconds(100)) return UsageError("--heartbeat: must be at least 100ms");
+    options.live.heartbeat = *heartbeat;
+  } else {
     if (signalbus::Status s = signalbus::ValidateGroupName(group); !s.ok()) return UsageError("--group: " + s.message());
     options.name = group;
     options.mode = signalbus::ReceiveMode::kGroup;
@@ -103,9 +119,14 @@ int main(int argc, char** argv) {
     if (++printed == static_cast<std::uint64_t>(count)) receiver.Stop();
   });
 
-  if (signalbus::Status s = receiver.Run(); !s.ok()) {
+  signalbus::Status status = receiver.Run();
+  if (std::uint64_t missed = receiver.stats().missed; missed > 0) {
+    std::fprintf(stderr, "%s: the broker dropped %llu events for this listener: it fell behind its window (--window)\n",
+                 kProgram, static_cast<unsigned long long>(missed));
+  }
+  if (!status.ok()) {
     if (signalbus::ShutdownRequested()) return exit_code;  // interrupted while joining
-    std::fprintf(stderr, "%s: %s\n", kProgram, s.message().c_str());
+    std::fprintf(stderr, "%s: %s\n", kProgram, status.message().c_str());
     return signalbus::kExitFailure;
   }
   return exit_code;

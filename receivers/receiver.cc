@@ -33,7 +33,7 @@ ReceiverOptions Resolved(ReceiverOptions options) {
 
 std::unique_ptr<EventSource> MakeSource(const ReceiverOptions& options) {
   if (options.mode == ReceiveMode::kLive) {
-    return std::make_unique<LiveSource>(options.live_endpoint, options.max_event_bytes);
+    return std::make_unique<LiveSource>(options.live_endpoint, options.max_event_bytes, options.live);
   }
   return std::make_unique<GroupSource>(options.groups_endpoint, options.name, options.group, options.max_event_bytes);
 }
@@ -56,12 +56,14 @@ TopicPattern PatternFor(std::string_view signal, std::string_view sender) {
 Receiver::Receiver(ReceiverOptions options)
     : options_(Resolved(std::move(options))),
       source_(MakeSource(options_)),
-      malformed_log_limiter_(kMalformedLogsPerSecond, kMalformedLogBurst) {}
+      malformed_log_limiter_(kMalformedLogsPerSecond, kMalformedLogBurst),
+      missed_log_limiter_(kMalformedLogsPerSecond, kMalformedLogBurst) {}
 
 Receiver::Receiver(ReceiverOptions options, std::unique_ptr<EventSource> source)
     : options_(std::move(options)),
       source_(std::move(source)),
-      malformed_log_limiter_(kMalformedLogsPerSecond, kMalformedLogBurst) {
+      malformed_log_limiter_(kMalformedLogsPerSecond, kMalformedLogBurst),
+      missed_log_limiter_(kMalformedLogsPerSecond, kMalformedLogBurst) {
   if (!source_) throw std::invalid_argument("receiver needs an event source");
 }
 
@@ -118,6 +120,7 @@ Status Receiver::Run() {
     switch (received->kind) {
       case Received::Kind::kNothing: break;
       case Received::Kind::kMalformed: HandleMalformed(received->problem); break;
+      case Received::Kind::kMissed: HandleMissed(received->missed); break;
       case Received::Kind::kEvent: {
         const Delivery& delivery = received->delivery;
         received_.fetch_add(1, std::memory_order_relaxed);
@@ -151,6 +154,16 @@ void Receiver::HandleMalformed(const std::string& problem) {
   spdlog::warn("receiver {} dropped a message from {}: {}{}", options_.name, source_->Describe(), problem, skipped);
 }
 
+void Receiver::HandleMissed(std::uint64_t n) {
+  missed_.fetch_add(n, std::memory_order_relaxed);
+  missed_unlogged_ += n;
+  if (!missed_log_limiter_.Allow()) return;
+  (void)missed_log_limiter_.TakeSuppressed();
+  spdlog::warn("receiver {}: the broker dropped {} events for it from {} ({} in all): it fell behind its window",
+               options_.name, missed_unlogged_, source_->Describe(), missed_.load(std::memory_order_relaxed));
+  missed_unlogged_ = 0;
+}
+
 void Receiver::Stop() { stop_requested_.store(true, std::memory_order_relaxed); }
 
 ReceiverStats Receiver::stats() const {
@@ -160,6 +173,7 @@ ReceiverStats Receiver::stats() const {
   s.handled = handled_.load(std::memory_order_relaxed);
   s.handler_failures = handler_failures_.load(std::memory_order_relaxed);
   s.malformed = malformed_.load(std::memory_order_relaxed);
+  s.missed = missed_.load(std::memory_order_relaxed);
   return s;
 }
 

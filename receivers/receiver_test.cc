@@ -114,6 +114,23 @@ TEST(ReceiverTest, RunDispatchesCountsAndSettlesEachEvent) {
   EXPECT_TRUE(log->closed);
 }
 
+TEST(ReceiverTest, CountsEventsTheBrokerReportsDroppedAndKeepsGoing) {
+  v1::Event event = testing::UserCreated("1");
+  Received missed;
+  missed.kind = Received::Kind::kMissed;
+  missed.missed = 7;
+  Received more = missed;
+  more.missed = 3;
+  auto log = std::make_shared<SourceLog>();
+  auto receiver = MakeReceiver({missed, more, EventReceived(event)}, log);
+  receiver->on("*", "*", [&](const v1::Event&) { receiver->Stop(); });
+  ASSERT_TRUE(receiver->Run().ok());
+  ReceiverStats stats = receiver->stats();
+  EXPECT_EQ(stats.missed, 10u);
+  EXPECT_EQ(stats.received, 1u);
+  EXPECT_EQ(stats.malformed, 0u);
+}
+
 TEST(ReceiverTest, SettlesWithTheFirstFailureTextWhenSeveralHandlersThrow) {
   v1::Event event = testing::UserCreated("1");
   auto log = std::make_shared<SourceLog>();

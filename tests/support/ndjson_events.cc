@@ -23,15 +23,20 @@ std::vector<std::string> EachEvent(const std::string& path, Field field) {
 
 }  // namespace
 
-std::string WriteUsersCreated(const std::string& path, const std::vector<int>& pks) {
+std::string WriteEvents(const std::string& path, const std::vector<v1::Event>& events) {
   std::ofstream out(path);
-  for (int pk : pks) {
-    v1::Event event = UserCreated(std::to_string(pk));
+  for (v1::Event event : events) {
     event.clear_publisher_id();
     event.clear_sequence();
     out << *EventToJson(event) << "\n";
   }
   return path;
+}
+
+std::string WriteUsersCreated(const std::string& path, const std::vector<int>& pks) {
+  std::vector<v1::Event> events;
+  for (int pk : pks) events.push_back(UserCreated(std::to_string(pk)));
+  return WriteEvents(path, events);
 }
 
 std::string WriteUsersCreated(const std::string& path, int first_pk, int count) {

@@ -5,7 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "signalbus/v1/event.pb.h"
+
 namespace signalbus::testing {
+
+// Writes the events, in order, without publisher id or sequence (the publisher numbers
+// them); returns path.
+std::string WriteEvents(const std::string& path, const std::vector<v1::Event>& events);
 
 // Writes auth.User post_save(created) events for pks first_pk .. first_pk+count-1, in
 // that order, without publisher id or sequence (the publisher numbers them); returns path.

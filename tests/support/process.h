@@ -45,6 +45,8 @@ class Process {
   int Stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
   std::string Stdout() const;
   std::string Stderr() const;
+  // The file stdout goes to, for output too large to read whole at every check.
+  const std::string& stdout_path() const { return stdout_path_; }
 
  private:
   pid_t pid_ = -1;

@@ -51,6 +51,8 @@ struct BrokerOptions {
   // dedupe_window is how long an idle one is remembered).
   std::size_t max_publishers = 10'000;
   std::size_t publisher_verify_window = 65'536;
+  // The live fan-out's limits: listeners, patterns, windows, heartbeats.
+  LiveOptions live;
   // The durable log: where, how it syncs, retention.
   JournalOptions journal;
   // How often retention runs.

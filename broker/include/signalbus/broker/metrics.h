@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "signalbus/broker/live_metrics.h"
 #include "signalbus/broker/session_refusal.h"
 #include "signalbus/broker/validator.h"
 #include "signalbus/v1/groups.pb.h"
@@ -21,8 +22,6 @@ namespace signalbus::broker {
 inline constexpr const char* kAcceptedMetric = "signalbus_ingest_accepted_total";
 inline constexpr const char* kRejectedMetric = "signalbus_ingest_rejected_total";  // {reason="..."}
 inline constexpr const char* kIngestBytesMetric = "signalbus_ingest_bytes_total";
-inline constexpr const char* kLiveForwardedMetric = "signalbus_live_forwarded_total";
-inline constexpr const char* kLiveSubscriptionsMetric = "signalbus_live_subscriptions";
 inline constexpr const char* kLoggedMetric = "signalbus_log_appended_total";
 inline constexpr const char* kDuplicatesMetric = "signalbus_ingest_duplicates_total";
 inline constexpr const char* kOutOfOrderMetric = "signalbus_ingest_out_of_order_total";
@@ -55,8 +54,7 @@ struct MetricsSnapshot {
   std::uint64_t accepted = 0;
   std::array<std::uint64_t, kRejectReasonCount> rejected{};
   std::uint64_t ingest_bytes = 0;
-  std::uint64_t live_forwarded = 0;
-  std::int64_t live_subscriptions = 0;
+  LiveMetricsSnapshot live;
   std::uint64_t logged = 0;
   std::uint64_t duplicates = 0;
   std::uint64_t out_of_order = 0;
@@ -81,10 +79,8 @@ class Metrics {
   }
   // Every byte of every frame read on ingest, including frames that were dropped.
   void AddIngestBytes(std::uint64_t bytes) { ingest_bytes_.fetch_add(bytes, std::memory_order_relaxed); }
-  // Events handed to the live XPUB socket (which may still drop them for a slow
-  // listener at its high-water mark: live delivery is at-most-once).
-  void CountLiveForwarded() { live_forwarded_.fetch_add(1, std::memory_order_relaxed); }
-  void SetLiveSubscriptions(std::int64_t n) { live_subscriptions_.store(n, std::memory_order_relaxed); }
+  // The live fan-out's own counters and gauges.
+  LiveMetrics& live() { return live_; }
   void CountLogged() { logged_.fetch_add(1, std::memory_order_relaxed); }
   // Events dropped because their (publisher_id, sequence) was already logged.
   void CountDuplicate() { duplicates_.fetch_add(1, std::memory_order_relaxed); }
@@ -117,8 +113,7 @@ class Metrics {
   std::atomic<std::uint64_t> accepted_{0};
   std::array<std::atomic<std::uint64_t>, kRejectReasonCount> rejected_{};
   std::atomic<std::uint64_t> ingest_bytes_{0};
-  std::atomic<std::uint64_t> live_forwarded_{0};
-  std::atomic<std::int64_t> live_subscriptions_{0};
+  LiveMetrics live_;
   std::atomic<std::uint64_t> logged_{0};
   std::atomic<std::uint64_t> duplicates_{0};
   std::atomic<std::uint64_t> out_of_order_{0};

@@ -1,5 +1,5 @@
 // The transport seam of a Receiver: where decoded events come from and where their
-// outcome goes. Two implementations: LiveSource (the broker's live fan-out, a SUB socket,
+// outcome goes. Two implementations: LiveSource (the broker's live fan-out, a DEALER,
 // at-most-once) and GroupSource (a consumer group over a DEALER, at-least-once: it acks
 // or nacks each delivery in Settle()).
 #pragma once
@@ -33,11 +33,13 @@ struct Received {
     kNothing,    // the wait ended without a message (timeout or interrupted by a signal)
     kEvent,      // `delivery` holds an event
     kMalformed,  // a message was dropped; `problem` says why, printable and truncated
+    kMissed,     // the broker dropped `missed` events for this receiver (live: it fell behind)
     kDrained,    // after Drain(): every delivery in hand was returned; call Close()
   };
   Kind kind = Kind::kNothing;
   Delivery delivery;
   std::string problem;
+  std::uint64_t missed = 0;
 };
 
 // Used by one thread at a time (the Receiver's Run() thread).

@@ -33,6 +33,7 @@
 #include "signalbus/receivers/dispatcher.h"
 #include "signalbus/receivers/event_source.h"
 #include "signalbus/receivers/group_source.h"
+#include "signalbus/receivers/live_source.h"
 
 namespace signalbus {
 
@@ -53,6 +54,8 @@ struct ReceiverOptions {
   std::string groups_endpoint;
   // Credits, heartbeat, timeouts and the group's configuration (kGroup).
   GroupOptions group;
+  // The byte window and heartbeat of a live listener (kLive).
+  LiveSourceOptions live;
   // The longest Run() waits before it checks Stop() and the shutdown signals.
   std::chrono::milliseconds poll_interval{150};
   // Larger events are dropped as malformed.
@@ -66,6 +69,7 @@ struct ReceiverStats {
   std::uint64_t handled = 0;           // handler calls that returned
   std::uint64_t handler_failures = 0;  // handler calls that threw
   std::uint64_t malformed = 0;         // messages dropped as undecodable or inconsistent
+  std::uint64_t missed = 0;            // events the broker dropped for this receiver (live: it fell behind)
 };
 
 class Receiver {
@@ -119,6 +123,7 @@ class Receiver {
   void RequireNotConnected() const;
   bool StopRequested() const;
   void HandleMalformed(const std::string& problem);
+  void HandleMissed(std::uint64_t n);
 
   ReceiverOptions options_;
   std::unique_ptr<EventSource> source_;
@@ -126,12 +131,15 @@ class Receiver {
   bool connected_ = false;
   std::atomic<bool> stop_requested_{false};
   RateLimiter malformed_log_limiter_;
+  RateLimiter missed_log_limiter_;
 
   std::atomic<std::uint64_t> received_{0};
   std::atomic<std::uint64_t> unmatched_{0};
   std::atomic<std::uint64_t> handled_{0};
   std::atomic<std::uint64_t> handler_failures_{0};
   std::atomic<std::uint64_t> malformed_{0};
+  std::atomic<std::uint64_t> missed_{0};
+  std::uint64_t missed_unlogged_ = 0;  // reported since the last log line
 };
 
 }  // namespace signalbus
