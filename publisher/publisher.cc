@@ -161,18 +161,21 @@ void Publisher::HandleSession(const zmq::message_t& frame) {
     case v1::SessionReply::TAKEN_OVER:
       if (reply.publisher_id() != options_.publisher_id) return;  // about an id given up already
       open_ = false;
+      // Only a refusal of this id (another connection holds it, or newer events of it are
+      // logged) is cured by a fresh one; a full table or a bad hello is not.
       LoseId("the broker at " + options_.endpoint + " " +
-             (reply.state() == v1::SessionReply::TAKEN_OVER ? "gave its session to a newer connection"
-                                                             : "refused it") +
-             " (" + reply.reason() + "): " + reply.message());
+                 (reply.state() == v1::SessionReply::TAKEN_OVER ? "gave its session to a newer connection"
+                                                                 : "refused it") +
+                 " (" + reply.reason() + "): " + reply.message(),
+             reply.state() == v1::SessionReply::TAKEN_OVER || reply.reason() == "id_in_use");
       return;
     default:
       return;
   }
 }
 
-void Publisher::LoseId(const std::string& why) {
-  if (!generated_id_) {
+void Publisher::LoseId(const std::string& why, bool fresh_id_helps) {
+  if (!generated_id_ || !fresh_id_helps) {
     failure_ = FailedPrecondition("publisher id '" + options_.publisher_id + "': " + why + "; " +
                                   std::to_string(unconfirmed_.size()) + " events unconfirmed");
     spdlog::error("{}", failure_.message());

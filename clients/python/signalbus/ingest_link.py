@@ -231,13 +231,16 @@ class IngestLink:
             elif reply.state in (_Reply.REFUSED, _Reply.TAKEN_OVER):
                 self.open = False
                 what = "gave its session to a newer connection" if reply.state == _Reply.TAKEN_OVER else "refused it"
+                # Only a refusal of this id (another connection holds it, or newer events of
+                # it are logged) is cured by a fresh one; a full table or a bad hello is not.
+                fresh_id_helps = reply.state == _Reply.TAKEN_OVER or reply.reason == "id_in_use"
                 self._lose_id("the broker at %s %s (%s): %s" % (self.endpoint, what, reply.reason, reply.message),
-                              socket)
+                              socket, fresh_id_helps)
             self._cond.notify_all()
 
-    def _lose_id(self, why, socket):
+    def _lose_id(self, why, socket, fresh_id_helps):
         old = self._window.publisher_id
-        if not self._generated_id:
+        if not self._generated_id or not fresh_id_helps:
             self.failure = PublisherRefused("publisher id '%s': %s; %d events unconfirmed"
                                             % (old, why, len(self._window)))
             log.error("%s", self.failure)

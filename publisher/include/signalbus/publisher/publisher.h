@@ -142,8 +142,9 @@ class Publisher {
   void HandleSession(const zmq::message_t& frame);
   void HandleConfirm(const zmq::message_t& frame);
   void SendHello();
-  // A refusal of the id (taken over, or refused at hello): a fresh id, or failure_.
-  void LoseId(const std::string& why);
+  // A refusal of the id (taken over, or refused at hello): a fresh id if one helps and
+  // the id is generated, else failure_.
+  void LoseId(const std::string& why, bool fresh_id_helps);
   // Sends the unconfirmed events from unsent_from_ on, without waiting, as far as the
   // socket takes them.
   void SendUnsent();
