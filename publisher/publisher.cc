@@ -153,7 +153,9 @@ void Publisher::HandleSession(const zmq::message_t& frame) {
       last_progress_ = std::chrono::steady_clock::now();
       return;
     case v1::SessionReply::NO_SESSION:
-      // A new connection, or a broker that restarted.
+      // A new connection, or a broker that restarted (or forgot an idle id). Every event
+      // sent before the hello reached it draws this answer: one hello per retry interval.
+      if (!open_ && std::chrono::steady_clock::now() - last_hello_ < kHelloRetry) return;
       open_ = false;
       SendHello();
       return;

@@ -210,7 +210,11 @@ class IngestLink:
                 # session back from the publisher that holds it.
                 return
             if reply.state == _Reply.NO_SESSION:
-                # A new connection, or a broker that restarted.
+                # A new connection, or a broker that restarted (or forgot an idle id). Every
+                # event sent before the hello reached it draws this answer: one hello per
+                # retry interval.
+                if not self.open and time.monotonic() - self._last_hello < _HELLO_RETRY:
+                    return
                 if self.open:
                     log.info("publisher: the broker at %s has no session for this connection (it restarted, or "
                              "the connection is new); saying hello again", self.endpoint)
