@@ -53,8 +53,8 @@ Status Broker::Start() {
   ingest_options.max_event_bytes = options_.max_event_bytes;
   ingest_options.recv_hwm = options_.ingest_queue_messages;
   ingest_ = std::make_unique<Ingest>(context_, ingest_options, metrics_, static_cast<IngestHandler&>(*this));
-  group_channel_ = std::make_unique<GroupChannel>(context_, options_.groups_endpoint);
-  groups::CoordinatorOptions group_options;
+  group_channel_ = std::make_unique<GroupChannel>(context_, options_.groups_endpoint, options_.groups_peer_queue);
+  groups::CoordinatorOptions group_options = options_.groups;
   group_options.state_dir = options_.journal.data_dir + "/groups";
   coordinator_ = std::make_unique<groups::Coordinator>(
       &journal_->store(), group_options,
@@ -109,6 +109,8 @@ Status Broker::PollOnce(std::chrono::milliseconds timeout) {
         {live_->socket().handle(), 0, ZMQ_POLLIN, 0},
         {nullptr, journal_->wake_fd(), ZMQ_POLLIN, 0},
         {group_channel_->socket().handle(), 0, ZMQ_POLLIN, 0},
+        // The groups' state-file writer: a new group's file on disk lets it deliver.
+        {nullptr, coordinator_->wake_fd(), ZMQ_POLLIN, 0},
     };
     // Wake for the coordinator's next timer (ack timeout, retry, heartbeat expiry).
     auto before = std::chrono::steady_clock::now();
@@ -118,7 +120,7 @@ Status Broker::PollOnce(std::chrono::milliseconds timeout) {
                          std::chrono::ceil<std::chrono::milliseconds>(next - before));
     }
     try {
-      zmq::poll(items, 4, timeout);
+      zmq::poll(items, 5, timeout);
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
       return Status::Ok();  // a signal: the caller checks ShutdownRequested()
@@ -193,6 +195,11 @@ void Broker::PublishGroupCounters() {
   metrics_.SetGroupCounter(GroupCounter::kDeadLettered, c.dead_lettered);
   metrics_.SetGroupCounter(GroupCounter::kMembersExpired, c.members_expired);
   metrics_.SetGroupCounter(GroupCounter::kBadRequests, c.bad_requests + group_channel_->malformed());
+  metrics_.SetGroupCounter(GroupCounter::kRepliesDropped, group_channel_->replies_dropped());
+  c.refused[static_cast<std::size_t>(groups::Refusal::kMalformed)] += group_channel_->malformed();
+  for (std::size_t i = 0; i < groups::kRefusalCount; ++i) {
+    metrics_.SetGroupRefused(static_cast<groups::Refusal>(i), c.refused[i]);
+  }
 }
 
 void Broker::PublishGroupGauges(std::chrono::steady_clock::time_point now, bool force) {

@@ -1,27 +1,27 @@
-// Framing of the consumer-group protocol on the broker's ROUTER socket.
+// Framing of the consumer-group protocol on the broker's ROUTER socket, and the limits
+// of what one connection can queue there.
 #include "signalbus/broker/group_channel.h"
 
 #include <spdlog/spdlog.h>
 
-#include "signalbus/core/logging.h"
 #include "signalbus/core/sockets.h"
 
 namespace signalbus::broker {
-namespace {
 
-// A request is small (acks are batched); anything larger is not ours.
-constexpr std::int64_t kMaxRequestBytes = 4 << 20;
-
-}  // namespace
-
-GroupChannel::GroupChannel(zmq::context_t& context, std::string endpoint)
-    : context_(context), endpoint_(std::move(endpoint)) {}
+GroupChannel::GroupChannel(zmq::context_t& context, std::string endpoint, int peer_queue)
+    : context_(context), endpoint_(std::move(endpoint)), peer_queue_(peer_queue > 0 ? peer_queue : 1) {}
 
 Status GroupChannel::Bind() {
   SocketOptions options;
   options.max_frame_bytes = kMaxRequestBytes;
-  options.send_hwm = 1'000'000;  // deliveries are bounded by each member's credits
+  options.recv_hwm = kRequestQueue;
+  // Members' deliveries are bounded by their credits and byte windows; this bounds what
+  // any peer's unread replies can queue (admin replies are pages of 64 KiB).
+  options.send_hwm = peer_queue_;
   socket_ = MakeSocket(context_, zmq::socket_type::router, options);
+  // A full queue (or a peer that is gone) makes the send fail, instead of a silent
+  // drop, so that it is counted.
+  socket_.set(zmq::sockopt::router_mandatory, 1);
   auto bound = signalbus::Bind(socket_, endpoint_);
   if (!bound.ok()) return bound.status();
   bound_endpoint_ = *bound;
@@ -29,38 +29,72 @@ Status GroupChannel::Bind() {
 }
 
 std::size_t GroupChannel::Drain(std::size_t budget, groups::TimePoint now) {
-  std::size_t handled = 0;
+  std::size_t frames = 0;
   zmq::message_t peer;
   zmq::message_t body;
-  zmq::message_t extra;
-  while (handled < budget && TryRecvFrame(socket_, peer)) {
-    ++handled;
-    bool have_body = peer.more() && TryRecvFrame(socket_, body);
-    bool too_many = have_body && body.more();
-    while (too_many && TryRecvFrame(socket_, extra) && extra.more()) {
+  while (frames < budget) {
+    if (skipping_) {
+      // libzmq holds the whole message already; reading releases it a frame at a time.
+      if (!TryRecvFrame(socket_, body)) break;
+      ++frames;
+      ++skipped_frames_;
+      skipped_bytes_ += body.size();
+      if (!body.more()) {
+        skipping_ = false;
+        Malformed("a request of " + std::to_string(skipped_frames_) + " frames (" + std::to_string(skipped_bytes_) +
+                      " bytes)",
+                  now);
+      }
+      continue;
+    }
+    if (!TryRecvFrame(socket_, peer)) break;
+    ++frames;
+    if (!peer.more() || !TryRecvFrame(socket_, body)) continue;  // a ROUTER always hands over id + frames
+    ++frames;
+    if (body.more()) {
+      skipping_ = true;
+      skipped_peer_ = peer.to_string();
+      skipped_frames_ = 1;
+      skipped_bytes_ = body.size();
+      continue;
     }
     v1::GroupRequest request;
-    if (!have_body || too_many || !request.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-      ++malformed_;
-      spdlog::debug("malformed group request from peer {} ({} bytes)", Printable(peer.to_string_view(), 16),
-                    have_body ? body.size() : 0);
-      v1::GroupReply reply;
-      reply.mutable_error()->set_message("malformed request: expected one GroupRequest frame");
-      Send(peer.to_string_view(), reply);
+    if (!request.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+      skipped_peer_ = peer.to_string();
+      Malformed("an undecodable request of " + std::to_string(body.size()) + " bytes: '" +
+                    Printable(body.to_string_view(), 32) + "'",
+                now);
       continue;
     }
     coordinator_->HandleRequest(peer.to_string_view(), request, now);
   }
-  return handled;
+  return frames;
+}
+
+void GroupChannel::Malformed(std::string_view why, groups::TimePoint now) {
+  ++malformed_;
+  if (log_limiter_.Allow(now)) {
+    spdlog::warn("malformed group request from peer {}: {} ({} similar lines suppressed)",
+                 Printable(skipped_peer_, 16), why, log_limiter_.TakeSuppressed());
+  }
+  v1::GroupReply reply;
+  reply.mutable_error()->set_message("malformed request: expected one GroupRequest frame, got " + std::string(why));
+  Send(skipped_peer_, reply);
 }
 
 void GroupChannel::Send(std::string_view peer, const v1::GroupReply& reply) {
   reply.SerializeToString(&send_buffer_);
   try {
-    if (!socket_.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return;
+    // With ROUTER_MANDATORY the routing-id frame fails (EAGAIN: the queue is full,
+    // EHOSTUNREACH: no such peer) and nothing is queued.
+    if (!socket_.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      ++replies_dropped_;
+      return;
+    }
     (void)socket_.send(zmq::buffer(send_buffer_), zmq::send_flags::dontwait);
   } catch (const zmq::error_t& e) {
     if (e.num() != EHOSTUNREACH && e.num() != EAGAIN) throw;
+    ++replies_dropped_;
   }
 }
 

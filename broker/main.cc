@@ -120,6 +120,29 @@ int main(int argc, char** argv) {
       ->envname(signalbus::kGroupsEnv)
       ->check(kEndpoint)
       ->capture_default_str();
+  // Consumer groups: what one peer may make the broker keep (docs/consumer-groups.md).
+  signalbus::broker::BrokerOptions defaults;
+  signalbus::groups::CoordinatorOptions group_limits = defaults.groups;
+  int groups_peer_queue = defaults.groups_peer_queue;
+  app.add_option("--max-groups", group_limits.max_groups, "Consumer groups in total; a Join creating one more is refused")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--max-group-members", group_limits.max_members, "Members of one consumer group at once")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--max-group-subscriptions", group_limits.max_subscriptions,
+                 "Subscription patterns of one consumer group (each at most 255 bytes)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}))
+      ->capture_default_str();
+  app.add_option("--max-member-window-bytes", group_limits.max_window_bytes,
+                 "Most bytes of events a group member may hold unacknowledged (its Join asks; 0 there gets "
+                 "min(8 MiB, this))")
+      ->check(CLI::Range(std::uint64_t{1024}, std::uint64_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--groups-peer-queue", groups_peer_queue,
+                 "Replies queued per connection on the groups endpoint before more are dropped and counted")
+      ->check(CLI::Range(1, 1'000'000))
+      ->capture_default_str();
   app.add_option("--metrics", metrics, "HTTP address for /metrics and /healthz (port 0: any; off: none)")
       ->envname(signalbus::kMetricsEnv)
       ->check(kMetricsAddress)
@@ -167,6 +190,8 @@ int main(int argc, char** argv) {
   options.ingest_endpoint = ingest;
   options.live_endpoint = live;
   options.groups_endpoint = groups;
+  options.groups = group_limits;
+  options.groups_peer_queue = groups_peer_queue;
   if (metrics != signalbus::broker::kMetricsOff) {
     options.metrics = signalbus::broker::ParseMetricsAddress(metrics).value();  // checked by the flag
   }

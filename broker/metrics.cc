@@ -36,7 +36,8 @@ void Sample(std::string& out, const char* name, Int value, const char* label = n
 
 constexpr std::array<GroupCounter, kGroupCounterCount> kAllGroupCounters = {
     GroupCounter::kDelivered, GroupCounter::kRedelivered, GroupCounter::kAcked,          GroupCounter::kNacked,
-    GroupCounter::kStaleAcks, GroupCounter::kDeadLettered, GroupCounter::kMembersExpired, GroupCounter::kBadRequests};
+    GroupCounter::kStaleAcks, GroupCounter::kDeadLettered, GroupCounter::kMembersExpired, GroupCounter::kBadRequests,
+    GroupCounter::kRepliesDropped};
 
 const char* GroupCounterHelp(GroupCounter counter) {
   switch (counter) {
@@ -48,6 +49,8 @@ const char* GroupCounterHelp(GroupCounter counter) {
     case GroupCounter::kDeadLettered: return "Events moved to a dead-letter queue.";
     case GroupCounter::kMembersExpired: return "Members dropped after missed heartbeats.";
     case GroupCounter::kBadRequests: return "Malformed or refused group requests.";
+    case GroupCounter::kRepliesDropped:
+      return "Replies and deliveries not queued: the peer was gone or its queue full (--groups-peer-queue).";
   }
   return "";
 }
@@ -111,6 +114,7 @@ const char* GroupCounterMetric(GroupCounter counter) {
     case GroupCounter::kDeadLettered: return "signalbus_group_dead_lettered_total";
     case GroupCounter::kMembersExpired: return "signalbus_group_members_expired_total";
     case GroupCounter::kBadRequests: return "signalbus_group_bad_requests_total";
+    case GroupCounter::kRepliesDropped: return "signalbus_group_replies_dropped_total";
   }
   return "";
 }
@@ -146,6 +150,9 @@ MetricsSnapshot Metrics::Snapshot() const {
   s.publishers = publishers_.load(std::memory_order_relaxed);
   s.publisher_sessions = publisher_sessions_.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < kGroupCounterCount; ++i) s.groups[i] = groups_[i].load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < groups::kRefusalCount; ++i) {
+    s.group_refused[i] = group_refused_[i].load(std::memory_order_relaxed);
+  }
   return s;
 }
 
@@ -208,6 +215,10 @@ std::string Metrics::RenderPrometheus() const {
   for (GroupCounter counter : kAllGroupCounters) {
     Header(out, GroupCounterMetric(counter), "counter", GroupCounterHelp(counter));
     Sample(out, GroupCounterMetric(counter), s.groups[static_cast<std::size_t>(counter)]);
+  }
+  Header(out, kGroupRefusedMetric, "counter", "Group requests refused, by reason (also in bad_requests_total).");
+  for (std::size_t i = 0; i < groups::kRefusalCount; ++i) {
+    Sample(out, kGroupRefusedMetric, s.group_refused[i], groups::RefusalName(static_cast<groups::Refusal>(i)));
   }
   RenderGroupGauges(out, GroupsSnapshot());
   return out;

@@ -22,14 +22,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// A broker that answered no heartbeat for this many intervals is presumed gone.
-constexpr int kMissedHeartbeats = 3;
 // The longest a wait lasts while a Join waits for a connection to be sent on: the
 // socket's POLLOUT normally ends it sooner.
 constexpr milliseconds kJoinSendRetry{100};
-constexpr milliseconds kMinHeartbeat{10};
-constexpr std::size_t kMaxGroupNameBytes = 100;  // as the broker's
-constexpr std::size_t kMaxNackErrorBytes = 1000;
 // How often Receive() reads the socket while it still has deliveries in hand.
 constexpr std::chrono::microseconds kInHandReadInterval{200};
 
@@ -87,23 +82,6 @@ milliseconds Until(std::chrono::steady_clock::time_point deadline, std::chrono::
 
 }  // namespace
 
-Status ValidateGroupName(std::string_view group) {
-  if (group.empty()) return InvalidArgument("consumer group name is empty");
-  if (group.size() > kMaxGroupNameBytes) {
-    return InvalidArgument("consumer group name '" + Printable(group) + "' is longer than " +
-                           std::to_string(kMaxGroupNameBytes) + " bytes");
-  }
-  for (char c : group) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-';
-    if (!ok) {
-      return InvalidArgument("consumer group name '" + Printable(group) +
-                             "' may only hold letters, digits, '.', '_' and '-'");
-    }
-  }
-  return Status::Ok();
-}
-
 GroupSource::GroupSource(std::string endpoint, std::string group, GroupOptions options, std::size_t max_event_bytes)
     : endpoint_(std::move(endpoint)),
       group_(std::move(group)),
@@ -120,6 +98,7 @@ v1::Join GroupSource::MakeJoin(const std::vector<TopicPattern>& patterns) const 
   join.set_group(group_);
   join.set_member_name(options_.member_name);
   join.set_credits(options_.credits);
+  join.set_window_bytes(options_.window_bytes);
   join.set_heartbeat_ms(ClampMs(options_.heartbeat));
   v1::GroupConfig* config = join.mutable_config();
   // The union of the patterns, each once, in registration order.
@@ -141,9 +120,7 @@ Status GroupSource::Open(const std::vector<TopicPattern>& patterns) {
   if (Status s = ValidateGroupName(group_); !s.ok()) return s;
   if (patterns.empty()) return InvalidArgument("group " + group_ + ": no topic patterns to subscribe to");
   if (options_.credits == 0) return InvalidArgument("group " + group_ + ": credits must be at least 1");
-  if (options_.heartbeat < kMinHeartbeat) {
-    return InvalidArgument("group " + group_ + ": heartbeat must be at least " + FormatDuration(kMinHeartbeat));
-  }
+  if (Status s = ValidateHeartbeat(options_.heartbeat); !s.ok()) return InvalidArgument("group " + group_ + ": " + s.message());
   if (Status s = ValidateEndpoint(endpoint_); !s.ok()) return InvalidArgument("groups endpoint: " + s.message());
 
   join_ = MakeJoin(patterns);
@@ -487,7 +464,7 @@ void GroupSource::Close() {
       v1::GroupRequest leave;
       leave.mutable_leave();
       v1::GroupRequest barrier;
-      barrier.mutable_list_groups();
+      barrier.mutable_list_groups()->set_limit(1);
       // The broker reads one connection's requests in order and answers every admin
       // request, so its answer to the barrier proves it has read the acks and the Leave.
       // Without it, a process exiting right after Close() could lose them in the

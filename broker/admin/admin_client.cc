@@ -58,21 +58,40 @@ Result<v1::AdminReply> AdminClient::Call(const v1::GroupRequest& request) const 
 }
 
 Result<std::vector<v1::GroupInfo>> AdminClient::ListGroups() const {
+  // The broker answers in pages (64 KiB each), so that replies nobody reads stay small.
+  std::vector<v1::GroupInfo> out;
   v1::GroupRequest request;
   request.mutable_list_groups();
-  Result<v1::AdminReply> reply = Call(request);
-  if (!reply.ok()) return reply.status();
-  return std::vector<v1::GroupInfo>(reply->groups().begin(), reply->groups().end());
+  while (true) {
+    Result<v1::AdminReply> reply = Call(request);
+    if (!reply.ok()) return reply.status();
+    for (v1::GroupInfo& g : *reply->mutable_groups()) out.push_back(std::move(g));
+    if (!reply->more()) return out;
+    // Each page must move on, or this would ask for ever.
+    if (reply->groups().empty() || out.back().name() <= request.list_groups().after()) {
+      return Internal("the broker at " + endpoint_ + " said there were more groups but did not move on");
+    }
+    request.mutable_list_groups()->set_after(out.back().name());
+  }
 }
 
 Result<std::vector<v1::DeadLetter>> AdminClient::ListDeadLetters(const std::string& group,
                                                                  std::uint32_t limit) const {
+  std::vector<v1::DeadLetter> out;
   v1::GroupRequest request;
   request.mutable_list_dead_letters()->set_group(group);
-  request.mutable_list_dead_letters()->set_limit(limit);
-  Result<v1::AdminReply> reply = Call(request);
-  if (!reply.ok()) return reply.status();
-  return std::vector<v1::DeadLetter>(reply->dead_letters().begin(), reply->dead_letters().end());
+  while (true) {
+    request.mutable_list_dead_letters()->set_limit(limit == 0 ? 0 : limit - static_cast<std::uint32_t>(out.size()));
+    Result<v1::AdminReply> reply = Call(request);
+    if (!reply.ok()) return reply.status();
+    for (v1::DeadLetter& d : *reply->mutable_dead_letters()) out.push_back(std::move(d));
+    // limit 0 is the broker's default: one answer, however many pages it would take.
+    if (!reply->more() || limit == 0 || out.size() >= limit) return out;
+    if (reply->dead_letters().empty() || out.back().offset() <= request.list_dead_letters().after_offset()) {
+      return Internal("the broker at " + endpoint_ + " said there were more dead letters but did not move on");
+    }
+    request.mutable_list_dead_letters()->set_after_offset(out.back().offset());
+  }
 }
 
 Result<std::uint64_t> AdminClient::ReplayDeadLetters(const std::string& group,

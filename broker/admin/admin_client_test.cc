@@ -37,6 +37,64 @@ TEST(AdminClientTest, ListGroupsReturnsTheBrokersGroups) {
   EXPECT_EQ((*groups)[1].acked(), 989u);
 }
 
+TEST(AdminClientTest, ListsAreFetchedPageAfterPage) {
+  FakeAdminBroker broker;
+  AdminClient client(broker.endpoint(), kTimeout);
+  auto call = std::async(std::launch::async, [&] { return client.ListGroups(); });
+  std::optional<v1::GroupRequest> request = broker.Next();
+  ASSERT_TRUE(request && request->has_list_groups());
+  EXPECT_EQ(request->list_groups().after(), "");
+  v1::AdminReply page;
+  *page.add_groups() = SampleGroup("a");
+  *page.add_groups() = SampleGroup("b");
+  page.set_more(true);
+  broker.ReplyAdmin(page);
+  request = broker.Next();
+  ASSERT_TRUE(request && request->has_list_groups());
+  EXPECT_EQ(request->list_groups().after(), "b");
+  v1::AdminReply last;
+  *last.add_groups() = SampleGroup("c");
+  broker.ReplyAdmin(last);
+  auto groups = call.get();
+  ASSERT_TRUE(groups.ok()) << groups.status().ToString();
+  ASSERT_EQ(groups->size(), 3u);
+  EXPECT_EQ((*groups)[2].name(), "c");
+
+  auto letters = std::async(std::launch::async, [&] { return client.ListDeadLetters("audit", 3); });
+  request = broker.Next();
+  ASSERT_TRUE(request && request->has_list_dead_letters());
+  EXPECT_EQ(request->list_dead_letters().limit(), 3u);
+  v1::AdminReply first;
+  first.add_dead_letters()->set_offset(10);
+  first.add_dead_letters()->set_offset(11);
+  first.set_more(true);
+  broker.ReplyAdmin(first);
+  request = broker.Next();
+  ASSERT_TRUE(request && request->has_list_dead_letters());
+  EXPECT_EQ(request->list_dead_letters().after_offset(), 11u);
+  EXPECT_EQ(request->list_dead_letters().limit(), 1u);  // what is left of the 3
+  v1::AdminReply second;
+  second.add_dead_letters()->set_offset(15);
+  second.set_more(true);
+  broker.ReplyAdmin(second);
+  auto listed = letters.get();
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_EQ(listed->size(), 3u);  // the limit reached: no third page
+}
+
+TEST(AdminClientTest, APageThatDoesNotMoveOnIsAnErrorNotALoop) {
+  FakeAdminBroker broker;
+  AdminClient client(broker.endpoint(), kTimeout);
+  auto call = std::async(std::launch::async, [&] { return client.ListGroups(); });
+  ASSERT_TRUE(broker.Next().has_value());
+  v1::AdminReply page;
+  page.set_more(true);  // and no groups
+  broker.ReplyAdmin(page);
+  auto groups = call.get();
+  ASSERT_FALSE(groups.ok());
+  EXPECT_NE(groups.status().message().find("did not move on"), std::string::npos);
+}
+
 TEST(AdminClientTest, DeadLetterRequestsNameTheGroupLimitAndOffsets) {
   FakeAdminBroker broker;
   AdminClient client(broker.endpoint(), kTimeout);

@@ -1,5 +1,7 @@
 // Coordinator::Impl: requests from signalbus-admin. Each gets one AdminReply, with the
 // error text filled in when it cannot be done; none needs the sender to be a member.
+// Lists are paged (max_admin_reply_bytes), so that replies a client never reads cost
+// the broker at most its queue of pages.
 #include <spdlog/spdlog.h>
 
 #include "coordinator_impl.h"
@@ -21,13 +23,28 @@ void Coordinator::Impl::HandleAdmin(std::string_view peer, const v1::GroupReques
   };
   Group* touched = nullptr;
   switch (request.kind_case()) {
-    case v1::GroupRequest::kListGroups:
-      for (const auto& [name, group] : groups_) *admin.add_groups() = group->Info(durable_);
+    case v1::GroupRequest::kListGroups: {
+      const v1::ListGroups& list = request.list_groups();
+      std::size_t bytes = 0;
+      std::size_t count = 0;
+      for (auto it = groups_.upper_bound(list.after()); it != groups_.end(); ++it) {
+        v1::GroupInfo info = it->second->Info(durable_);
+        std::size_t size = info.ByteSizeLong();
+        if ((list.limit() > 0 && count == list.limit()) || (count > 0 && bytes + size > options_.max_admin_reply_bytes)) {
+          admin.set_more(true);
+          break;
+        }
+        bytes += size;
+        ++count;
+        *admin.add_groups() = std::move(info);
+      }
       break;
+    }
     case v1::GroupRequest::kListDeadLetters:
       if (Group* g = find(request.list_dead_letters().group())) {
         std::uint32_t limit = request.list_dead_letters().limit();
-        g->ListDeadLetters(limit > 0 ? limit : kDefaultDeadLetterLimit, &admin);
+        g->ListDeadLetters(request.list_dead_letters().after_offset(), limit > 0 ? limit : kDefaultDeadLetterLimit,
+                           options_.max_admin_reply_bytes, &admin);
       }
       break;
     case v1::GroupRequest::kReplayDeadLetters:
@@ -43,6 +60,7 @@ void Coordinator::Impl::HandleAdmin(std::string_view peer, const v1::GroupReques
         const auto& offsets = request.purge_dead_letters().offsets();
         admin.set_affected(g->Purge({offsets.begin(), offsets.end()}));
         spdlog::info("group {}: {} dead letters purged", g->name(), admin.affected());
+        touched = g;
       }
       break;
     case v1::GroupRequest::kSeekGroup:
@@ -52,7 +70,9 @@ void Coordinator::Impl::HandleAdmin(std::string_view peer, const v1::GroupReques
       } else if (Group* g = find(request.seek_group().group())) {
         Result<std::uint64_t> position = ResolvePosition(request.seek_group().position());
         if (!position.ok()) {
-          admin.set_error("cannot resolve the position: " + position.status().message());
+          ++counters_.bad_requests;
+          ++counters_.refused[static_cast<std::size_t>(Refusal::kPosition)];
+          admin.set_error("group " + g->name() + " cannot seek: " + position.status().message());
         } else {
           admin.set_affected(g->Seek(*position));
           touched = g;
@@ -78,7 +98,10 @@ void Coordinator::Impl::HandleAdmin(std::string_view peer, const v1::GroupReques
       break;
   }
   Send(peer, reply);
-  if (touched != nullptr) touched->Pump(now, durable_);
+  if (touched != nullptr) {
+    Watch(touched);
+    touched->Pump(now, durable_);
+  }
 }
 
 void Coordinator::Impl::CheckInvariants() const {

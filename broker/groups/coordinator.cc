@@ -1,6 +1,8 @@
 // Coordinator: routes each request to its group, keeps the peer -> member table and
-// member expiry, creates groups (from a first Join, or from state files at Open), and
-// schedules persistence. The per-group work is in group.cc; admin requests in admin.cc.
+// member expiry, applies the limits a Join must meet, creates groups (from a first
+// Join, or from state files at Open), and schedules persistence. What runs on every
+// poll walks the groups with members only. The per-group work is in group.cc; admin
+// requests in admin.cc.
 #include "signalbus/groups/coordinator.h"
 
 #include <spdlog/spdlog.h>
@@ -10,6 +12,34 @@
 
 namespace signalbus::groups {
 
+namespace {
+
+// `text` cut to at most `max_bytes` on a UTF-8 character boundary (protobuf strings are
+// valid UTF-8, and must stay so).
+std::string TruncateUtf8(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  std::size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return std::string(text.substr(0, end));
+}
+
+}  // namespace
+
+const char* RefusalName(Refusal reason) {
+  switch (reason) {
+    case Refusal::kMalformed: return "malformed";
+    case Refusal::kGroupName: return "group_name";
+    case Refusal::kMemberName: return "member_name";
+    case Refusal::kHeartbeat: return "heartbeat";
+    case Refusal::kConfig: return "config";
+    case Refusal::kSubscriptions: return "subscriptions";
+    case Refusal::kGroups: return "groups";
+    case Refusal::kMembers: return "members";
+    case Refusal::kPosition: return "position";
+  }
+  return "unknown";
+}
+
 Coordinator::Impl::Impl(eventlog::EventStore* store, CoordinatorOptions options, SendFn send)
     : store_(store),
       options_(std::move(options)),
@@ -18,7 +48,10 @@ Coordinator::Impl::Impl(eventlog::EventStore* store, CoordinatorOptions options,
       keys_(options_.key_cache_size),
       durable_(store->durable_offset()) {
   if (options_.max_batch == 0) options_.max_batch = 1;
+  if (options_.max_batch_bytes == 0) options_.max_batch_bytes = 1;
   if (options_.max_scan == 0) options_.max_scan = 1;
+  if (options_.max_window_bytes == 0) options_.max_window_bytes = 1;
+  options_.default_window_bytes = std::clamp<std::uint64_t>(options_.default_window_bytes, 1, options_.max_window_bytes);
   env_.store = store_;
   env_.options = &options_;
   env_.keys = &keys_;
@@ -53,7 +86,7 @@ Status Coordinator::Impl::Open() {
     if (state->name != name) {
       return DataLoss(path + ": file is damaged: it names group \"" + state->name + "\"");
     }
-    Result<GroupSettings> settings = ResolveSettings(state->config);
+    Result<GroupSettings> settings = ResolveSettings(state->config);  // kept whatever today's limits
     if (!settings.ok()) return DataLoss(path + ": bad group config: " + settings.status().message());
     auto dead_letters = std::make_unique<DeadLetterStore>(io_, dir, name);
     if (Status s = dead_letters->Load(); !s.ok()) return s;
@@ -81,6 +114,16 @@ void Coordinator::Impl::SendError(std::string_view peer, std::string message, bo
   reply.mutable_error()->set_message(std::move(message));
   reply.mutable_error()->set_fatal(fatal);
   Send(peer, reply);
+}
+
+void Coordinator::Impl::Refuse(std::string_view peer, Refusal reason, std::string message, bool fatal) {
+  ++counters_.bad_requests;
+  ++counters_.refused[static_cast<std::size_t>(reason)];
+  if (refusal_log_.Allow(last_now_)) {
+    spdlog::warn("refused a request from peer {} ({}): {} ({} similar lines suppressed)", Printable(peer, 16),
+                 RefusalName(reason), Printable(message, 200), refusal_log_.TakeSuppressed());
+  }
+  SendError(peer, std::move(message), fatal);
 }
 
 void Coordinator::Impl::HandleRequest(std::string_view peer, const v1::GroupRequest& request, TimePoint now) {
@@ -114,8 +157,7 @@ void Coordinator::Impl::HandleRequest(std::string_view peer, const v1::GroupRequ
     case v1::GroupRequest::KIND_NOT_SET:
       break;
   }
-  ++counters_.bad_requests;
-  SendError(peer, "empty or unknown request", /*fatal=*/false);
+  Refuse(peer, Refusal::kMalformed, "empty or unknown request", /*fatal=*/false);
 }
 
 void Coordinator::Impl::HandleMember(PeerMap::iterator it, const v1::GroupRequest& request, TimePoint now) {
@@ -129,7 +171,9 @@ void Coordinator::Impl::HandleMember(PeerMap::iterator it, const v1::GroupReques
       for (const v1::DeliveryRef& ref : request.ack().deliveries()) group.Ack(p.member, ref);
       break;
     case v1::GroupRequest::kNack:
-      group.Nack(p.member, request.nack().delivery(), request.nack().error(), now);
+      // The text is kept with a dead letter: bounded like the names the broker keeps.
+      group.Nack(p.member, request.nack().delivery(), TruncateUtf8(request.nack().error(), kMaxNackErrorBytes),
+                 now);
       break;
     case v1::GroupRequest::kHeartbeat: {
       v1::GroupReply reply;
@@ -138,10 +182,9 @@ void Coordinator::Impl::HandleMember(PeerMap::iterator it, const v1::GroupReques
       return;
     }
     case v1::GroupRequest::kLeave:
-      spdlog::info("group {}: member {} ({}) left", group.name(), p.member, p.name);
-      group.RemoveMember(p.member, /*expired=*/false, now);
-      peers_.erase(it);
-      break;
+      if (member_log_.Allow(now)) spdlog::info("group {}: member {} ({}) left", group.name(), p.member, p.name);
+      RemoveMember(it, /*expired=*/false, now);
+      return;
     default:
       return;
   }
@@ -149,72 +192,143 @@ void Coordinator::Impl::HandleMember(PeerMap::iterator it, const v1::GroupReques
 }
 
 Result<std::uint64_t> Coordinator::Impl::ResolvePosition(const v1::StartPosition& position) {
+  const std::uint64_t head = durable_ + 1;  // the next offset to be made durable
   switch (position.position_case()) {
     case v1::StartPosition::kEarliest:
-      return store_->first_offset();
+      return std::min(store_->first_offset(), head);
     case v1::StartPosition::kOffset:
+      // Past the head the group would wait for offsets that may never come, and its
+      // floor would be above the head: lag would read 0 however far behind it falls.
+      if (position.offset() > head) {
+        return InvalidArgument("offset " + std::to_string(position.offset()) +
+                               " is past the head of the log: the next offset is " + std::to_string(head));
+      }
       return std::max<std::uint64_t>(position.offset(), 1);
     case v1::StartPosition::kTime: {
       std::int64_t ms = position.time().seconds() * 1000 + position.time().nanos() / 1'000'000;
-      return store_->OffsetForTime(ms);
+      Result<std::uint64_t> offset = store_->OffsetForTime(ms);
+      if (!offset.ok()) return offset.status();
+      return std::min(*offset, head);  // a time not reached yet: from the head on
     }
     case v1::StartPosition::kLatest:
     case v1::StartPosition::POSITION_NOT_SET:
       break;
   }
-  return durable_ + 1;
+  return head;
+}
+
+std::optional<Coordinator::Impl::JoinRefusal> Coordinator::Impl::CheckJoin(std::string_view peer,
+                                                                           const v1::Join& join, Group* existing,
+                                                                           const GroupSettings& settings) const {
+  const std::string& name = join.group();
+  if (join.member_name().size() > kMaxMemberNameBytes) {
+    return JoinRefusal{Refusal::kMemberName, "member_name is longer than " + std::to_string(kMaxMemberNameBytes) +
+                                                 " bytes (" + std::to_string(join.member_name().size()) + ")"};
+  }
+  if (join.heartbeat_ms() != 0) {
+    if (Status s = ValidateHeartbeat(std::chrono::milliseconds(join.heartbeat_ms())); !s.ok()) {
+      return JoinRefusal{Refusal::kHeartbeat, "group " + name + ": heartbeat_ms " +
+                                                  std::to_string(join.heartbeat_ms()) + ": " + s.message()};
+    }
+  }
+  if (existing == nullptr) {
+    if (groups_.size() >= options_.max_groups) {
+      return JoinRefusal{Refusal::kGroups, "group " + name + " would be one more than the broker's limit of " +
+                                               std::to_string(options_.max_groups) + " groups"};
+    }
+    return std::nullopt;
+  }
+  if (existing->settings().subscriptions != settings.subscriptions) {
+    return JoinRefusal{Refusal::kConfig, "group " + name + " subscribes to [" +
+                                             JoinSubscriptions(existing->settings().subscriptions) + "], not [" +
+                                             JoinSubscriptions(settings.subscriptions) + "]"};
+  }
+  std::size_t members = existing->member_count();
+  if (auto pit = peers_.find(peer); pit != peers_.end() && pit->second.group == existing) --members;  // a re-join
+  if (members >= options_.max_members) {
+    return JoinRefusal{Refusal::kMembers, "group " + name + " has " + std::to_string(members) +
+                                              " members, the broker's limit"};
+  }
+  return std::nullopt;
 }
 
 void Coordinator::Impl::HandleJoin(std::string_view peer, const v1::Join& join, TimePoint now) {
-  auto refuse = [&](std::string message) {
-    ++counters_.bad_requests;
-    SendError(peer, std::move(message), /*fatal=*/true);
-  };
-  if (Status s = ValidateGroupName(join.group()); !s.ok()) return refuse("bad group name: " + s.message());
+  const std::string& name = join.group();
+  if (Status s = ValidateGroupName(name); !s.ok()) return Refuse(peer, Refusal::kGroupName, s.message(), true);
+  // Counted before anything is parsed: a hundred thousand patterns cost nothing more.
+  if (static_cast<std::size_t>(join.config().subscriptions_size()) > options_.max_subscriptions) {
+    return Refuse(peer, Refusal::kSubscriptions,
+                  "group " + name + ": " + std::to_string(join.config().subscriptions_size()) +
+                      " subscriptions, more than the broker's limit of " + std::to_string(options_.max_subscriptions),
+                  true);
+  }
   Result<GroupSettings> settings = ResolveSettings(join.config());
-  if (!settings.ok()) return refuse("group " + join.group() + ": " + settings.status().message());
-
+  if (!settings.ok()) return Refuse(peer, Refusal::kConfig, "group " + name + ": " + settings.status().message(), true);
   Group* group = nullptr;
-  if (auto git = groups_.find(join.group()); git != groups_.end()) {
-    group = git->second.get();
-    if (group->settings().subscriptions != settings->subscriptions) {
-      return refuse("group " + join.group() + " subscribes to [" +
-                    JoinSubscriptions(group->settings().subscriptions) + "], not [" +
-                    JoinSubscriptions(settings->subscriptions) + "]");
+  if (auto git = groups_.find(name); git != groups_.end()) group = git->second.get();
+  if (std::optional<JoinRefusal> refusal = CheckJoin(peer, join, group, *settings)) {
+    return Refuse(peer, refusal->reason, std::move(refusal->message), true);
+  }
+  std::uint64_t start = 0;
+  if (group == nullptr) {
+    Result<std::uint64_t> resolved = ResolvePosition(join.config().start());
+    if (!resolved.ok()) {
+      return Refuse(peer, Refusal::kPosition, "group " + name + ": start position: " + resolved.status().message(),
+                    true);
     }
+    start = *resolved;
   }
 
   // A Join from a peer that is already a member: the receiver restarted behind the same
   // routing id, so whatever it had in flight is lost with it.
-  if (auto pit = peers_.find(peer); pit != peers_.end()) {
-    pit->second.group->RemoveMember(pit->second.member, /*expired=*/false, now);
-    pit->second.group->Pump(now, durable_);
-    peers_.erase(pit);
-  }
+  if (auto pit = peers_.find(peer); pit != peers_.end()) RemoveMember(pit, /*expired=*/false, now);
 
   if (group == nullptr) {
-    Result<std::uint64_t> start = ResolvePosition(join.config().start());
-    if (!start.ok()) return refuse("group " + join.group() + ": start position: " + start.status().message());
-    Result<Group*> created = CreateGroup(join.group(), std::move(*settings), *start);
+    Result<Group*> created = CreateGroup(name, std::move(*settings), start);
     if (!created.ok()) {
-      SendError(peer, "group " + join.group() + ": " + created.status().message(), /*fatal=*/true);
+      SendError(peer, "group " + name + ": " + created.status().message(), /*fatal=*/true);
       return;
     }
     group = *created;
   }
+  AddMember(group, peer, join, now);
+}
 
+void Coordinator::Impl::AddMember(Group* group, std::string_view peer, const v1::Join& join, TimePoint now) {
   MemberId id = ++next_member_id_;
-  std::chrono::milliseconds heartbeat(join.heartbeat_ms() > 0 ? join.heartbeat_ms() : kDefaultHeartbeatMs);
-  group->AddMember(id, std::string(peer), join.member_name(), join.credits());
+  std::chrono::milliseconds heartbeat =
+      join.heartbeat_ms() > 0 ? std::chrono::milliseconds(join.heartbeat_ms()) : kDefaultHeartbeat;
+  std::uint64_t window_bytes = join.window_bytes() > 0 ? std::min(join.window_bytes(), options_.max_window_bytes)
+                                                       : options_.default_window_bytes;
+  group->AddMember(id, std::string(peer), join.member_name(), join.credits(), window_bytes);
   auto [pit, inserted] = peers_.emplace(std::string(peer), Peer{id, group, join.member_name(), heartbeat, now});
   expiries_.push(Expiry{now + kMissedHeartbeats * heartbeat, id, pit->first});
-  spdlog::info("group {}: member {} ({}) joined with {} credits", group->name(), id, join.member_name(),
-               join.credits());
-
+  active_.insert(group);
+  Watch(group);
+  if (member_log_.Allow(now)) {
+    spdlog::info("group {}: member {} ({}) joined with {} credits and a window of {} bytes ({} similar lines "
+                 "suppressed)",
+                 group->name(), id, Printable(join.member_name()), join.credits(), window_bytes,
+                 member_log_.TakeSuppressed());
+  }
   v1::GroupReply reply;
   reply.mutable_joined()->set_group(group->name());
   reply.mutable_joined()->set_member_id(std::to_string(id));
+  reply.mutable_joined()->set_credits(static_cast<std::uint32_t>(std::min<std::uint64_t>(join.credits(), kMaxCredits)));
+  reply.mutable_joined()->set_window_bytes(window_bytes);
   Send(peer, reply);
+  group->Pump(now, durable_);
+}
+
+void Coordinator::Impl::RemoveMember(PeerMap::iterator it, bool expired, TimePoint now) {
+  Group* group = it->second.group;
+  group->RemoveMember(it->second.member, expired, now);
+  peers_.erase(it);
+  if (group->member_count() == 0) {
+    active_.erase(group);
+    // It stays watched while it has changes to write.
+    if (!group->needs_snapshot()) watched_.erase(group);
+  }
   group->Pump(now, durable_);
 }
 
@@ -225,23 +339,24 @@ Result<Group*> Coordinator::Impl::CreateGroup(const std::string& name, GroupSett
   state.config = settings.config;
   state.ack_floor = start - 1;
   auto dead_letters = std::make_unique<DeadLetterStore>(persistent() ? io_ : nullptr, options_.state_dir, name);
+  // Dead letters left by an earlier group of this name (its state file was deleted by
+  // hand) are kept, not overwritten. Usually there is no file: one failed stat.
   if (persistent()) {
-    // The state file exists before anything else of the group does (its dead-letter
-    // file, a position), so a restart always finds the group: written here, on the
-    // poll thread, not by the writer. Joins that create a group are rare: the
-    // synchronous write is affordable.
-    if (Status s = WriteGroupState(*io_, options_.state_dir, state); !s.ok()) {
-      spdlog::error("group {}: cannot create its state file: {}", name, s.ToString());
-      return Unavailable("cannot create its state file: " + s.message());
-    }
-    // Dead letters left by an earlier group of this name (its state file was deleted by
-    // hand) are kept, not overwritten.
     if (Status s = dead_letters->Load(); !s.ok()) return s;
   }
   auto group = std::make_unique<Group>(std::move(settings), state, std::move(dead_letters), env_);
   Group* raw = group.get();
   groups_[name] = std::move(group);
-  spdlog::info("group {}: created, starting at offset {}", name, start);
+  if (persistent()) {
+    // The state file exists before anything else of the group does (a delivery, its
+    // dead-letter file, a position): the group waits for the writer to report it.
+    raw->AwaitFirstStateFile();
+    LogPersistFailure(SubmitState(*raw), last_now_);
+  }
+  if (member_log_.Allow(last_now_)) {
+    spdlog::info("group {}: created, starting at offset {} ({} similar lines suppressed)", name, start,
+                 member_log_.TakeSuppressed());
+  }
   return raw;
 }
 
@@ -261,17 +376,21 @@ Status Coordinator::Impl::DeleteGroup(const std::string& name) {
     if (Status s = io_->SyncDir(options_.state_dir); !s.ok()) return s;
     writer_->Forget(StateFileName(name));
   }
-  groups_.erase(name);
+  auto it = groups_.find(name);
+  active_.erase(it->second.get());
+  watched_.erase(it->second.get());
+  groups_.erase(it);
   return Status::Ok();
 }
 
 void Coordinator::Impl::OnDurable(std::uint64_t durable_offset, TimePoint now) {
   last_now_ = std::max(last_now_, now);
-  durable_ = std::max(durable_, durable_offset);
-  // Keys of offsets every group has read are no longer needed (a group created later,
-  // or one that seeks back, decodes what it reads below the window).
+  if (durable_offset <= durable_) return;  // nothing new: timers and requests pump the rest
+  durable_ = durable_offset;
+  // Keys of offsets every active group has read are no longer needed (a group that
+  // gets members later, or one that seeks back, decodes what it reads below the window).
   std::uint64_t lowest = durable_ + 1;
-  for (auto& [name, group] : groups_) {
+  for (Group* group : active_) {
     group->Pump(now, durable_);
     lowest = std::min(lowest, group->next_unread());
   }
@@ -291,22 +410,27 @@ void Coordinator::Impl::ExpireMembers(TimePoint now) {
       expiries_.push(Expiry{due, e.member, std::move(e.peer)});
       continue;
     }
-    spdlog::warn("group {}: member {} ({}) expired: nothing heard for {} ms", p.group->name(), p.member, p.name,
-                 std::chrono::duration_cast<std::chrono::milliseconds>(now - p.last_seen).count());
+    if (member_log_.Allow(now)) {
+      spdlog::warn("group {}: member {} ({}) expired: nothing heard for {} ms ({} similar lines suppressed)",
+                   p.group->name(), p.member, Printable(p.name),
+                   std::chrono::duration_cast<std::chrono::milliseconds>(now - p.last_seen).count(),
+                   member_log_.TakeSuppressed());
+    }
     ++counters_.members_expired;
-    Group* group = p.group;
-    group->RemoveMember(p.member, /*expired=*/true, now);
-    peers_.erase(it);
-    group->Pump(now, durable_);
+    RemoveMember(it, /*expired=*/true, now);
   }
 }
 
 void Coordinator::Impl::Tick(TimePoint now) {
   last_now_ = std::max(last_now_, now);
   ExpireMembers(now);
-  for (auto& [name, group] : groups_) group->Tick(now, durable_);
+  for (Group* group : active_) group->Tick(now, durable_);
   if (!persistent()) return;
   Status failed = TakeWriteOutcomes();
+  // At most every persist_interval (the first change after a quiet spell at once), and
+  // only among the groups that may have changed: watched_ holds the active groups and
+  // those changed since their last snapshot. Writes under way need no timer: the
+  // writer's wake fd brings their outcomes.
   if (now >= last_persist_ + options_.persist_interval && AnyDirty()) {
     last_persist_ = now;
     if (Status s = SubmitDirty(); !s.ok() && failed.ok()) failed = s;
@@ -321,8 +445,8 @@ void Coordinator::Impl::LogPersistFailure(const Status& failed, TimePoint now) {
 }
 
 bool Coordinator::Impl::AnyDirty() const {
-  for (const auto& [name, group] : groups_) {
-    if (group->dirty()) return true;
+  for (const Group* group : watched_) {
+    if (group->needs_snapshot()) return true;
   }
   return false;
 }
@@ -330,22 +454,28 @@ bool Coordinator::Impl::AnyDirty() const {
 TimePoint Coordinator::Impl::NextDeadline() const {
   TimePoint next = TimePoint::max();
   if (!expiries_.empty()) next = expiries_.top().at;
-  for (const auto& [name, group] : groups_) next = std::min(next, group->NextDeadline(last_now_, durable_));
-  // Also while a write is under way: its outcome is taken in, and a failure retried, then.
+  for (const Group* group : active_) next = std::min(next, group->NextDeadline(last_now_, durable_));
+  // A failed write makes its group need a snapshot again: retried then.
   if (persistent() && AnyDirty()) next = std::min(next, last_persist_ + options_.persist_interval);
   return next;
 }
 
+Status Coordinator::Impl::SubmitState(Group& group) {
+  Result<std::optional<Group::StateFileContents>> file = group.TakeStateFile();
+  if (!file.ok()) return file.status();
+  if (*file) writer_->Submit(StateFileName(group.name()), (*file)->version, std::move((*file)->bytes));
+  return Status::Ok();
+}
+
 Status Coordinator::Impl::SubmitDirty() {
   Status first;
-  for (auto& [name, group] : groups_) {
-    if (!group->dirty()) continue;
-    Result<std::optional<Group::StateFileContents>> file = group->TakeStateFile();
-    if (!file.ok()) {
-      if (first.ok()) first = file.status();
-      continue;
+  for (auto it = watched_.begin(); it != watched_.end();) {
+    Group* group = *it;
+    if (group->needs_snapshot()) {
+      if (Status s = SubmitState(*group); !s.ok() && first.ok()) first = s;
     }
-    if (*file) writer_->Submit(StateFileName(name), (*file)->version, std::move((*file)->bytes));
+    // Groups without members leave the watch once their changes are handed over.
+    it = group->needs_snapshot() || active_.contains(group) ? std::next(it) : watched_.erase(it);
   }
   return first;
 }
@@ -356,8 +486,13 @@ Status Coordinator::Impl::TakeWriteOutcomes() {
     std::string_view name = std::string_view(outcome.name).substr(0, outcome.name.size() - kStateSuffix.size());
     auto it = groups_.find(name);
     if (it == groups_.end()) continue;  // cannot happen: a group is deleted only once its writes are taken in
-    Status s = it->second->OnStateFileWritten(outcome.version, outcome.status);
+    Group& group = *it->second;
+    const bool was_on_disk = group.on_disk();
+    Status s = group.OnStateFileWritten(outcome.version, outcome.status);
     if (!s.ok() && first.ok()) first = s;
+    if (group.needs_snapshot()) Watch(&group);  // a failed write: retried at the next round
+    // A new group's file is on disk: it may deliver now, to members that joined meanwhile.
+    if (!was_on_disk && group.on_disk()) group.Pump(last_now_, durable_);
   }
   return first;
 }
@@ -406,6 +541,8 @@ void Coordinator::NoteKey(std::uint64_t offset, std::string_view ordering_key) {
 void Coordinator::Tick(TimePoint now) { impl_->Tick(now); }
 
 TimePoint Coordinator::NextDeadline() const { return impl_->NextDeadline(); }
+
+int Coordinator::wake_fd() const { return impl_->wake_fd(); }
 
 Status Coordinator::Persist() { return impl_->PersistAll(); }
 

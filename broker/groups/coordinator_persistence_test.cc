@@ -2,6 +2,8 @@
 // letters, damaged files, persistence timing, the background writer and write failures.
 #include <gtest/gtest.h>
 
+#include <poll.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -124,6 +126,91 @@ TEST_F(PersistenceTest, TickHandsStateToTheWriterWithoutWaitingForTheDisk) {
   io.Open();
   h.coord().WaitForStateWrites();
   EXPECT_EQ(FloorIn(StatePath("g")), one);
+}
+
+v1::GroupRequest JoinRequest(const std::string& group, std::uint32_t credits) {
+  v1::GroupRequest join;
+  join.mutable_join()->set_group(group);
+  *join.mutable_join()->mutable_config() = Harness::Config({std::string(kUserSaved)});
+  join.mutable_join()->set_credits(credits);
+  return join;
+}
+
+// Group creation is the writer's job: the Join is answered at once, and the group
+// delivers once its file is on disk.
+TEST_F(PersistenceTest, ANewGroupIsAnsweredAtOnceAndDeliversOnlyOnceItsStateFileIsOnDisk) {
+  GatedFileIo io;
+  CoordinatorOptions o = Options();
+  o.file_io = &io;
+  Harness h(o);
+  io.Shut();
+  h.coord().HandleRequest("a", JoinRequest("g", 10), h.now());  // returns while the write is held
+  io.WaitUntilHeld();
+  ASSERT_EQ(h.Replies("a").at(0).has_joined(), true);
+  std::uint64_t one = *h.store().Append(kUserSaved, MakeEvent(kUserSaved, ""), 0);
+  h.coord().OnDurable(*h.store().Sync(), h.now());
+  h.coord().Tick(h.now());
+  EXPECT_TRUE(h.Take("a").empty());
+  EXPECT_GT(h.coord().NextDeadline(), h.now());  // no spinning while it waits: the wake fd brings the outcome
+  EXPECT_FALSE(std::filesystem::exists(StatePath("g")));
+  io.Open();
+  h.coord().WaitForStateWrites();  // the outcome taken in, as the poll thread's next Tick would
+  EXPECT_TRUE(std::filesystem::exists(StatePath("g")));
+  EXPECT_EQ(Offsets(h.Take("a")), std::vector<std::uint64_t>{one});
+}
+
+TEST_F(PersistenceTest, TheWriterSignalsItsWakeFdWhenAStateFileIsWritten) {
+  Harness h(Options());
+  int fd = h.coord().wake_fd();
+  ASSERT_GE(fd, 0);
+  h.coord().HandleRequest("a", JoinRequest("g", 10), h.now());
+  pollfd item{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&item, 1, 10'000), 1);
+  h.coord().Tick(h.now());  // takes the outcome in and resets the fd
+  EXPECT_EQ(::poll(&item, 1, 0), 0);
+}
+
+TEST_F(PersistenceTest, ACrashBeforeANewGroupsFileIsOnDiskForgetsAGroupThatDeliveredNothing) {
+  eventlog::testing::FaultInjectionFileIo disk;
+  {
+    GatedFileIo io(&disk);
+    CoordinatorOptions o = Options();
+    o.file_io = &io;
+    Harness h(o, &store_);
+    io.Shut();
+    h.coord().HandleRequest("a", JoinRequest("g", 10), h.now());
+    io.WaitUntilHeld();
+    (void)*store_.Append(kUserSaved, MakeEvent(kUserSaved, ""), 0);
+    h.coord().OnDurable(*store_.Sync(), h.now());
+    EXPECT_TRUE(h.Take("a").empty());
+    disk.Crash();
+    io.Open();  // the held write fails: the machine is down
+  }
+  ASSERT_TRUE(disk.DropUnsyncedData().ok());
+  CoordinatorOptions o = Options();
+  Harness restarted(o, &store_);
+  ASSERT_TRUE(restarted.open_status().ok()) << restarted.open_status().ToString();
+  EXPECT_TRUE(restarted.coord().ListGroups().empty());
+}
+
+TEST_F(PersistenceTest, ANewGroupWhoseFirstStateFileFailedDeliversOnlyOnceARetryIsOnDisk) {
+  eventlog::testing::FaultInjectionFileIo io;
+  CoordinatorOptions o = Options();
+  o.file_io = &io;
+  o.persist_interval = std::chrono::milliseconds(100);
+  Harness h(o);
+  // Another group's progress is written now: the next round is an interval away.
+  h.Join("w", "warm", 10);
+  h.Ack("w", h.PublishUser("1"), 1);
+  io.FailNthSync(1);  // the fdatasync of the new group's g.state.tmp
+  h.Join("a", "g", 10);
+  EXPECT_TRUE(h.Replies("a").at(0).has_joined());
+  std::uint64_t two = h.PublishUser("2");
+  EXPECT_TRUE(h.Take("a").empty());
+  EXPECT_FALSE(std::filesystem::exists(StatePath("g")));
+  h.Advance(100ms);  // the periodic write retries
+  EXPECT_TRUE(std::filesystem::exists(StatePath("g")));
+  EXPECT_EQ(Offsets(h.Take("a")), std::vector<std::uint64_t>{two});
 }
 
 TEST_F(PersistenceTest, FailedStateFileWriteKeepsTheGroupDirtyAndIsRetried) {

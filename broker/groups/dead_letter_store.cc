@@ -128,11 +128,10 @@ bool DeadLetterStore::Purge(std::uint64_t offset) {
   return true;
 }
 
-std::vector<const v1::DeadLetter*> DeadLetterStore::List(std::size_t limit) const {
+std::vector<const v1::DeadLetter*> DeadLetterStore::List(std::uint64_t after, std::size_t limit) const {
   std::vector<const v1::DeadLetter*> out;
-  for (const auto& [offset, entry] : entries_) {
-    if (out.size() >= limit) break;
-    if (!entry.replaying) out.push_back(&entry.letter);
+  for (auto it = entries_.upper_bound(after); it != entries_.end() && out.size() < limit; ++it) {
+    if (!it->second.replaying) out.push_back(&it->second.letter);
   }
   return out;
 }

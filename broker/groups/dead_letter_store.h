@@ -46,8 +46,8 @@ class DeadLetterStore {
   // Removes a visible letter; false if there is none.
   bool Purge(std::uint64_t offset);
 
-  // Visible letters in offset order, at most `limit`.
-  std::vector<const v1::DeadLetter*> List(std::size_t limit) const;
+  // Visible letters above offset `after`, in offset order, at most `limit`.
+  std::vector<const v1::DeadLetter*> List(std::uint64_t after, std::size_t limit) const;
   std::vector<std::uint64_t> VisibleOffsets() const;
   std::size_t size() const { return entries_.size() - replaying_; }
 

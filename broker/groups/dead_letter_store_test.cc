@@ -40,8 +40,8 @@ TEST_F(DeadLetterStoreTest, LettersSurviveAReload) {
   }
   auto s = Open();
   ASSERT_EQ(s->size(), 2u);
-  EXPECT_EQ(s->List(10)[0]->offset(), 1u);
-  EXPECT_EQ(s->List(10)[1]->event(), std::string(100, 'e'));
+  EXPECT_EQ(s->List(0, 10)[0]->offset(), 1u);
+  EXPECT_EQ(s->List(0, 10)[1]->event(), std::string(100, 'e'));
 }
 
 TEST_F(DeadLetterStoreTest, ReplayLeavesTheFileOnlyWhenFinished) {
@@ -59,7 +59,7 @@ TEST_F(DeadLetterStoreTest, ReplayLeavesTheFileOnlyWhenFinished) {
   }
   auto s = Open();
   ASSERT_EQ(s->size(), 1u);
-  EXPECT_EQ(s->List(10)[0]->offset(), 1u);
+  EXPECT_EQ(s->List(0, 10)[0]->offset(), 1u);
   ASSERT_TRUE(s->TakeForReplay(1).has_value());
   s->ReturnReplay(1);
   EXPECT_EQ(s->size(), 1u);
@@ -92,7 +92,7 @@ TEST_F(DeadLetterStoreTest, AddingAnOffsetAgainReplacesIt) {
   s.reset();
   auto r = Open();
   ASSERT_EQ(r->size(), 1u);
-  EXPECT_EQ(r->List(1)[0]->error(), "second time");
+  EXPECT_EQ(r->List(0, 1)[0]->error(), "second time");
 }
 
 }  // namespace

@@ -13,10 +13,11 @@
 namespace signalbus::groups {
 
 namespace {
+
 // Records per store read: large enough to amortise the call, small enough that a
 // group out of credit has not read (and holds) much it cannot deliver yet.
 constexpr std::size_t kReadChunk = 512;
-constexpr std::size_t kReadBytes = 8 << 20;
+constexpr std::size_t kReadBytes = 1 << 20;
 // After a failed (or unexpectedly empty) read, wait this long before the next one.
 constexpr std::chrono::seconds kReadRetry{1};
 }  // namespace
@@ -43,17 +44,18 @@ Group::Member* Group::FindMember(MemberId id) {
   return it == members_.end() ? nullptr : it->second.get();
 }
 
-void Group::AddMember(MemberId id, std::string peer, std::string member_name, std::uint32_t credits) {
+void Group::AddMember(MemberId id, std::string peer, std::string member_name, std::uint32_t credits,
+                      std::uint64_t window_bytes) {
   auto m = std::make_unique<Member>();
   m->id = id;
   m->peer = std::move(peer);
   m->name = std::move(member_name);
   m->window = std::min<std::uint64_t>(credits, kMaxCredits);
   m->available = m->window;
-  free_credit_ += m->available;
+  m->window_bytes = std::max<std::uint64_t>(window_bytes, 1);
   Member& ref = *m;
   members_.emplace(id, std::move(m));
-  if (ref.available > 0) RingAdd(ref);
+  RingUpdate(ref);
 }
 
 void Group::RemoveMember(MemberId id, bool expired, TimePoint now) {
@@ -62,9 +64,8 @@ void Group::RemoveMember(MemberId id, bool expired, TimePoint now) {
   Member* m = mit->second.get();
   now_ = std::max(now_, now);
   // Out of the rotation first, so nothing taken back below goes straight back to it.
-  free_credit_ -= m->available;
   m->available = 0;
-  if (m->in_ring) ring_.erase(std::find(ring_.begin(), ring_.end(), m));
+  RingUpdate(*m);
   if (m->in_flush) flush_.erase(std::find(flush_.begin(), flush_.end(), m));
   // Members leave rarely; a walk over the pending entries is cheaper than keeping a
   // per-member index up to date on every delivery.
@@ -83,49 +84,68 @@ void Group::AddCredit(MemberId id, std::uint32_t credits) {
   Member* m = FindMember(id);
   if (m == nullptr) return;
   std::uint64_t window = std::min<std::uint64_t>(m->window + credits, kMaxCredits);
-  std::uint64_t added = window - m->window;
+  m->available += window - m->window;
   m->window = window;
-  m->available += added;
-  free_credit_ += added;
-  if (m->available > 0 && !m->in_ring) RingAdd(*m);
+  RingUpdate(*m);
 }
 
-void Group::ReturnCredit(Member& m) {
+void Group::Settled(Member& m, std::uint64_t bytes) {
   // Capped at the window: acks for deliveries a member never had (or acked twice) do
   // not grow its window.
-  if (m.available >= m.window) return;
-  ++m.available;
-  ++free_credit_;
-  if (!m.in_ring) RingAdd(m);
-}
-
-void Group::RingAdd(Member& m) {
-  m.in_ring = true;
-  ring_.push_back(&m);
-}
-
-Group::Member* Group::NextMember() {
-  // REQUIRES: free_credit_ > 0, so the ring is not empty.
-  assert(!ring_.empty());
-  Member* m = ring_.front();
-  ring_.pop_front();
-  if (m->available > 1) {
-    ring_.push_back(m);
-  } else {
-    m->in_ring = false;
+  if (m.available < m.window) ++m.available;
+  if (bytes > 0) {
+    m.bytes_in_use -= std::min(bytes, m.bytes_in_use);
+    m.blocked = false;
   }
-  return m;
+  RingUpdate(m);
+}
+
+std::uint64_t Group::TakenBackBytes(Member& m, const v1::DeliveryRef& ref) {
+  if (m.taken_back.empty()) return 0;
+  auto it = m.taken_back.find({ref.offset(), ref.attempt()});
+  if (it == m.taken_back.end()) return 0;
+  std::uint64_t bytes = it->second;
+  m.taken_back.erase(it);
+  return bytes;
+}
+
+void Group::KeepCharged(Member& m, std::uint64_t offset, const Entry& e) {
+  m.taken_back[{offset, e.attempt}] = DeliveryBytes(e);
+}
+
+void Group::RingUpdate(Member& m) {
+  bool can_take = m.available > 0 && !m.blocked;
+  if (can_take == m.in_ring) return;
+  m.in_ring = can_take;
+  if (can_take) {
+    ring_.push_back(&m);
+  } else {
+    ring_.erase(std::find(ring_.begin(), ring_.end(), &m));
+  }
+}
+
+Group::Member* Group::TakerFor(std::uint64_t bytes) {
+  while (!ring_.empty()) {
+    Member* m = ring_.front();
+    if (m->Fits(bytes)) return m;  // Deliver moves it to the back
+    // It has deliveries in flight; their answers unblock it.
+    m->blocked = true;
+    m->in_ring = false;
+    ring_.pop_front();
+  }
+  return nullptr;
 }
 
 void Group::Ack(MemberId id, const v1::DeliveryRef& ref) {
   Member* m = FindMember(id);
   if (m == nullptr) return;
-  ReturnCredit(*m);
   Entry* e = entries_.Find(ref.offset());
   if (e == nullptr || e->state != State::kInFlight || e->member != m || e->attempt != ref.attempt()) {
+    Settled(*m, TakenBackBytes(*m, ref));
     ++env_.counters->stale_acks;
     return;
   }
+  Settled(*m, DeliveryBytes(*e));
   --in_flight_;
   ++acked_total_;
   ++env_.counters->acked;
@@ -136,13 +156,14 @@ void Group::Nack(MemberId id, const v1::DeliveryRef& ref, std::string_view error
   Member* m = FindMember(id);
   if (m == nullptr) return;
   now_ = std::max(now_, now);
-  ReturnCredit(*m);
   Entry* found = entries_.Find(ref.offset());
   if (found == nullptr || found->state != State::kInFlight || found->member != m ||
       found->attempt != ref.attempt()) {
+    Settled(*m, TakenBackBytes(*m, ref));
     ++env_.counters->stale_acks;
     return;
   }
+  Settled(*m, DeliveryBytes(*found));
   ++env_.counters->nacked;
   --in_flight_;
   Entry& e = *found;
@@ -161,11 +182,12 @@ void Group::Nack(MemberId id, const v1::DeliveryRef& ref, std::string_view error
 
 void Group::Pump(TimePoint now, std::uint64_t durable) {
   now_ = std::max(now_, now);
+  if (!on_disk_) return;
   Dispatch();
   std::size_t budget = env_.options->max_scan;
   // Read only while someone can take what is read: a group without credit (or with too
   // many events waiting for their keys) leaves the log where it is.
-  while (free_credit_ > 0 && gate_.waiting() < env_.options->max_held) {
+  while (HasTaker() && gate_.waiting() < env_.options->max_held) {
     if (lookahead_pos_ == lookahead_.size()) {
       if (budget == 0 || cursor_ > durable || now_ < read_retry_at_) break;
       if (!Refill(durable, &budget)) break;
@@ -271,9 +293,11 @@ void Group::Admit(eventlog::Record& record) {
 // ---- Delivering -----------------------------------------------------------------------
 
 void Group::MakeReady(std::uint64_t offset, Entry& e, bool front) {
-  if (ready_.empty() && free_credit_ > 0) {
-    Deliver(offset, e, *NextMember());
-    return;
+  if (ready_.empty()) {
+    if (Member* m = TakerFor(DeliveryBytes(e))) {
+      Deliver(offset, e, *m);
+      return;
+    }
   }
   e.state = State::kReady;
   e.member = nullptr;
@@ -285,23 +309,33 @@ void Group::MakeReady(std::uint64_t offset, Entry& e, bool front) {
 }
 
 void Group::Dispatch() {
-  while (!ready_.empty() && free_credit_ > 0) {
+  while (!ready_.empty() && HasTaker()) {
     std::uint64_t offset = ready_.front();
-    ready_.pop_front();
     Entry* e = entries_.Find(offset);
     assert(e != nullptr && e->state == State::kReady);
-    Deliver(offset, *e, *NextMember());
+    Member* m = TakerFor(DeliveryBytes(*e));
+    if (m == nullptr) return;  // everyone with credit was blocked by its size
+    ready_.pop_front();
+    Deliver(offset, *e, *m);
   }
 }
 
 void Group::Deliver(std::uint64_t offset, Entry& e, Member& m) {
+  const std::uint64_t bytes = DeliveryBytes(e);
   e.state = State::kInFlight;
   e.member = &m;
   e.serial = ++next_serial_;
   ++e.attempt;
   ++in_flight_;
   --m.available;
-  --free_credit_;
+  m.bytes_in_use += bytes;
+  if (m.bytes_in_use >= m.window_bytes) m.blocked = true;
+  // Round-robin: to the back of the ring, or out of it.
+  if (m.in_ring) {
+    ring_.pop_front();
+    m.in_ring = false;
+  }
+  RingUpdate(m);
   ack_deadlines_.push_back(Timer{now_ + settings_.ack_timeout, offset, e.serial});
   if (ack_deadlines_.size() > 2 * in_flight_ + 1024) CompactAckDeadlines();
   ++env_.counters->delivered;
@@ -310,6 +344,9 @@ void Group::Deliver(std::uint64_t offset, Entry& e, Member& m) {
     ++redelivered_total_;
     dirty_ = true;
   }
+  // A batch is bounded in bytes too: this delivery starts the next one if it would not
+  // fit (alone, it goes however large it is).
+  if (m.batch_bytes > 0 && m.batch_bytes + bytes > env_.options->max_batch_bytes) SendBatch(m);
   // The one copy of the event bytes on the delivery path: into a Delivery reused from
   // the member's previous batch, so its buffers are usually big enough already.
   v1::Delivery* d = m.batch.mutable_deliveries()->add_deliveries();
@@ -317,6 +354,7 @@ void Group::Deliver(std::uint64_t offset, Entry& e, Member& m) {
   d->set_attempt(e.attempt);
   d->set_topic(e.topic);
   d->set_event(e.event);
+  m.batch_bytes += bytes;
   if (!m.in_flush) {
     m.in_flush = true;
     flush_.push_back(&m);
@@ -327,8 +365,14 @@ void Group::Deliver(std::uint64_t offset, Entry& e, Member& m) {
 void Group::SendBatch(Member& m) {
   if (m.batch.deliveries().deliveries_size() == 0) return;
   (*env_.send)(m.peer, m.batch);
-  // Clear() keeps the Delivery objects (and their string buffers) for the next batch.
-  m.batch.mutable_deliveries()->mutable_deliveries()->Clear();
+  m.batch_bytes = 0;
+  // Clear() keeps the Delivery objects (and their string buffers) for the next batch,
+  // unless one was left holding an event larger than a batch.
+  if (m.batch.ByteSizeLong() > 2 * env_.options->max_batch_bytes) {
+    m.batch.Clear();
+  } else {
+    m.batch.mutable_deliveries()->mutable_deliveries()->Clear();
+  }
 }
 
 void Group::Flush() {
@@ -370,6 +414,9 @@ void Group::Tick(TimePoint now, std::uint64_t durable) {
 void Group::TakeBack(std::uint64_t offset, Entry& e, bool counts_as_attempt, std::string_view reason) {
   assert(e.state == State::kInFlight);
   --in_flight_;
+  // Its bytes stay charged to the member until it answers (the delivery may still sit
+  // in its queue) or goes away.
+  KeepCharged(*e.member, offset, e);
   e.member = nullptr;
   e.state = State::kReady;
   if (counts_as_attempt && e.attempt - e.base >= settings_.max_deliver) {
@@ -390,17 +437,18 @@ void Group::CompactAckDeadlines() {
 }
 
 bool Group::HasScanWork(std::uint64_t durable) const {
-  return free_credit_ > 0 && gate_.waiting() < env_.options->max_held &&
+  return HasTaker() && gate_.waiting() < env_.options->max_held &&
          (lookahead_pos_ < lookahead_.size() || (cursor_ <= durable && now_ >= read_retry_at_));
 }
 
 TimePoint Group::NextDeadline(TimePoint now, std::uint64_t durable) const {
   TimePoint next = TimePoint::max();
+  if (!on_disk_) return next;
   // The front may be stale (already acked): then Tick merely drops it.
   if (!ack_deadlines_.empty()) next = std::min(next, ack_deadlines_.front().at);
   if (!retries_.empty()) next = std::min(next, retries_.top().at);
   if (HasScanWork(durable)) next = std::min(next, std::max(now, now_));
-  if (free_credit_ > 0 && cursor_ <= durable && now_ < read_retry_at_) next = std::min(next, read_retry_at_);
+  if (HasTaker() && cursor_ <= durable && now_ < read_retry_at_) next = std::min(next, read_retry_at_);
   return next;
 }
 

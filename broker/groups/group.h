@@ -17,12 +17,14 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <queue>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "ack_tracker.h"
@@ -40,7 +42,8 @@ namespace signalbus::groups {
 
 using MemberId = std::uint64_t;
 
-// Most credits a member may hold: bounds the deliveries (and bytes) kept per member.
+// Most credits a member may hold: bounds the deliveries kept per member (its byte
+// window bounds their bytes).
 inline constexpr std::uint64_t kMaxCredits = 1 << 20;
 
 // What every group shares, owned by the Coordinator.
@@ -72,14 +75,17 @@ class Group {
   }
 
   // ---- Members. Unknown ids are ignored.
-  void AddMember(MemberId id, std::string peer, std::string member_name, std::uint32_t credits);
+  // `window_bytes`: the member's byte window, already resolved against the options.
+  void AddMember(MemberId id, std::string peer, std::string member_name, std::uint32_t credits,
+                 std::uint64_t window_bytes);
   // Its in-flight deliveries go back to the group at once. `expired`: the member stopped
   // heartbeating, so each counts as a failed attempt (dead-lettered at max_deliver, with
   // "member expired"); a Leave does not count.
   void RemoveMember(MemberId id, bool expired, TimePoint now);
   void AddCredit(MemberId id, std::uint32_t credits);
   // Counts only if `ref` names the current attempt of a delivery in flight to this
-  // member; otherwise it is a stale ack. Either way the member gets a credit back.
+  // member; otherwise it is a stale ack. Either way the member gets a credit back, and
+  // the bytes of that delivery if it was taken back from the member.
   void Ack(MemberId id, const v1::DeliveryRef& ref);
   void Nack(MemberId id, const v1::DeliveryRef& ref, std::string_view error, TimePoint now);
   std::size_t member_count() const { return members_.size(); }
@@ -96,7 +102,9 @@ class Group {
 
   // ---- Admin.
   v1::GroupInfo Info(std::uint64_t durable) const;
-  void ListDeadLetters(std::size_t limit, v1::AdminReply* reply) const;
+  // Letters above `after`, at most `limit` and about `max_bytes` (at least one);
+  // reply->more when some were left for the next page.
+  void ListDeadLetters(std::uint64_t after, std::size_t limit, std::size_t max_bytes, v1::AdminReply* reply) const;
   // Dead letters (all when `offsets` is empty) become fresh deliveries (attempt 1).
   // Returns how many.
   std::uint64_t Replay(const std::vector<std::uint64_t>& offsets);
@@ -106,9 +114,21 @@ class Group {
   std::uint64_t Seek(std::uint64_t position);
 
   // ---- Persistence. The Coordinator's StateWriter writes the state file.
+  // A new group: it delivers nothing (reads nothing) until its first state file is
+  // reported on disk by OnStateFileWritten, so a broker restart finds every group that
+  // delivered anything. Groups loaded from their files, or kept in memory only, are on
+  // disk from the start.
+  void AwaitFirstStateFile() {
+    on_disk_ = false;
+    dirty_ = true;
+  }
+  bool on_disk() const { return on_disk_; }
   // Something is not on disk yet: a change since the last snapshot taken, dead letters
   // not synced, or a snapshot whose write has not been reported done.
-  bool dirty() const { return dirty_ || dead_letters_->dirty() || written_version_ < snapshot_version_; }
+  bool dirty() const { return needs_snapshot() || written_version_ < snapshot_version_; }
+  // Something changed that no snapshot taken covers yet (the next TakeStateFile has
+  // work); a snapshot handed to the writer and not reported back is not this.
+  bool needs_snapshot() const { return dirty_ || dead_letters_->dirty(); }
   GroupStateData Snapshot() const;
   struct StateFileContents {
     std::uint64_t version = 0;  // 1, 2, ... per group object
@@ -127,15 +147,28 @@ class Group {
   void CheckInvariants() const;
 
  private:
+  // A member's deliveries are charged to it, in credits and in bytes, from delivery
+  // until it answers them (or goes away): also those taken back by an ack timeout or a
+  // seek, which may still sit in its queue. It takes the next event if it has a credit
+  // and the event fits its byte window, or it holds no bytes at all.
   struct Member {
     MemberId id = 0;
     std::string peer;
     std::string name;
     std::uint64_t window = 0;     // credits granted
     std::uint64_t available = 0;  // credits not in use; never above window
-    bool in_ring = false;
+    std::uint64_t window_bytes = 0;
+    std::uint64_t bytes_in_use = 0;
+    // The next event did not fit its byte window: out of the ring until bytes come back.
+    bool blocked = false;
+    bool in_ring = false;  // == available > 0 && !blocked
     bool in_flush = false;
+    // Bytes of deliveries taken back while in flight to it, by (offset, attempt): an
+    // answer naming one gives them back. At most `window` entries.
+    std::map<std::pair<std::uint64_t, std::uint32_t>, std::uint64_t> taken_back;
     v1::GroupReply batch;  // deliveries not yet sent; its objects are reused
+    std::size_t batch_bytes = 0;
+    bool Fits(std::uint64_t bytes) const { return bytes_in_use == 0 || bytes_in_use + bytes <= window_bytes; }
   };
 
   enum class State : std::uint8_t { kWaiting, kReady, kInFlight, kRetryWait };
@@ -164,10 +197,20 @@ class Group {
     bool operator()(const Timer& a, const Timer& b) const { return a.at > b.at; }
   };
 
+  // What a delivery costs its member's byte window.
+  static std::uint64_t DeliveryBytes(const Entry& e) { return e.topic.size() + e.event.size(); }
   Member* FindMember(MemberId id);
-  void ReturnCredit(Member& m);
-  void RingAdd(Member& m);
-  Member* NextMember();
+  // The member answered a delivery: a credit back (never above its window) and
+  // `bytes` released.
+  void Settled(Member& m, std::uint64_t bytes);
+  // Charges the answer to `ref` if it names a delivery taken back from `m`; its bytes.
+  std::uint64_t TakenBackBytes(Member& m, const v1::DeliveryRef& ref);
+  void KeepCharged(Member& m, std::uint64_t offset, const Entry& e);
+  void RingUpdate(Member& m);
+  // The member that gets an event of `bytes` next (round-robin), or nullptr: members
+  // it does not fit are blocked on the way.
+  Member* TakerFor(std::uint64_t bytes);
+  bool HasTaker() const { return !ring_.empty(); }
 
   bool Refill(std::uint64_t durable, std::size_t* budget);
   void Admit(eventlog::Record& record);
@@ -220,12 +263,12 @@ class Group {
   std::string read_error_;     // the last read's failure, until a read succeeds or a seek
 
   std::unordered_map<MemberId, std::unique_ptr<Member>> members_;
-  std::deque<Member*> ring_;          // members with available credit, round-robin
-  std::uint64_t free_credit_ = 0;     // sum of available over members
+  std::deque<Member*> ring_;          // members that can take an event, round-robin
   std::vector<Member*> flush_;        // members with unsent deliveries
 
   TimePoint now_{};
   RateLimiter dead_letter_log_{10, 20};  // a poison flood must not flood the log
+  bool on_disk_ = true;
   bool dirty_ = false;  // changed since the last snapshot taken
   std::uint64_t snapshot_version_ = 0;  // of the last snapshot taken
   std::uint64_t written_version_ = 0;   // of the newest snapshot known to be on disk

@@ -33,8 +33,20 @@ v1::GroupInfo Group::Info(std::uint64_t durable) const {
   return info;
 }
 
-void Group::ListDeadLetters(std::size_t limit, v1::AdminReply* reply) const {
-  for (const v1::DeadLetter* letter : dead_letters_->List(limit)) *reply->add_dead_letters() = *letter;
+void Group::ListDeadLetters(std::uint64_t after, std::size_t limit, std::size_t max_bytes,
+                            v1::AdminReply* reply) const {
+  // One more than asked, to tell whether there is more.
+  std::vector<const v1::DeadLetter*> letters = dead_letters_->List(after, limit + 1);
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < letters.size(); ++i) {
+    std::size_t size = letters[i]->ByteSizeLong();
+    if (i == limit || (i > 0 && bytes + size > max_bytes)) {
+      reply->set_more(true);
+      return;
+    }
+    bytes += size;
+    *reply->add_dead_letters() = *letters[i];
+  }
 }
 
 std::uint64_t Group::Replay(const std::vector<std::uint64_t>& offsets) {
@@ -82,6 +94,8 @@ std::uint64_t Group::Purge(const std::vector<std::uint64_t>& offsets) {
 void Group::Abandon() {
   entries_.ForEach([&](std::uint64_t offset, const Entry& e) {
     if (e.replay) dead_letters_->ReturnReplay(offset);
+    // Acks for it become stale; they give its bytes back to the member.
+    if (e.state == State::kInFlight) KeepCharged(*e.member, offset, e);
   });
   entries_.Clear();
   ready_.clear();
@@ -94,6 +108,7 @@ void Group::Abandon() {
   for (auto& [id, m] : members_) {
     if (m->in_flush) m->batch.mutable_deliveries()->mutable_deliveries()->Clear();
     m->in_flush = false;
+    m->batch_bytes = 0;
   }
   flush_.clear();
 }
@@ -144,6 +159,7 @@ Result<std::optional<Group::StateFileContents>> Group::TakeStateFile() {
 Status Group::OnStateFileWritten(std::uint64_t version, const Status& status) {
   if (status.ok()) {
     written_version_ = std::max(written_version_, version);
+    on_disk_ = true;
     return Status::Ok();
   }
   if (version != snapshot_version_) return Status::Ok();
@@ -178,14 +194,25 @@ void Group::CheckInvariants() const {
   if (in_flight != in_flight_) fail("in-flight count");
   if (ready != ready_.size()) fail("ready count");
   if (waiting != gate_.waiting()) fail("waiting count");
-  std::uint64_t free = 0;
+  std::unordered_map<const Member*, std::uint64_t> charged;  // bytes in flight, by member
+  entries_.ForEach([&](std::uint64_t, const Entry& e) {
+    if (e.state == State::kInFlight) charged[e.member] += DeliveryBytes(e);
+  });
   for (const auto& [id, m] : members_) {
     if (m->available > m->window) fail("credit above window");
-    free += m->available;
-    if ((m->available > 0) != m->in_ring) fail("ring membership");
+    if ((m->available > 0 && !m->blocked) != m->in_ring) fail("ring membership");
+    std::uint64_t bytes = charged[m.get()];
+    for (const auto& [ref, taken] : m->taken_back) bytes += taken;
+    if (bytes != m->bytes_in_use) fail("bytes charged to a member");
+    if (m->blocked && m->bytes_in_use == 0) fail("blocked while holding nothing");
   }
-  if (free != free_credit_) fail("free credit sum");
-  if (free_credit_ > 0 && !ready_.empty()) fail("ready events while members have credit");
+  std::size_t in_ring = 0;
+  for (const auto& [id, m] : members_) in_ring += m->in_ring ? 1 : 0;
+  if (in_ring != ring_.size()) fail("ring size");
+  for (const Member* m : ring_) {
+    if (!m->in_ring) fail("ring membership");
+  }
+  if (HasTaker() && !ready_.empty()) fail("ready events while a member could take the first");
 }
 
 }  // namespace signalbus::groups

@@ -3,26 +3,11 @@
 
 #include <algorithm>
 
+#include "signalbus/core/logging.h"
+
 namespace signalbus::groups {
 
-Status ValidateGroupName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxGroupNameBytes) {
-    return InvalidArgument("group name must be 1 to 100 characters");
-  }
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '.' || c == '-';
-    if (!ok) return InvalidArgument("group name may only use A-Z a-z 0-9 _ . -");
-  }
-  return Status::Ok();
-}
-
-bool GroupSettings::Matches(std::string_view topic) const {
-  for (const TopicPattern& p : patterns) {
-    if (p.Matches(topic)) return true;
-  }
-  return false;
-}
+bool GroupSettings::Matches(std::string_view topic) const { return patterns.Matches(topic); }
 
 std::chrono::milliseconds GroupSettings::Backoff(std::uint32_t attempt) const {
   // Double until past the cap; the loop bound keeps the shift from overflowing.
@@ -33,18 +18,20 @@ std::chrono::milliseconds GroupSettings::Backoff(std::uint32_t attempt) const {
 
 Result<GroupSettings> ResolveSettings(const v1::GroupConfig& config) {
   GroupSettings s;
-  s.config = config;
   if (config.subscriptions().empty()) return InvalidArgument("a group needs at least one subscription");
   for (const std::string& text : config.subscriptions()) {
+    if (text.size() > kMaxPatternBytes) {
+      return InvalidArgument("subscription \"" + Printable(text, 32) + "\" is longer than " +
+                             std::to_string(kMaxPatternBytes) + " bytes");
+    }
     Result<TopicPattern> pattern = TopicPattern::Parse(text);
     if (!pattern.ok()) {
-      return InvalidArgument("subscription \"" + text + "\": " + pattern.status().message());
+      return InvalidArgument("subscription \"" + Printable(text) + "\": " + pattern.status().message());
     }
-    s.subscriptions.push_back(pattern->ToString());
-    s.patterns.push_back(std::move(*pattern));
+    if (s.patterns.Add(*pattern)) s.subscriptions.push_back(pattern->ToString());
   }
   std::sort(s.subscriptions.begin(), s.subscriptions.end());
-  s.subscriptions.erase(std::unique(s.subscriptions.begin(), s.subscriptions.end()), s.subscriptions.end());
+  s.config = config;
   if (config.ack_timeout_ms() > 0) s.ack_timeout = std::chrono::milliseconds(config.ack_timeout_ms());
   if (config.max_deliver() > 0) s.max_deliver = config.max_deliver();
   if (config.backoff_initial_ms() > 0) s.backoff_initial = std::chrono::milliseconds(config.backoff_initial_ms());
@@ -54,11 +41,14 @@ Result<GroupSettings> ResolveSettings(const v1::GroupConfig& config) {
 }
 
 std::string JoinSubscriptions(const std::vector<std::string>& subscriptions) {
+  // Error messages name a few; a group may have a thousand.
+  constexpr std::size_t kShown = 8;
   std::string out;
-  for (const std::string& s : subscriptions) {
+  for (std::size_t i = 0; i < subscriptions.size() && i < kShown; ++i) {
     if (!out.empty()) out += ", ";
-    out += s;
+    out += subscriptions[i];
   }
+  if (subscriptions.size() > kShown) out += ", ... (" + std::to_string(subscriptions.size() - kShown) + " more)";
   return out;
 }
 

@@ -1,6 +1,8 @@
-// A group's settings: the name rule, the defaults behind the zeros of v1::GroupConfig,
-// the parsed subscriptions, and the retry backoff. Fixed when a group is created (by its
-// first Join, or loaded from its state file).
+// A group's settings: the defaults behind the zeros of v1::GroupConfig, the parsed
+// subscriptions (matched through a PatternSet: four lookups per topic however many),
+// and the retry backoff. Fixed when a group is created (by its first Join, or loaded
+// from its state file). The rules members share (group names, heartbeats) are in
+// signalbus/core/group_rules.h.
 #pragma once
 
 #include <chrono>
@@ -9,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "signalbus/core/pattern_index.h"
 #include "signalbus/core/status.h"
 #include "signalbus/core/topic.h"
 #include "signalbus/v1/groups.pb.h"
@@ -19,18 +22,11 @@ inline constexpr std::uint32_t kDefaultAckTimeoutMs = 30'000;
 inline constexpr std::uint32_t kDefaultMaxDeliver = 5;
 inline constexpr std::uint32_t kDefaultBackoffInitialMs = 100;
 inline constexpr std::uint32_t kDefaultBackoffMaxMs = 30'000;
-inline constexpr std::uint32_t kDefaultHeartbeatMs = 1'000;
-// A member is gone after this many heartbeat intervals without a message from it.
-inline constexpr std::uint32_t kMissedHeartbeats = 3;
-inline constexpr std::size_t kMaxGroupNameBytes = 100;
-
-// [A-Za-z0-9_.-]{1,100}: a group's name is also the stem of its state file names.
-Status ValidateGroupName(std::string_view name);
 
 struct GroupSettings {
   // The config as first given (zeros kept): what the state file stores.
   v1::GroupConfig config;
-  std::vector<TopicPattern> patterns;
+  PatternSet patterns;
   // Canonical pattern texts, sorted and deduplicated: what two Joins compare.
   std::vector<std::string> subscriptions;
   std::chrono::milliseconds ack_timeout{kDefaultAckTimeoutMs};
@@ -44,7 +40,12 @@ struct GroupSettings {
   std::chrono::milliseconds Backoff(std::uint32_t attempt) const;
 };
 
-// Applies the defaults; InvalidArgument for no subscriptions or a bad pattern.
+// A subscription pattern's text is at most a topic's length.
+inline constexpr std::size_t kMaxPatternBytes = kMaxTopicBytes;
+
+// Applies the defaults. InvalidArgument for no subscriptions, a pattern longer than
+// kMaxPatternBytes or one that does not parse. (How many a new Join may bring is the
+// Coordinator's limit, checked before this.)
 Result<GroupSettings> ResolveSettings(const v1::GroupConfig& config);
 
 // "auth.User/post_save, */post_delete" for error messages.

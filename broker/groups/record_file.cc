@@ -109,20 +109,46 @@ Result<std::string> ReadWholeFile(eventlog::FileIo& io, const std::string& path)
   return bytes;
 }
 
-Status WriteFileAtomically(eventlog::FileIo& io, const std::string& dir, const std::string& name,
-                           std::string_view contents) {
-  const std::string path = dir + "/" + name;
-  const std::string tmp = path + ".tmp";
+namespace {
+
+// dir/name.tmp with `contents`, on disk.
+Status WriteTemporary(eventlog::FileIo& io, const std::string& tmp, std::string_view contents) {
   // A tmp file left by a crash would be appended to: start from nothing.
   (void)io.Remove(tmp);
-  {
-    Result<std::unique_ptr<eventlog::WritableFile>> file = io.OpenAppendable(tmp);
-    if (!file.ok()) return file.status();
-    if (Status s = (*file)->Append(contents); !s.ok()) return s;
-    if (Status s = (*file)->Sync(); !s.ok()) return s;
+  Result<std::unique_ptr<eventlog::WritableFile>> file = io.OpenAppendable(tmp);
+  if (!file.ok()) return file.status();
+  if (Status s = (*file)->Append(contents); !s.ok()) return s;
+  return (*file)->Sync();
+}
+
+}  // namespace
+
+Status WriteFileAtomically(eventlog::FileIo& io, const std::string& dir, const std::string& name,
+                           std::string_view contents) {
+  return WriteFilesAtomically(io, dir, {FileContents{name, contents}}).front();
+}
+
+std::vector<Status> WriteFilesAtomically(eventlog::FileIo& io, const std::string& dir,
+                                         const std::vector<FileContents>& files) {
+  std::vector<Status> out(files.size());
+  bool renamed = false;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const std::string path = dir + "/" + files[i].name;
+    const std::string tmp = path + ".tmp";
+    out[i] = WriteTemporary(io, tmp, files[i].contents);
+    if (out[i].ok()) out[i] = io.Rename(tmp, path);
+    renamed = renamed || out[i].ok();
   }
-  if (Status s = io.Rename(tmp, path); !s.ok()) return s;
-  return io.SyncDir(dir);
+  // Until the directory is synced a crash may bring back the old files: none of the
+  // renamed ones is reported written before that.
+  if (!renamed) return out;
+  Status synced = io.SyncDir(dir);
+  if (!synced.ok()) {
+    for (Status& s : out) {
+      if (s.ok()) s = synced;
+    }
+  }
+  return out;
 }
 
 }  // namespace signalbus::groups

@@ -58,4 +58,14 @@ Result<std::string> ReadWholeFile(eventlog::FileIo& io, const std::string& path)
 Status WriteFileAtomically(eventlog::FileIo& io, const std::string& dir, const std::string& name,
                            std::string_view contents);
 
+// The same for several files of one directory, with one fsync of the directory for all
+// of them. Returns one status per file, in order; a file is replaced (and reported OK)
+// only once the directory sync after its rename succeeded.
+struct FileContents {
+  std::string name;
+  std::string_view contents;
+};
+std::vector<Status> WriteFilesAtomically(eventlog::FileIo& io, const std::string& dir,
+                                         const std::vector<FileContents>& files);
+
 }  // namespace signalbus::groups

@@ -2,6 +2,9 @@
 // over a newer version (which then waits for the next turn) while the disk is busy.
 #include "state_writer.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 
@@ -12,8 +15,19 @@
 
 namespace signalbus::groups {
 
+namespace {
+// Files written per batch: large enough that a burst of new groups shares directory
+// syncs, small enough that outcomes come back while a burst is being written.
+constexpr std::size_t kMaxBatch = 256;
+}  // namespace
+
 StateWriter::StateWriter(eventlog::FileIo* io, std::string dir)
-    : io_(io), dir_(std::move(dir)), thread_([this] { Run(); }) {}
+    : io_(io), dir_(std::move(dir)), wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), thread_([this] { Run(); }) {
+  if (wake_fd_ < 0) {
+    spdlog::critical("state writer: cannot create an eventfd");
+    std::abort();
+  }
+}
 
 StateWriter::~StateWriter() {
   {
@@ -22,6 +36,13 @@ StateWriter::~StateWriter() {
   }
   work_cv_.notify_all();
   thread_.join();
+  ::close(wake_fd_);
+}
+
+void StateWriter::Wake() {
+  std::uint64_t one = 1;
+  // Fails only when the counter is at its maximum: it is readable already.
+  (void)!::write(wake_fd_, &one, sizeof one);
 }
 
 void StateWriter::Submit(const std::string& name, std::uint64_t version, std::string contents) {
@@ -42,6 +63,8 @@ void StateWriter::Submit(const std::string& name, std::uint64_t version, std::st
 
 std::vector<StateWriter::Outcome> StateWriter::TakeOutcomes() {
   std::lock_guard lock(mu_);
+  std::uint64_t count = 0;
+  (void)!::read(wake_fd_, &count, sizeof count);
   std::vector<Outcome> out;
   out.swap(outcomes_);
   return out;
@@ -74,15 +97,24 @@ void StateWriter::Run() {
   for (;;) {
     work_cv_.wait(lock, [&] { return stop_ || !order_.empty(); });
     if (order_.empty()) return;  // stopping, and everything handed over is written
-    std::string name = std::move(order_.front());
-    order_.pop_front();
-    auto node = waiting_.extract(name);
+    std::vector<std::string> names;
+    std::vector<Waiting> batch;
+    while (!order_.empty() && names.size() < kMaxBatch) {
+      names.push_back(std::move(order_.front()));
+      order_.pop_front();
+      batch.push_back(std::move(waiting_.extract(names.back()).mapped()));
+    }
     writing_ = true;
     lock.unlock();
-    Status s = WriteFileAtomically(*io_, dir_, name, node.mapped().contents);
+    std::vector<FileContents> files;
+    for (std::size_t i = 0; i < names.size(); ++i) files.push_back(FileContents{names[i], batch[i].contents});
+    std::vector<Status> written = WriteFilesAtomically(*io_, dir_, files);
     lock.lock();
     writing_ = false;
-    outcomes_.push_back(Outcome{std::move(name), node.mapped().version, std::move(s)});
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      outcomes_.push_back(Outcome{std::move(names[i]), batch[i].version, std::move(written[i])});
+    }
+    Wake();
     if (order_.empty()) idle_cv_.notify_all();
   }
 }

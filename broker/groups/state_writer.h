@@ -7,7 +7,12 @@
 // Per file only the newest contents waiting are written: contents handed over while an
 // older version still waits replace it (the older one is never written and reports
 // nothing), and a version is never written after a newer one. Files are written in the
-// order they were first queued, one at a time.
+// order they were first queued, in batches of what waits: each file's tmp written and
+// fdatasynced, renamed, then one fsync of the directory for the batch (a burst of new
+// groups costs one directory sync per batch, not per group).
+//
+// The writer signals an eventfd (wake_fd()) whenever outcomes are ready, so the poll
+// thread can wait for them with the rest of its sockets.
 //
 // Thread-safe. Submit, TakeOutcomes and WaitIdle are meant for one thread (the poll
 // thread); the writing happens on the writer's own thread.
@@ -55,6 +60,8 @@ class StateWriter {
   void Forget(const std::string& name);
   // Nothing waits, nothing is being written, and every outcome has been taken.
   bool idle() const;
+  // Readable while outcomes wait to be taken; TakeOutcomes() resets it.
+  int wake_fd() const { return wake_fd_; }
 
  private:
   struct Waiting {
@@ -63,9 +70,11 @@ class StateWriter {
   };
 
   void Run();
+  void Wake();
 
   eventlog::FileIo* const io_;
   const std::string dir_;
+  const int wake_fd_;
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // something to write, or stop

@@ -141,13 +141,15 @@ class Harness {
   }
 
   void Join(const std::string& peer, const std::string& group, std::uint32_t credits,
-            v1::GroupConfig config = Config({std::string(kUserSaved)}), std::uint32_t heartbeat_ms = 1000) {
+            v1::GroupConfig config = Config({std::string(kUserSaved)}), std::uint32_t heartbeat_ms = 1000,
+            std::uint64_t window_bytes = 0) {
     v1::GroupRequest r;
     r.mutable_join()->set_group(group);
     r.mutable_join()->set_member_name(peer);
     *r.mutable_join()->mutable_config() = std::move(config);
     r.mutable_join()->set_credits(credits);
     r.mutable_join()->set_heartbeat_ms(heartbeat_ms);
+    r.mutable_join()->set_window_bytes(window_bytes);
     Request(peer, r);
   }
   void Ack(const std::string& peer, std::uint64_t offset, std::uint32_t attempt) {
@@ -196,6 +198,21 @@ class Harness {
     }
     ADD_FAILURE() << "no AdminReply";
     return {};
+  }
+
+  // Every dead letter of `group`, page after page.
+  std::vector<v1::DeadLetter> AllDeadLetters(const std::string& group) {
+    std::vector<v1::DeadLetter> out;
+    v1::GroupRequest list;
+    list.mutable_list_dead_letters()->set_group(group);
+    list.mutable_list_dead_letters()->set_limit(1'000'000);
+    for (int page = 0; page < 100'000; ++page) {
+      v1::AdminReply reply = Admin(list);
+      out.insert(out.end(), reply.dead_letters().begin(), reply.dead_letters().end());
+      if (!reply.more() || reply.dead_letters().empty()) break;
+      list.mutable_list_dead_letters()->set_after_offset(out.back().offset());
+    }
+    return out;
   }
 
   // Moves the fake clock and runs the timers.

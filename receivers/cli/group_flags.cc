@@ -9,6 +9,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "signalbus/core/duration.h"
+#include "signalbus/core/group_rules.h"
 #include "signalbus/core/logging.h"
 
 namespace signalbus::cli {
@@ -30,7 +31,10 @@ Status ParseOptionalDuration(const std::string& flag, const std::string& text, s
 void GroupFlags::AddTo(CLI::App& app) {
   app.add_option("--groups", groups, "The broker's consumer-group endpoint")->envname(kGroupsEnv)->capture_default_str();
   app.add_option("--credits", credits, "Deliveries held unacknowledged at once")->capture_default_str();
-  app.add_option("--heartbeat", heartbeat, "Heartbeat interval; the broker drops a member after 3 missed")
+  app.add_option("--window-bytes", window_bytes,
+                 "Bytes of events held unacknowledged at once (0: the broker's default; it caps the value)")
+      ->capture_default_str();
+  app.add_option("--heartbeat", heartbeat, "Heartbeat interval, 10ms to 60s; the broker drops a member after 3 missed")
       ->capture_default_str();
   app.add_option("--join-timeout", join_timeout, "How long to wait for the broker to accept the join")
       ->capture_default_str();
@@ -51,8 +55,10 @@ Status GroupFlags::ApplyTo(ReceiverOptions* options) const {
     return InvalidArgument("--credits: must be between 1 and " + std::to_string(kMaxCredits));
   }
   g.credits = static_cast<std::uint32_t>(credits);
+  if (window_bytes < 0) return InvalidArgument("--window-bytes: must be 0 (the broker's default) or more");
+  g.window_bytes = static_cast<std::uint64_t>(window_bytes);
   if (Status s = ParseOptionalDuration("--heartbeat", heartbeat, &g.heartbeat); !s.ok()) return s;
-  if (g.heartbeat < std::chrono::milliseconds(10)) return InvalidArgument("--heartbeat: must be at least 10ms");
+  if (Status s = ValidateHeartbeat(g.heartbeat); !s.ok()) return InvalidArgument("--heartbeat: " + s.message());
   if (Status s = ParseOptionalDuration("--join-timeout", join_timeout, &g.join_timeout); !s.ok()) return s;
   if (!start.empty()) {
     Result<v1::StartPosition> position = ParseStartPosition(start);

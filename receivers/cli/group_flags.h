@@ -1,5 +1,6 @@
 // The command-line flags every receiver program shares for consumer-group membership
-// (--groups, --credits, --heartbeat, --join-timeout and the group's configuration), so
+// (--groups, --credits, --window-bytes, --heartbeat, --join-timeout and the group's
+// configuration), so
 // signalbus-listen, signalbus-profile-creator and signalbus-audit spell them alike.
 #pragma once
 
@@ -20,6 +21,7 @@ struct GroupFlags {
   std::string groups = std::string(kDefaultGroupsEndpoint);
   // Signed: CLI11 would wrap "-1" into a huge unsigned.
   std::int64_t credits = 64;
+  std::int64_t window_bytes = 0;  // 0: the broker's default
   std::string heartbeat = "1s";
   std::string join_timeout = "10s";
   // Empty: the broker's default.

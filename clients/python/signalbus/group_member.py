@@ -25,29 +25,14 @@ import zmq
 from signalbus.endpoints import printable, validate_endpoint
 from signalbus.envelope import topic_of, validate
 from signalbus.errors import InvalidEvent, SignalbusError
+from signalbus.group_rules import (  # noqa: F401  (GroupError and validate_group_name are part of this API)
+    MAX_NACK_ERROR_BYTES, MISSED_HEARTBEATS, GroupError, validate_group_name, validate_heartbeat)
 from signalbus.proto import MAX_EVENT_BYTES, event_pb2, groups_pb2
 from signalbus.ratelimit import RateLimiter
 
 log = logging.getLogger("signalbus.group")
 
-MISSED_HEARTBEATS = 3  # silent intervals after which the other side is presumed gone
-MIN_HEARTBEAT = 0.01
 JOIN_SEND_RETRY = 0.1  # a Join that found no connection is tried again this often
-MAX_GROUP_NAME = 100
-MAX_NACK_ERROR_BYTES = 1000
-
-
-class GroupError(SignalbusError):
-    """The member could not join: a bad option, a refusal by the broker, or no broker."""
-
-
-def validate_group_name(group):
-    if not group:
-        raise GroupError("consumer group name is empty")
-    if len(group) > MAX_GROUP_NAME:
-        raise GroupError("consumer group name '%s' is longer than %d bytes" % (printable(group), MAX_GROUP_NAME))
-    if not all(c.isascii() and (c.isalnum() or c in "._-") for c in group):
-        raise GroupError("consumer group name '%s' may only hold letters, digits, '.', '_' and '-'" % printable(group))
 
 
 def default_member_name():
@@ -74,13 +59,16 @@ def start_position(start):
 
 
 class GroupOptions:
-    """Credits, heartbeat and timeouts (seconds), and the group's configuration sent with
-    every Join (the broker applies it when it creates the group; 0/None: its default)."""
+    """Credits, the byte window (0: the broker's default), heartbeat (10 ms to 1 min) and
+    timeouts (seconds), and the group's configuration sent with every Join (the broker
+    applies it when it creates the group; 0/None: its default)."""
 
     def __init__(self, member_name="", credits=64, heartbeat=1.0, join_timeout=10.0, leave_timeout=1.0,
-                 ack_batch=64, start=None, ack_timeout=0.0, max_deliver=0, backoff_initial=0.0, backoff_max=0.0):
+                 ack_batch=64, start=None, ack_timeout=0.0, max_deliver=0, backoff_initial=0.0, backoff_max=0.0,
+                 window_bytes=0):
         self.member_name = member_name or default_member_name()
         self.credits = credits
+        self.window_bytes = window_bytes
         self.heartbeat = heartbeat
         self.join_timeout = join_timeout
         self.leave_timeout = leave_timeout
@@ -152,7 +140,8 @@ class GroupMember:
 
     def make_join(self, patterns):
         join = groups_pb2.Join(group=self.group, member_name=self.options.member_name,
-                               credits=self.options.credits, heartbeat_ms=_ms(self.options.heartbeat))
+                               credits=self.options.credits, window_bytes=self.options.window_bytes,
+                               heartbeat_ms=_ms(self.options.heartbeat))
         config = join.config
         for pattern in patterns:
             text = str(pattern)
@@ -181,8 +170,10 @@ class GroupMember:
             raise GroupError("group %s: no topic patterns to subscribe to" % self.group)
         if self.options.credits < 1:
             raise GroupError("group %s: credits must be at least 1" % self.group)
-        if self.options.heartbeat < MIN_HEARTBEAT:
-            raise GroupError("group %s: heartbeat must be at least %d ms" % (self.group, MIN_HEARTBEAT * 1000))
+        try:
+            validate_heartbeat(self.options.heartbeat)
+        except GroupError as error:
+            raise GroupError("group %s: %s" % (self.group, error)) from None
         try:
             validate_endpoint(self.endpoint)
         except SignalbusError as error:
@@ -466,7 +457,7 @@ class GroupMember:
                 leave = groups_pb2.GroupRequest()
                 leave.leave.SetInParent()
                 barrier = groups_pb2.GroupRequest()
-                barrier.list_groups.SetInParent()
+                barrier.list_groups.limit = 1
                 if self._send(leave) and self._send(barrier):
                     deadline = time.monotonic() + self.options.leave_timeout
                     answered = False

@@ -18,7 +18,8 @@ import sys
 from signalbus.consumer import Consumer
 from signalbus.endpoints import DEFAULT_GROUPS, GROUPS_ENV, from_env, validate_endpoint
 from signalbus.errors import SignalbusError
-from signalbus.group_member import GroupOptions, validate_group_name
+from signalbus.group_member import GroupOptions
+from signalbus.group_rules import validate_group_name, validate_heartbeat
 from signalbus.registry import default_registry
 
 PROGRAM = "signalbus-worker"
@@ -51,7 +52,9 @@ def parse_args(argv):
     parser.add_argument("--groups", default=from_env(GROUPS_ENV, DEFAULT_GROUPS),
                         help="the broker's consumer-group endpoint (default: $%s or %s)" % (GROUPS_ENV, DEFAULT_GROUPS))
     parser.add_argument("--credits", type=int, default=64, help="deliveries held unacknowledged at once")
-    parser.add_argument("--heartbeat", type=duration, default=1.0, help="heartbeat interval (default 1s)")
+    parser.add_argument("--window-bytes", type=int, default=0,
+                        help="bytes of events held unacknowledged at once (default 0: the broker's)")
+    parser.add_argument("--heartbeat", type=duration, default=1.0, help="heartbeat interval, 10ms to 60s (default 1s)")
     parser.add_argument("--join-timeout", type=duration, default=10.0, help="wait for the join (default 10s)")
     parser.add_argument("--start", type=start, help="where a new group starts: earliest, latest or an offset")
     parser.add_argument("--ack-timeout", type=duration, default=0.0, help="a new group's ack timeout")
@@ -62,11 +65,14 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     try:
         validate_group_name(args.group)
+        validate_heartbeat(args.heartbeat)
         validate_endpoint(args.groups)
     except SignalbusError as error:
         parser.error(str(error))
     if args.credits < 1:
         parser.error("--credits must be at least 1")
+    if args.window_bytes < 0:
+        parser.error("--window-bytes must be 0 (the broker's default) or more")
     return args
 
 
@@ -96,7 +102,7 @@ def main(argv=None):
         print("%s: %s registered no receivers" % (PROGRAM, ", ".join(args.modules)), file=sys.stderr)
         return EXIT_USAGE
 
-    options = GroupOptions(credits=args.credits, heartbeat=args.heartbeat, join_timeout=args.join_timeout,
+    options = GroupOptions(credits=args.credits, window_bytes=args.window_bytes, heartbeat=args.heartbeat, join_timeout=args.join_timeout,
                            start=args.start, ack_timeout=args.ack_timeout, max_deliver=args.max_deliver,
                            backoff_initial=args.backoff, backoff_max=args.backoff_max)
     consumer = Consumer(default_registry, args.groups, args.group, options, around_dispatch=around)

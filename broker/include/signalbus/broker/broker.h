@@ -41,6 +41,10 @@ struct BrokerOptions {
   std::string live_endpoint = std::string(kDefaultLiveEndpoint);
   // Consumer groups (ROUTER). Their state lives in "<journal.data_dir>/groups".
   std::string groups_endpoint = std::string(kDefaultGroupsEndpoint);
+  // Limits and defaults of the consumer groups (state_dir is set from journal.data_dir).
+  groups::CoordinatorOptions groups;
+  // Replies queued per connection on the groups endpoint before more are dropped.
+  int groups_peer_queue = GroupChannel::kDefaultPeerQueue;
   // Where /metrics is served; nullopt turns the HTTP server off.
   std::optional<MetricsAddress> metrics;
   std::size_t max_event_bytes = kDefaultMaxEventBytes;

@@ -14,6 +14,7 @@
 #include "signalbus/broker/live_metrics.h"
 #include "signalbus/broker/session_refusal.h"
 #include "signalbus/broker/validator.h"
+#include "signalbus/groups/coordinator.h"
 #include "signalbus/v1/groups.pb.h"
 
 namespace signalbus::broker {
@@ -36,9 +37,11 @@ inline constexpr const char* kPublisherSessionsMetric = "signalbus_publisher_ses
 
 // Consumer-group totals, copied from the coordinator by the poll thread.
 enum class GroupCounter { kDelivered, kRedelivered, kAcked, kNacked, kStaleAcks, kDeadLettered, kMembersExpired,
-                          kBadRequests };
-inline constexpr std::size_t kGroupCounterCount = 8;
+                          kBadRequests, kRepliesDropped };
+inline constexpr std::size_t kGroupCounterCount = 9;
 const char* GroupCounterMetric(GroupCounter counter);
+// Group requests refused, by groups::Refusal: signalbus_group_refused_total{reason="..."}.
+inline constexpr const char* kGroupRefusedMetric = "signalbus_group_refused_total";
 
 // Per-group gauges, labelled {group="..."}.
 inline constexpr const char* kGroupMembersMetric = "signalbus_group_members";
@@ -66,6 +69,7 @@ struct MetricsSnapshot {
   std::uint64_t publishers = 0;
   std::uint64_t publisher_sessions = 0;
   std::array<std::uint64_t, kGroupCounterCount> groups{};
+  std::array<std::uint64_t, groups::kRefusalCount> group_refused{};
 
   std::uint64_t rejected_total() const;
 };
@@ -99,6 +103,9 @@ class Metrics {
   void SetGroupCounter(GroupCounter counter, std::uint64_t value) {
     groups_[static_cast<std::size_t>(counter)].store(value, std::memory_order_relaxed);
   }
+  void SetGroupRefused(groups::Refusal reason, std::uint64_t value) {
+    group_refused_[static_cast<std::size_t>(reason)].store(value, std::memory_order_relaxed);
+  }
 
   // Replaces the groups behind the per-group gauges, as the coordinator lists them
   // (groups that are gone disappear from /metrics).
@@ -125,6 +132,7 @@ class Metrics {
   std::atomic<std::uint64_t> publishers_{0};
   std::atomic<std::uint64_t> publisher_sessions_{0};
   std::array<std::atomic<std::uint64_t>, kGroupCounterCount> groups_{};
+  std::array<std::atomic<std::uint64_t>, groups::kRefusalCount> group_refused_{};
   mutable std::mutex groups_mutex_;
   std::vector<v1::GroupInfo> group_infos_;  // guarded by groups_mutex_
 };

@@ -34,6 +34,7 @@
 #include <zmq.hpp>
 
 #include "signalbus/core/codec.h"
+#include "signalbus/core/group_rules.h"
 #include "signalbus/core/logging.h"
 #include "signalbus/receivers/event_source.h"
 #include "signalbus/v1/groups.pb.h"
@@ -46,8 +47,13 @@ struct GroupOptions {
   // Deliveries this member may hold unacknowledged at once (its credit window). Each
   // ack or nack returns one.
   std::uint32_t credits = 64;
-  // How often the member proves it is alive; the broker drops it after 3 missed.
-  std::chrono::milliseconds heartbeat{1000};
+  // Bytes of events it may hold unacknowledged at once; 0: the broker's default (8 MiB
+  // unless the broker says otherwise). A member holding nothing always gets the next
+  // event, however large.
+  std::uint64_t window_bytes = 0;
+  // How often the member proves it is alive (10ms to 60s, signalbus/core/group_rules.h);
+  // the broker drops it after 3 missed.
+  std::chrono::milliseconds heartbeat = kDefaultHeartbeat;
   // How long Open() waits for the broker to confirm the join.
   std::chrono::milliseconds join_timeout{10'000};
   // How long Close() waits for the broker to take the last acks and the Leave.
@@ -78,9 +84,6 @@ struct GroupSourceStats {
   std::uint64_t joins = 0;      // Joined replies, the first included
   std::uint64_t returned = 0;   // deliveries left unhandled because they arrived while draining
 };
-
-// Group names: 1 to 100 letters, digits, '.', '_' and '-' ("profile-creator").
-Status ValidateGroupName(std::string_view group);
 
 // Used by one thread at a time.
 class GroupSource final : public EventSource {

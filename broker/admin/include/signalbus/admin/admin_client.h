@@ -27,8 +27,10 @@ class AdminClient {
   // GroupError) or the endpoint is malformed.
   Result<v1::AdminReply> Call(const v1::GroupRequest& request) const;
 
+  // Every group, fetched page after page (the broker answers in pages).
   Result<std::vector<v1::GroupInfo>> ListGroups() const;
-  // limit 0: the broker's default (100).
+  // The first `limit` dead letters, page after page; limit 0: the broker's default (100,
+  // or what fits in one page).
   Result<std::vector<v1::DeadLetter>> ListDeadLetters(const std::string& group, std::uint32_t limit) const;
   // offsets empty: all of the group's dead letters. Returns how many were affected.
   Result<std::uint64_t> ReplayDeadLetters(const std::string& group, const std::vector<std::uint64_t>& offsets) const;

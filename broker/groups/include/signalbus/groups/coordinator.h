@@ -8,6 +8,7 @@
 // Thread-compatible: every call from one thread (the broker's poll thread).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -30,13 +31,32 @@ struct CoordinatorOptions {
   // Where group positions and dead-letter queues are kept ("<data-dir>/groups"); created
   // by Open() if missing. Empty: nothing is persisted (tests, benchmarks).
   std::string state_dir;
-  // Most deliveries in one DeliveryBatch message.
+  // Most deliveries in one DeliveryBatch message, and most bytes of events and topics
+  // in one (a single larger event goes alone).
   std::size_t max_batch = 256;
+  std::size_t max_batch_bytes = 256 << 10;
   // Most records read from the log per group per call, so one lagging group cannot
   // stall the poll thread.
   std::size_t max_scan = 4096;
   // Most events held back per group because their key has one in flight.
   std::size_t max_held = 100'000;
+
+  // ---- What one peer may make the broker keep (each refusal is counted by reason).
+  // Groups in total: a Join that would create one more is refused.
+  std::size_t max_groups = 10'000;
+  // Members of one group at once.
+  std::size_t max_members = 1'000;
+  // Subscription patterns of one group (each at most 255 bytes).
+  std::size_t max_subscriptions = 1'000;
+  // A member's byte window: the bytes of events and topics it may hold unacknowledged
+  // at once, besides its credits (a count). Join.window_bytes asks for one; 0 gets
+  // default_window_bytes; neither exceeds max_window_bytes. A member holding nothing
+  // always gets the next event, however large.
+  std::uint64_t default_window_bytes = 8 << 20;
+  std::uint64_t max_window_bytes = 64 << 20;
+  // Most bytes in one admin reply (a page of ListGroups or ListDeadLetters; a single
+  // larger item goes alone), so that replies a client never reads stay small.
+  std::size_t max_admin_reply_bytes = 64 << 10;
   // How often changed group state is handed to the state-file writer (which replaces
   // each file atomically), and failed writes retried.
   std::chrono::milliseconds persist_interval{100};
@@ -53,6 +73,22 @@ struct CoordinatorOptions {
   std::function<std::chrono::system_clock::time_point()> wall_clock;
 };
 
+// Why a request was refused (signalbus_group_refused_total{reason=...}).
+enum class Refusal : std::uint8_t {
+  kMalformed,      // not one GroupRequest frame, or no known kind
+  kGroupName,      // the group name breaks the grammar
+  kMemberName,     // member_name too long
+  kHeartbeat,      // heartbeat_ms outside the bounds
+  kConfig,         // no or bad subscriptions, or not the group's
+  kSubscriptions,  // more subscriptions than max_subscriptions
+  kGroups,         // max_groups reached
+  kMembers,        // max_members reached
+  kPosition,       // a start or seek offset past the head of the log
+};
+inline constexpr std::size_t kRefusalCount = 9;
+// "malformed", "group_name", ...: the metric's label.
+const char* RefusalName(Refusal reason);
+
 // Totals across groups, for /metrics.
 struct CoordinatorCounters {
   std::uint64_t delivered = 0;
@@ -62,7 +98,8 @@ struct CoordinatorCounters {
   std::uint64_t stale_acks = 0;      // acks/nacks naming an attempt that is no longer current
   std::uint64_t dead_lettered = 0;
   std::uint64_t members_expired = 0; // members dropped after missed heartbeats
-  std::uint64_t bad_requests = 0;
+  std::uint64_t bad_requests = 0;    // refused, all reasons
+  std::array<std::uint64_t, kRefusalCount> refused{};  // by Refusal
 };
 
 class Coordinator {
@@ -100,6 +137,11 @@ class Coordinator {
   // The earliest time Tick() has work; TimePoint::max() when none. At or before the
   // latest `now` given when a group stopped at max_scan and can read more right away.
   TimePoint NextDeadline() const;
+
+  // Readable when the state-file writer has outcomes for Tick() to take in (a new
+  // group's first file on disk lets it deliver): poll it with the sockets. -1 without
+  // state_dir.
+  int wake_fd() const;
 
   // Writes all changed state now and returns once it is on disk, or the first error
   // (also called on shutdown). Between calls, Tick hands changed state to the

@@ -1,0 +1,42 @@
+"""The consumer-group rules a member shares with the broker: the group-name grammar, the
+bounds of the heartbeat interval and the longest names the broker keeps. The mirror of
+core/include/signalbus/core/group_rules.h; tests/test_group_rules.py checks both against
+proto/testdata/group_rules.json, the one list of vectors."""
+from signalbus.endpoints import printable
+from signalbus.errors import SignalbusError
+
+MAX_GROUP_NAME_BYTES = 100
+MAX_MEMBER_NAME_BYTES = 256
+MAX_NACK_ERROR_BYTES = 1000
+MIN_HEARTBEAT_MS = 10
+MAX_HEARTBEAT_MS = 60_000
+DEFAULT_HEARTBEAT_MS = 1000
+MISSED_HEARTBEATS = 3  # silent intervals after which either side presumes the other gone
+
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+class GroupError(SignalbusError):
+    """The member could not join: a bad option, a refusal by the broker, or no broker."""
+
+
+def validate_group_name(group):
+    if not group:
+        raise GroupError("consumer group name is empty")
+    if len(group.encode("utf-8", "surrogatepass")) > MAX_GROUP_NAME_BYTES:
+        raise GroupError("consumer group name '%s' is longer than %d bytes" % (printable(group), MAX_GROUP_NAME_BYTES))
+    if not all(c in _NAME_CHARS for c in group):
+        raise GroupError("consumer group name '%s' may only hold letters, digits, '.', '_' and '-'" % printable(group))
+
+
+def _duration(ms):
+    """As the C++ FormatDuration: "60s", "250ms"."""
+    return "%ds" % (ms // 1000) if ms % 1000 == 0 else "%dms" % ms
+
+
+def validate_heartbeat(seconds):
+    """A heartbeat interval in seconds, between 10 ms and 1 minute."""
+    ms = round(seconds * 1000)
+    if not MIN_HEARTBEAT_MS <= ms <= MAX_HEARTBEAT_MS:
+        raise GroupError("heartbeat interval %s is outside %s to %s"
+                         % (_duration(ms), _duration(MIN_HEARTBEAT_MS), _duration(MAX_HEARTBEAT_MS)))
