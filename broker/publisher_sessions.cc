@@ -263,14 +263,18 @@ void PublisherSessions::Reject(Session& session, std::uint64_t sequence, std::st
 std::optional<PublisherSessions::Ticket> PublisherSessions::Admit(std::string_view peer, const EventFields& fields,
                                                                   TimePoint now) {
   if (fields.sequence == 0) return Ticket{};  // fire and forget
-  auto it = sessions_.find(peer);
-  if (it == sessions_.end()) {
+  // Events come in runs from one connection: the last session found is compared first.
+  if (last_ == nullptr || last_->peer != peer) {
+    auto it = sessions_.find(peer);
+    last_ = it == sessions_.end() ? nullptr : it->second.get();
+  }
+  if (last_ == nullptr) {
     Refuse(Refusal::kNoSession, peer, fields.publisher_id, "an event on a connection without a session");
     Reply(peer, v1::SessionReply::NO_SESSION, fields.publisher_id, 0, nullptr,
           "this connection has no publisher session: say hello, then send again");
     return std::nullopt;
   }
-  Session& s = *it->second;
+  Session& s = *last_;
   Publisher& p = *s.publisher;
   if (s.taken_over) {
     // Its TAKEN_OVER reply follows its last confirm.
@@ -416,6 +420,7 @@ void PublisherSessions::SendConfirms() {
 void PublisherSessions::Close(Session& session) {
   Publisher& p = *session.publisher;
   if (p.session == &session) p.session = nullptr;
+  if (last_ == &session) last_ = nullptr;
   --p.sessions;
   sessions_.erase(session.peer);  // `session` is gone from here on
   UpdateGauges();

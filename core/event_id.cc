@@ -107,9 +107,14 @@ std::uint64_t EventIdMillis(std::string_view id) {
 }
 
 EventIdBits DecodeEventId(std::string_view id) {
-  unsigned __int128 v = 0;
-  for (char c : id) v = (v << 5) | static_cast<unsigned __int128>(DecodeChar(c));
-  return EventIdBits{static_cast<std::uint64_t>(v >> 64), static_cast<std::uint64_t>(v)};
+  // 26 digits of 5 bits: the first carries the top 3 of 128. Two 64-bit halves shifted
+  // together, 5 bits at a time (the broker decodes every sequenced event's id).
+  std::uint64_t high = 0, low = 0;
+  for (char c : id) {
+    high = (high << 5) | (low >> 59);
+    low = (low << 5) | static_cast<std::uint64_t>(kDigitValues[static_cast<unsigned char>(c)]);
+  }
+  return EventIdBits{high, low};
 }
 
 }  // namespace signalbus

@@ -159,6 +159,7 @@ class PublisherSessions {
   SendFn send_;
   ByName<Publisher> publishers_;
   ByName<Session> sessions_;  // by routing id
+  Session* last_ = nullptr;   // the last one Admit found; in sessions_
   std::deque<Awaiting> awaiting_;  // logged, not yet durable, in offset order
   std::vector<Session*> owed_;     // each at most once (Session::owed)
   RateLimiter log_limiter_{5, 20};
