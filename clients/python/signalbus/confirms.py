@@ -38,13 +38,22 @@ class ConfirmWindow:
         self.last_progress = 0.0
         self._last_gap = 0  # resend_from of the last gap re-sent for, and when
         self._last_gap_resend = 0.0
+        self.floor = 0  # 0: none; see unconfirmed_from()
 
     def __len__(self):
         return len(self._pending)
 
     def oldest_sequence(self):
-        """The oldest unconfirmed sequence, or None: an event's unconfirmed_from."""
+        """The oldest unconfirmed sequence, or None."""
         return self._pending[0].sequence if self._pending else None
+
+    def unconfirmed_from(self, otherwise):
+        """What events and hellos carry as unconfirmed_from: the oldest unconfirmed
+        sequence (`otherwise` when none), or the caller's floor when that is lower (a
+        relay may re-send, after a restart, events confirmed here but not yet forgotten
+        where it keeps them)."""
+        oldest = self._pending[0].sequence if self._pending else otherwise
+        return min(oldest, self.floor) if self.floor else oldest
 
     def add(self, pending, now):
         if self._pending and pending.sequence <= self._pending[-1].sequence:
@@ -76,7 +85,7 @@ class ConfirmWindow:
         """Queues every pending event to be sent again; returns how many there are. The
         first is re-encoded with unconfirmed_from = its own sequence: everything before it
         is confirmed (a broker that does not know this publisher starts it there)."""
-        if self._pending and self._pending[0].unconfirmed_from != self._pending[0].sequence:
+        if self._pending and self._pending[0].unconfirmed_from != self.unconfirmed_from(0):
             first = self._pending[0]
             event = event_pb2.Event()
             try:
@@ -84,9 +93,9 @@ class ConfirmWindow:
             except Exception:
                 event = None
             if event is not None:
-                event.unconfirmed_from = first.sequence
+                event.unconfirmed_from = self.unconfirmed_from(0)
                 first.data = event.SerializeToString()
-                first.unconfirmed_from = first.sequence
+                first.unconfirmed_from = event.unconfirmed_from
         self._unsent = collections.deque(self._pending)
         self.last_progress = now
         if self._pending:

@@ -48,7 +48,7 @@ class IngestLink:
         self._rejections = rejections  # list of (sequence, reason), shared with the Publisher
         self._resend_interval = resend_interval
         self._send_hwm = send_hwm
-        self._generated_id = generated_id  # the window's id was made here: it may be replaced
+        self.generated_id = generated_id  # the window's id was made here: it may be replaced
         self.open = False  # a session is open on the current connection
         self.connected = False  # the socket has a connection (ZeroMQ's socket monitor)
         self.ever_open = False
@@ -173,7 +173,7 @@ class IngestLink:
         self._last_hello = now
         hello = publish_pb2.PublisherHello(
             publisher_id=self._window.publisher_id,
-            unconfirmed_from=self._window.oldest_sequence() or self.next_sequence,
+            unconfirmed_from=self._window.unconfirmed_from(self.next_sequence),
             next_sequence=self.next_sequence,
             client=CLIENT,
         )
@@ -244,7 +244,7 @@ class IngestLink:
 
     def _lose_id(self, why, socket, fresh_id_helps):
         old = self._window.publisher_id
-        if not self._generated_id or not fresh_id_helps:
+        if not self.generated_id or not fresh_id_helps:
             self.failure = PublisherRefused("publisher id '%s': %s; %d events unconfirmed"
                                             % (old, why, len(self._window)))
             log.error("%s", self.failure)

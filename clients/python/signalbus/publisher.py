@@ -64,12 +64,20 @@ class Publisher:
         max_unconfirmed=50_000,
         resend_interval=2.0,
         send_hwm=100_000,
+        next_sequence=1,
+        resume=(),
     ):
         """endpoint: the broker's ingest (default $SIGNALBUS_INGEST or tcp://127.0.0.1:5555);
         source: the service's name carried in every event (default $SIGNALBUS_SOURCE or
         "unknown"); publisher_id: default a fresh ULID (the usual choice: a fixed id names one
         publisher instance for as long as the broker remembers it, and two processes, or two
-        runs of one, must not share it). Times are in seconds."""
+        runs of one, must not share it). Times are in seconds.
+
+        For a publisher whose numbering outlives the process (the outbox relay keeps it in
+        its database), with a fixed publisher_id: next_sequence is the sequence its next new
+        event carries, and resume the events it numbered before (completed, with their
+        sequences, ascending, below next_sequence) and may have sent without a confirm;
+        they are held and sent first, and the broker drops those it logged already."""
         self.endpoint = endpoint or from_env(INGEST_ENV, DEFAULT_INGEST)
         validate_endpoint(self.endpoint)
         self.source = source or from_env(SOURCE_ENV, "unknown")
@@ -88,6 +96,18 @@ class Publisher:
         self._closed = False
         self._link = IngestLink(self.endpoint, self._cond, self._window, self._rejections, resend_interval, send_hwm,
                                 generated_id=not publisher_id)
+        resume = list(resume)
+        if (resume or next_sequence != 1) and not publisher_id:
+            raise SignalbusError("next_sequence and resume need a fixed publisher_id")
+        if next_sequence < 1:
+            raise SignalbusError("next_sequence must be at least 1")
+        with self._cond:
+            for event in resume:
+                if not event.sequence or event.sequence >= next_sequence:
+                    raise SignalbusError("a resumed event's sequence (%d) must be between 1 and next_sequence (%d)"
+                                         % (event.sequence, next_sequence))
+                self._add(event, event.sequence)
+            self._link.next_sequence = next_sequence
         self._link.start()
         if connect_timeout and connect_timeout > 0:
             with self._cond:
@@ -133,13 +153,17 @@ class Publisher:
 
     # ---- publishing --------------------------------------------------------------------
 
-    def publish(self, event, timeout=None):
+    def publish(self, event, timeout=None, *, sequence=None):
         """Completes `event` (a signalbus.v1.Event; whatever is unset: schema_version,
         event_id, source, publisher_id, occurred_at, ordering_key, instance.model; the
         sequence is always assigned), validates it, and hands it to the I/O thread. Returns
         the completed event. With max_unconfirmed events held, waits up to `timeout`
         seconds (default send_timeout) for confirms to make room, then raises PublisherFull.
-        Raises InvalidEvent for an event the broker would refuse."""
+        Raises InvalidEvent for an event the broker would refuse.
+
+        sequence: with a fixed publisher_id, the sequence to give it instead of the next
+        one (a relay's own numbering): at least the next one; the ones skipped must be
+        settled at the broker already (confirmed or rejected before)."""
         if timeout is None:
             timeout = self.send_timeout
         with self._cond:
@@ -155,25 +179,78 @@ class Publisher:
                         % (len(self._window), self.endpoint,
                            "" if self._link.open and self._link.connected else " (broker unreachable)", event.sender, event.signal)
                     )
-            # The publisher id and sequence are always this publisher's own.
-            sequence = self._link.next_sequence
-            event.publisher_id = self._window.publisher_id
-            envelope.complete(event, self.source, self._window.publisher_id, sequence, time.time_ns())
-            # Every event before this one is confirmed: see "Publish confirms" in
-            # docs/wire-protocol.md.
-            oldest = self._window.oldest_sequence()
-            event.unconfirmed_from = oldest if oldest is not None else sequence
-            data = event.SerializeToString()
-            if len(data) > MAX_EVENT_BYTES:
-                raise InvalidEvent(
-                    "event of %d bytes is over the broker's default limit of %d" % (len(data), MAX_EVENT_BYTES)
-                )
-            self._link.next_sequence += 1
+            if sequence is None:
+                sequence = self._link.next_sequence
+            elif self._link.generated_id or sequence < self._link.next_sequence:
+                raise SignalbusError("sequence %d: a chosen sequence needs a fixed publisher_id and must be at least %d"
+                                     % (sequence, self._link.next_sequence))
+            self._add(event, sequence)
+            self._link.next_sequence = sequence + 1
             self._published += 1
-            topic = envelope.topic_of(event).encode()
-            self._window.add(Pending(sequence, topic, data, event.event_id, event.unconfirmed_from), time.monotonic())
         self._link.wake()
         return event
+
+    def _add(self, event, sequence):
+        """Numbers, completes and holds `event`. Caller holds the lock."""
+        # The publisher id and sequence are always this publisher's own.
+        event.publisher_id = self._window.publisher_id
+        envelope.complete(event, self.source, self._window.publisher_id, sequence, time.time_ns())
+        event.sequence = sequence
+        # Every event before this one is confirmed: see "Publish confirms" in
+        # docs/wire-protocol.md.
+        event.unconfirmed_from = self._window.unconfirmed_from(sequence)
+        data = event.SerializeToString()
+        if len(data) > MAX_EVENT_BYTES:
+            raise InvalidEvent(
+                "event of %d bytes is over the broker's default limit of %d" % (len(data), MAX_EVENT_BYTES)
+            )
+        topic = envelope.topic_of(event).encode()
+        self._window.add(Pending(sequence, topic, data, event.event_id, event.unconfirmed_from), time.monotonic())
+
+    def take_settled(self):
+        """What the broker settled so far, for a publisher that keeps its events elsewhere
+        (the outbox relay): (through, rejections). Every event with a sequence up to
+        `through` is confirmed durable except those in `rejections`, a list of (sequence,
+        reason) taken here (so flush() no longer raises for them) that the caller must
+        record before it forgets the events."""
+        with self._cond:
+            oldest = self._window.oldest_sequence()
+            through = (oldest if oldest is not None else self._link.next_sequence) - 1
+            rejections = list(self._rejections)
+            del self._rejections[:]
+            return through, rejections
+
+    def set_floor(self, sequence):
+        """For a publisher that keeps its events elsewhere (the outbox relay): the oldest
+        sequence it may still re-send after a restart (0: none). Events and hellos then
+        tell the broker unconfirmed_from no higher than this, so that the broker still
+        remembers the ids it needs to recognise those re-sends as duplicates."""
+        with self._cond:
+            self._window.floor = sequence
+
+    def wait_settled(self, through, timeout, until=None):
+        """Waits up to `timeout` seconds for a confirm or rejection past `through`, the
+        publisher's failure, or `until()` (checked whenever interrupt() is called)."""
+        def moved():
+            oldest = self._window.oldest_sequence()
+            now_through = (oldest if oldest is not None else self._link.next_sequence) - 1
+            return (now_through > through or self._rejections or self._link.failure is not None or self._closed
+                    or (until is not None and until()))
+
+        with self._cond:
+            self._cond.wait_for(moved, timeout)
+
+    def interrupt(self):
+        """Wakes a wait_settled() so that it checks its `until`."""
+        with self._cond:
+            self._cond.notify_all()
+
+    @property
+    def failure(self):
+        """The error that ended the publisher (e.g. PublisherRefused: another connection
+        took its fixed id over), or None."""
+        with self._cond:
+            return self._link.failure
 
     def _check_open(self):
         if self._closed:

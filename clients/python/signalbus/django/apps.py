@@ -12,15 +12,26 @@ class SignalbusConfig(AppConfig):
     def ready(self):
         from django.test.signals import setting_changed
 
-        from signalbus.django import conf, handlers, publishing
+        import importlib
 
-        handlers.connect(conf.get())
+        from django.core.exceptions import ImproperlyConfigured
+
+        from signalbus.django import conf, handlers, publishing, relay_thread
+
+        config = conf.get()
+        for module in config.receivers:
+            try:
+                importlib.import_module(module)
+            except ImportError as error:
+                raise ImproperlyConfigured("SIGNALBUS['RECEIVERS']: cannot import %r: %s" % (module, error)) from None
+        handlers.connect(config)
 
         def on_setting_changed(setting, **kwargs):
             if setting != "SIGNALBUS":
                 return
             conf.reset()
             publishing.reset()
+            relay_thread.stop_all(0)
             handlers.disconnect()
             handlers.connect(conf.get())
 

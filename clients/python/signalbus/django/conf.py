@@ -5,7 +5,9 @@ instead of silently forwarding nothing.
     SIGNALBUS = {
         "BROKER": "tcp://127.0.0.1:5555",  # the broker's ingest; default $SIGNALBUS_INGEST
         "SOURCE": "accounts",              # this service's name; default $SIGNALBUS_SOURCE or "django"
-        "SENDERS": ["auth.User"],          # model labels whose model signals go out, or "*"
+        "SENDERS": ["auth.User"],          # model labels whose model signals go out, or "*" (the default:
+                                           # every model but EXCLUDE_SENDERS and secret-looking ones)
+        "EXCLUDE_SENDERS": [...],          # with "*": labels or "app.*" never sent (DEFAULT_EXCLUDED_SENDERS)
         "SIGNALS": [...],                  # which signals go out (default: DEFAULT_SIGNALS), or "*"
         "CUSTOM_SIGNALS": {"order_paid": "shop.signals.order_paid"},  # name -> Signal's dotted path
         "EXCLUDE_FIELDS": {"auth.User": ["password"]},  # never snapshotted (this is the default)
@@ -13,8 +15,17 @@ instead of silently forwarding nothing.
         "RESEND_INTERVAL": 2.0,            # seconds without a confirm before re-sending
         "CLOSE_TIMEOUT": 5.0,              # seconds the process waits at exit for confirms
         "ENABLED": True,                   # False: connect nothing
+        "OUTBOX": True,                    # events go into the outbox table in the save's transaction
+                                           # (default: True when DATABASES has a default database)
+        "OUTBOX_RELAY": "thread",          # "thread": each process relays; "command": only manage.py signalbus_relay
+        "OUTBOX_BATCH": 500,               # rows numbered and sent at once by the relay
+        "OUTBOX_POLL_INTERVAL": 0.2,       # seconds between looks at the table for other processes' rows
+        "OUTBOX_LEASE": 10.0,              # seconds a relay holds the right to publish without renewing it
+        "EAGER": False,                    # True: receivers of this process run on commit, no broker (tests)
+        "RECEIVERS": ["myapp.receivers"],  # modules imported at start-up (their @signalbus.receiver)
     }
 """
+import re
 import threading
 
 from django.conf import settings
@@ -30,8 +41,15 @@ AUTH_SIGNALS = ("user_logged_in", "user_logged_out", "user_login_failed")
 ALL_SIGNALS = MODEL_SIGNALS + AUTH_SIGNALS
 # pre_save and pre_delete double the traffic of their post_ twins: asked for, not default.
 DEFAULT_SIGNALS = ("post_save", "post_delete", "m2m_changed") + AUTH_SIGNALS
-_KEYS = {"BROKER", "SOURCE", "SENDERS", "SIGNALS", "CUSTOM_SIGNALS", "EXCLUDE_FIELDS", "MAX_UNCONFIRMED",
-         "RESEND_INTERVAL", "CLOSE_TIMEOUT", "ENABLED"}
+# With SENDERS "*": models that carry session keys, credentials or Django's bookkeeping.
+DEFAULT_EXCLUDED_SENDERS = ("sessions.*", "admin.LogEntry", "contenttypes.*", "auth.Permission", "migrations.*")
+# ...and any model whose name looks like it holds a secret (authtoken.Token, OTPDevice, ...).
+_SECRET_LOOKING = re.compile(r"secret|token|passw|credential|otp|apikey|api_key|session|nonce", re.IGNORECASE)
+_OWN_APP = "signalbus_django."  # the outbox's own rows never go out
+_KEYS = {"EXCLUDE_SENDERS", "BROKER", "SOURCE", "SENDERS", "SIGNALS", "CUSTOM_SIGNALS", "EXCLUDE_FIELDS", "MAX_UNCONFIRMED",
+         "RESEND_INTERVAL", "CLOSE_TIMEOUT", "ENABLED", "OUTBOX", "OUTBOX_RELAY", "OUTBOX_BATCH",
+         "OUTBOX_POLL_INTERVAL", "OUTBOX_LEASE", "EAGER", "RECEIVERS"}
+RELAY_MODES = ("thread", "command")
 
 
 def _fail(key, message):
@@ -67,6 +85,7 @@ class Config:
                     validate_sender(label)
                 except SignalbusError as error:
                     raise _fail("SENDERS", error) from None
+        self.exclude_senders = _labels("EXCLUDE_SENDERS", raw.get("EXCLUDE_SENDERS", DEFAULT_EXCLUDED_SENDERS), False)
         signals = _labels("SIGNALS", raw.get("SIGNALS", DEFAULT_SIGNALS), True)
         self.signals = ALL_SIGNALS if signals == "*" else signals
         for name in self.signals:
@@ -94,6 +113,15 @@ class Config:
         self.max_unconfirmed = self._number(raw, "MAX_UNCONFIRMED", 10_000, int, 1)
         self.resend_interval = self._number(raw, "RESEND_INTERVAL", 2.0, (int, float), 0.001)
         self.close_timeout = self._number(raw, "CLOSE_TIMEOUT", 5.0, (int, float), 0)
+        self.eager = bool(raw.get("EAGER", False))
+        self.outbox = bool(raw.get("OUTBOX", _has_database())) and not self.eager
+        self.outbox_relay = raw.get("OUTBOX_RELAY", "thread")
+        if self.outbox_relay not in RELAY_MODES:
+            raise _fail("OUTBOX_RELAY", "expected one of %s, got %r" % (", ".join(RELAY_MODES), self.outbox_relay))
+        self.outbox_batch = self._number(raw, "OUTBOX_BATCH", 500, int, 1)
+        self.outbox_poll_interval = self._number(raw, "OUTBOX_POLL_INTERVAL", 0.2, (int, float), 0.001)
+        self.outbox_lease = self._number(raw, "OUTBOX_LEASE", 10.0, (int, float), 0.1)
+        self.receivers = _labels("RECEIVERS", raw.get("RECEIVERS", ()), False)
 
     @staticmethod
     def _number(raw, key, default, kind, minimum):
@@ -106,7 +134,21 @@ class Config:
         return self.enabled and signal in self.signals
 
     def forwards_sender(self, label):
-        return self.senders == "*" or label in self.senders
+        """Whether model signals of `label` ("auth.User") go out: listed in SENDERS, or with
+        SENDERS "*", neither excluded nor named like a secret."""
+        if label.startswith(_OWN_APP):
+            return False
+        if self.senders != "*":
+            return label in self.senders
+        app, _, model = label.partition(".")
+        if label in self.exclude_senders or (app + ".*") in self.exclude_senders:
+            return False
+        return not _SECRET_LOOKING.search(model)
+
+
+def _has_database():
+    default = getattr(settings, "DATABASES", {}).get("default", {})
+    return bool(default.get("ENGINE")) and not default["ENGINE"].endswith(".dummy")
 
 
 _lock = threading.Lock()

@@ -1,4 +1,12 @@
-"""The process's Publisher for the Django app, and publishing after commit.
+"""Where the Django app's events go when their transaction commits, and the process's
+Publisher for the in-memory path.
+
+- OUTBOX (the default with a database): the event is written into the outbox table in the
+  save's own transaction (signalbus.django.outbox); a relay publishes it after commit
+  (signalbus.django.relay). A rolled-back save leaves no row; a committed one is
+  published even if this process dies right after the commit.
+- EAGER (tests): this process's receivers run on commit, no broker (signalbus.django.eager).
+- Otherwise, the in-memory path below.
 
 The publisher is made on first use, without waiting for the broker (a web process must
 start and save while the broker is down): events wait in memory, in order, and go out
@@ -12,11 +20,12 @@ import atexit
 import logging
 import os
 import threading
+import time
 
 from django.db import transaction
 
 from signalbus import envelope
-from signalbus.django import conf
+from signalbus.django import conf, eager, outbox, relay_thread
 from signalbus.errors import PublisherFull, SignalbusError
 from signalbus.publisher import Publisher
 
@@ -80,4 +89,24 @@ def publish_now(event):
 def publish_on_commit(event, using):
     """Publishes `event` when the transaction on `using` commits (at once outside one);
     nothing if it rolls back."""
-    transaction.on_commit(lambda: publish_now(event), using=using)
+    config = conf.get()
+    if config.eager:
+        transaction.on_commit(lambda: eager.run(event, config.source), using=using)
+    elif config.outbox:
+        if _write_outbox(event, using, config) and config.outbox_relay == "thread":
+            transaction.on_commit(lambda: relay_thread.wake(using), using=using)
+    else:
+        transaction.on_commit(lambda: publish_now(event), using=using)
+
+
+def _write_outbox(event, using, config):
+    """Completes `event` and writes it into the outbox of `using`, in the open transaction.
+    An event the broker would refuse is logged and dropped (the save goes on); a database
+    error is the save's own (e.g. the outbox table is missing: run manage.py migrate)."""
+    try:
+        envelope.complete(event, config.source, "", 0, time.time_ns())
+    except SignalbusError as error:
+        log.error("signalbus: DROPPED %s/%s: %s", event.sender, event.signal, error)
+        return False
+    outbox.write(event, envelope.topic_of(event), using)
+    return True

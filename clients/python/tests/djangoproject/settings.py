@@ -1,6 +1,7 @@
 """Settings of the test project. The SQLite database lives in $SIGNALBUS_TEST_DJANGO_DIR
 (a temporary directory made by conftest.py); tests point SIGNALBUS at their own broker
 with override_settings."""
+import json
 import os
 
 BASE_DIR = os.environ.get("SIGNALBUS_TEST_DJANGO_DIR") or os.path.dirname(os.path.abspath(__file__))
@@ -40,6 +41,7 @@ SIGNALBUS = {
     "SENDERS": ["auth.User", "accounts.Order"],
     "SIGNALS": "*",
     "CUSTOM_SIGNALS": {"order_paid": "djangoproject.accounts.signals.order_paid"},
+    "OUTBOX": False,  # the in-memory path; the outbox tests turn it on
 }
 
 LOGGING = {
@@ -47,3 +49,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "loggers": {"signalbus": {"level": "INFO"}},
 }
+
+# Child processes of the tests (python -m django ...) get their SIGNALBUS and database
+# from the environment: the outbox tests run Django processes on SQLite and PostgreSQL.
+if os.environ.get("SIGNALBUS_TEST_SIGNALBUS"):
+    SIGNALBUS.update(json.loads(os.environ["SIGNALBUS_TEST_SIGNALBUS"]))
+if os.environ.get("SIGNALBUS_TEST_DATABASE"):
+    DATABASES = {"default": json.loads(os.environ["SIGNALBUS_TEST_DATABASE"])}
