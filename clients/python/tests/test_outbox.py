@@ -162,3 +162,38 @@ def test_a_rolled_back_save_leaves_no_outbox_row_and_a_committed_one_reaches_its
         relay.run(until=lambda: OutboxEvent.objects.count() == 0 and relay.idle())
     wait_until(lambda: query(profiles_db, "SELECT user_id FROM profile"), 20, "the profile")
     assert query(profiles_db, "SELECT user_id FROM profile") == [(kept.pk,)]
+
+
+def test_backfill_gives_every_existing_user_one_profile_again_and_after_an_interruption(spawn, broker, tmp_path):
+    database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "site.sqlite3"),
+                "OPTIONS": {"timeout": 20}}
+    # Users made before any receiver existed: no events for them (SENDERS names another model).
+    site = Site(spawn, tmp_path, database, broker, SENDERS=["accounts.Order"], OUTBOX_RELAY="command")
+    site.run("create_users", "500", "old", "--exit")
+    assert site.status()["waiting"] == 0
+    profiles_db = str(tmp_path / "profiles.sqlite3")
+    start_profile_creator(spawn, broker, profiles_db)
+    audit_file = str(tmp_path / "audit.ndjson")
+    start_audit(spawn, broker, audit_file)
+    site.relay()
+
+    # Interrupted after a tenth, then resumed: one event per user, none twice.
+    killed = site.start("signalbus_backfill", "auth.User", "--batch", "5",
+                        ready=lambda line: line.startswith("backfill: ") and int(line.split()[1].split("/")[0]) >= 50)
+    killed.signal(signal.SIGKILL)
+    killed.wait(10)
+    assert not any("events written" in line for line in killed.lines), "the backfill finished before the kill"
+    resumed = site.run("signalbus_backfill", "auth.User", "--batch", "50")
+    assert "in all, for 500 rows" in resumed.lines[-1], resumed.lines
+    wait_until(lambda: profiles(profiles_db) == 500, 60, "500 profiles")
+    wait_until(lambda: len(audited(audit_file)) == 500, 30, "500 events audited")
+    assert max(audited(audit_file).values()) == 1
+    assert query(profiles_db, "SELECT count(DISTINCT user_id) FROM profile") == [(500,)]
+
+    # Again: nothing to do; with --restart, 500 more events and still one profile per user.
+    again = site.run("signalbus_backfill", "auth.User")
+    assert "already backfilled (500 events)" in again.lines[-1], again.lines
+    site.run("signalbus_backfill", "auth.User", "--restart")
+    wait_until(lambda: len(audited(audit_file)) == 1000, 60, "1000 events audited")
+    wait_until(lambda: site.status()["waiting"] == 0, 30, "the outbox to empty")
+    assert profiles(profiles_db) == 500

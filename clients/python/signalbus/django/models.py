@@ -35,3 +35,18 @@ class OutboxRelay(models.Model):
 
     def __str__(self):
         return "relay %s (%s)" % (self.name, self.holder or "free")
+
+
+class OutboxBackfill(models.Model):
+    """How far manage.py signalbus_backfill got, written in the transaction of each batch of
+    outbox rows it adds: an interrupted backfill resumes after the last pk committed."""
+    name = models.CharField(max_length=255, primary_key=True)  # "auth.User/post_save" [+ " where ..."]
+    last_pk = models.TextField(blank=True, default="")  # the last row's pk, as text ("" before the first)
+    count = models.BigIntegerField(default=0)  # events written so far
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "signalbus_outbox_backfill"
+
+    def __str__(self):
+        return "backfill %s (%d%s)" % (self.name, self.count, ", done" if self.done else "")

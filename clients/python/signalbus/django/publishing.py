@@ -93,13 +93,20 @@ def publish_on_commit(event, using):
     if config.eager:
         transaction.on_commit(lambda: eager.run(event, config.source), using=using)
     elif config.outbox:
-        if _write_outbox(event, using, config) and config.outbox_relay == "thread":
-            transaction.on_commit(lambda: relay_thread.wake(using), using=using)
+        if write_outbox(event, using, config):
+            wake_relay_on_commit(using, config)
     else:
         transaction.on_commit(lambda: publish_now(event), using=using)
 
 
-def _write_outbox(event, using, config):
+def wake_relay_on_commit(using, config):
+    """Wakes this process's relay thread (OUTBOX_RELAY "thread") once the transaction on
+    `using` commits."""
+    if config.outbox_relay == "thread":
+        transaction.on_commit(lambda: relay_thread.wake(using), using=using)
+
+
+def write_outbox(event, using, config):
     """Completes `event` and writes it into the outbox of `using`, in the open transaction.
     An event the broker would refuse is logged and dropped (the save goes on); a database
     error is the save's own (e.g. the outbox table is missing: run manage.py migrate)."""
