@@ -38,6 +38,9 @@ def run(model, config, *, signal="post_save", created=True, where=None, using="d
     while not state.done:
         page = rows if not state.last_pk else rows.filter(pk__gt=pk_field.to_python(state.last_pk))
         with transaction.atomic(using=using):
+            # A write first: on SQLite a transaction that reads and then writes fails at
+            # once ("database is locked") when a relay writes meanwhile.
+            OutboxBackfill.objects.using(using).filter(name=name).update(done=False)
             chunk = list(page[:batch])
             for instance in chunk:
                 event = envelope.model_save(signal, label_of(model), None, created=created, using=using)
