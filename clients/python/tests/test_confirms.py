@@ -136,3 +136,19 @@ def test_renumbering_moves_every_pending_event_to_the_new_id_from_one():
     assert [(e.publisher_id, e.sequence, e.unconfirmed_from) for e in events] == [("Q", 1, 1), ("Q", 2, 1), ("Q", 3, 1)]
     assert window.apply(batch(("P", 9, [])), now=3.0) == (0, [], 0)  # a confirm for the old id
     assert window.apply(batch(("Q", 2, [])), now=3.0) == (2, [], 0)
+
+
+def test_a_floor_keeps_unconfirmed_from_at_what_the_caller_may_still_resend():
+    window = window_with(5)
+    assert window.unconfirmed_from(6) == 1
+    window.apply(batch(("P", 3, [])), now=2.0)
+    assert window.unconfirmed_from(6) == 4  # memory alone: everything below 4 is confirmed
+    window.floor = 2  # ...but the caller's store still holds 2 and 3 (an outbox relay)
+    assert window.unconfirmed_from(6) == 2
+    window.resend(now=3.0)
+    first = event_pb2.Event.FromString(window.take_unsent(1)[0].data)
+    assert first.sequence == 4 and first.unconfirmed_from == 2  # a re-send says so too
+    window.apply(batch(("P", 5, [])), now=4.0)
+    assert window.unconfirmed_from(6) == 2
+    window.floor = 6
+    assert window.unconfirmed_from(6) == 6
