@@ -1,11 +1,15 @@
 """Consumer: runs a Registry's receiver functions as one member of a consumer group until
 stop() (or a signal the caller turns into stop()), then drains: takes nothing new, settles
-what is in hand, leaves the group. The loop of receivers/receiver.cc, in Python."""
+what is in hand, leaves the group. The loop of receivers/receiver.cc, in Python.
+ConsumerTeam: several consumers (one group per receiver) in one process, a thread each,
+joined patiently: a broker that is not there yet is waited for, with backoff."""
 import collections
 import logging
 import threading
+import time
 
 from signalbus.group_member import GroupMember, Received
+from signalbus.group_rules import JoinTimedOut
 from signalbus.ratelimit import RateLimiter
 
 log = logging.getLogger("signalbus.receiver")
@@ -78,3 +82,67 @@ class Consumer:
         self.stats["handled"] += result.succeeded
         self.stats["failures"] += result.failed
         self.member.settle(delivery, result.ok, result.error)
+
+
+class ConsumerTeam:
+    """Consumers run together: connect() joins each (waiting for a broker that is not
+    there yet), run() runs each on its own thread until stop(), then drains them all."""
+
+    FIRST_RETRY = 0.5  # seconds before the first new attempt; doubling up to MAX_RETRY
+    MAX_RETRY = 5.0
+
+    def __init__(self, consumers, connect_timeout=0.0):
+        """connect_timeout: give up joining after this many seconds (0: never)."""
+        self.consumers = list(consumers)
+        self.connect_timeout = connect_timeout
+        self._stop = threading.Event()
+
+    @property
+    def stopped(self):
+        return self._stop.is_set()
+
+    def stop(self):
+        """Thread-safe; safe from a signal handler."""
+        self._stop.set()
+        for consumer in self.consumers:
+            consumer.stop()
+
+    def connect(self):
+        """Joins every group. A broker that does not answer is tried again, with backoff
+        and a log line per attempt, until connect_timeout; a refusal or a bad option
+        fails at once (GroupError)."""
+        deadline = time.monotonic() + self.connect_timeout if self.connect_timeout > 0 else None
+        for consumer in self.consumers:
+            delay = self.FIRST_RETRY
+            while True:
+                try:
+                    consumer.connect()
+                    break
+                except JoinTimedOut as error:
+                    if self._stop.is_set() or (deadline is not None and time.monotonic() + delay >= deadline):
+                        raise
+                    log.warning("%s; retrying in %.1f s", error, delay)
+                    if self._stop.wait(delay):
+                        raise
+                    delay = min(delay * 2, self.MAX_RETRY)
+
+    def run(self):
+        """Runs every consumer until stop(); returns the first failure (or None)."""
+        failures = []
+
+        def run_one(consumer):
+            try:
+                consumer.run()
+            except Exception as error:  # the transport failed: end the others too
+                log.debug("group %s failed", consumer.member.group, exc_info=True)
+                failures.append(error)
+                self.stop()
+
+        threads = [threading.Thread(target=run_one, args=(c,), name="signalbus-group-" + c.member.group)
+                   for c in self.consumers]
+        for thread in threads:
+            thread.start()
+        while any(thread.is_alive() for thread in threads):
+            for thread in threads:
+                thread.join(0.2)  # the main thread stays free for signal handlers
+        return failures[0] if failures else None

@@ -26,7 +26,7 @@ from signalbus.endpoints import printable, validate_endpoint
 from signalbus.envelope import topic_of, validate
 from signalbus.errors import InvalidEvent, SignalbusError
 from signalbus.group_rules import (  # noqa: F401  (GroupError and validate_group_name are part of this API)
-    MAX_NACK_ERROR_BYTES, MISSED_HEARTBEATS, GroupError, validate_group_name, validate_heartbeat)
+    MAX_NACK_ERROR_BYTES, MISSED_HEARTBEATS, GroupError, JoinRefused, JoinTimedOut, validate_group_name, validate_heartbeat)
 from signalbus.proto import MAX_EVENT_BYTES, event_pb2, groups_pb2
 from signalbus.ratelimit import RateLimiter
 
@@ -204,8 +204,8 @@ class GroupMember:
             refusal = self._last_refusal
             self.close()
             if refusal:
-                raise GroupError("the broker at %s refused to join group %s: %s" % (self.endpoint, self.group, refusal))
-            raise GroupError("no broker answered at %s within %d ms" % (self.endpoint, _ms(self.options.join_timeout)))
+                raise JoinRefused("the broker at %s refused to join group %s: %s" % (self.endpoint, self.group, refusal))
+            raise JoinTimedOut("no broker answered at %s within %d ms" % (self.endpoint, _ms(self.options.join_timeout)))
 
     # ---- the protocol ------------------------------------------------------------------
 

@@ -20,6 +20,14 @@ class GroupError(SignalbusError):
     """The member could not join: a bad option, a refusal by the broker, or no broker."""
 
 
+class JoinRefused(GroupError):
+    """A broker answered and refused the join (a bad name, a limit): trying again will not help."""
+
+
+class JoinTimedOut(GroupError):
+    """No broker answered the join in time (it is not there yet, or unreachable)."""
+
+
 def validate_group_name(group):
     if not group:
         raise GroupError("consumer group name is empty")

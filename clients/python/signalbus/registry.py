@@ -1,16 +1,23 @@
 """Receivers: ``@signalbus.receiver("post_save", sender="auth.User")`` registers a
 function, and the registry dispatches each delivered event to every function whose
 patterns match its topic exactly (segment by segment), as receivers/dispatcher.cc does.
-No sockets here: the worker (signalbus.worker) feeds it from a consumer group.
+No sockets here: the worker (signalbus.worker) feeds it from consumer groups.
+
+Each receiver function is its own consumer group, named like Django's dispatch_uid: the
+`uid` given to the decorator, or else "<module>.<qualname>" of the function
+(group_name()). So one receiver's failure retries and dead-letters that receiver alone;
+the others run once per event. Renaming a receiver without a uid renames its group (a
+new group, starting at the worker's --start): give a uid to keep its place.
 
 A receiver function takes one argument, the signalbus.v1.Event. It reports failure by
-raising; the failure is logged, the other functions still run (Django's send_robust), and
-the event is nacked with the first exception's text so the broker retries it, then
-dead-letters it. Group delivery is at-least-once: make receivers idempotent (key effects
-by event.event_id)."""
+raising; the failure is logged and the event is nacked with the exception's text, so
+the broker retries it, then dead-letters it. Delivery is at-least-once: a receiver runs
+again after a crash before its ack, so make it idempotent (key effects by
+event.event_id)."""
 import logging
 
-from signalbus.errors import InvalidEvent
+from signalbus.errors import InvalidEvent, SignalbusError
+from signalbus.group_rules import validate_group_name
 from signalbus.ratelimit import RateLimiter
 from signalbus.topics import TopicPattern, validate_sender, validate_signal
 
@@ -89,31 +96,47 @@ class DispatchResult:
         return self.failed == 0
 
 
+def group_name(function, uid=None):
+    """The consumer group of a receiver: `uid`, or "<module>.<qualname>". Raises
+    InvalidEvent when that breaks the group-name grammar (a nested function's qualname
+    holds "<locals>"), asking for a uid."""
+    name = uid or "%s.%s" % (getattr(function, "__module__", "") or "", getattr(function, "__qualname__", ""))
+    try:
+        validate_group_name(name)
+    except SignalbusError as error:
+        raise InvalidEvent("receiver %s: %s; give it a group name: @signalbus.receiver(..., uid=\"welcome-mail\")"
+                           % (getattr(function, "__qualname__", function), error)) from None
+    return name
+
+
 class Registry:
     """Registered receiver functions, in registration order. Register from one thread
     before the worker starts; dispatch from one thread."""
 
     def __init__(self):
-        self._entries = []  # (patterns, function)
+        self._entries = []  # (patterns, function, uid)
         self._log_limiter = RateLimiter()
 
     def __len__(self):
         return len(self._entries)
 
-    def add(self, patterns, function):
+    def add(self, patterns, function, uid=None):
         """Registers `function` for every topic matching any of `patterns` (strings or
-        TopicPatterns); it runs at most once per event."""
+        TopicPatterns); it runs at most once per event. uid: its group's name."""
         if not callable(function):
             raise InvalidEvent("receiver %r is not callable" % (function,))
         parsed = [p if isinstance(p, TopicPattern) else TopicPattern.parse(p) for p in patterns]
         if not parsed:
             raise InvalidEvent("receiver %r has no topics" % (function,))
-        self._entries.append((parsed, function))
+        if uid is not None:
+            group_name(function, uid)  # a bad uid fails where it is written
+        self._entries.append((parsed, function, uid))
 
-    def receiver(self, signal, sender=None, *, topics=None):
+    def receiver(self, signal, sender=None, *, topics=None, uid=None):
         """Decorator: ``@registry.receiver("post_save", sender="auth.User")``. signal: a
         name, "*", a Django signal object, or a list of them; sender: a model label, a
-        model class, or None/"*" for any. topics: patterns instead ("*/post_save")."""
+        model class, or None/"*" for any. topics: patterns instead ("*/post_save").
+        uid: the name of its consumer group (default "<module>.<qualname>")."""
         signals = signal if isinstance(signal, (list, tuple, set)) else [signal]
         patterns = list(topics or [])
         if signal is not None:
@@ -121,15 +144,31 @@ class Registry:
             patterns += [TopicPattern.parse("%s/%s" % (label, signal_name(s))) for s in signals]
 
         def register(function):
-            self.add(patterns, function)
+            self.add(patterns, function, uid)
             return function
 
         return register
 
+    def groups(self):
+        """[(group name, Registry of that one receiver)], in registration order. Raises
+        InvalidEvent for a name that breaks the grammar, or one shared by two receivers."""
+        seen = {}
+        out = []
+        for patterns, function, uid in self._entries:
+            name = group_name(function, uid)
+            if name in seen:
+                raise InvalidEvent("receivers %s and %s would share consumer group %s; give one a uid="
+                                   % (seen[name], getattr(function, "__qualname__", function), name))
+            seen[name] = getattr(function, "__qualname__", function)
+            one = Registry()
+            one._entries.append((patterns, function, uid))
+            out.append((name, one))
+        return out
+
     def patterns(self):
         """Every registered pattern once, in registration order: the group's subscriptions."""
         seen = []
-        for patterns, _ in self._entries:
+        for patterns, _, _ in self._entries:
             for pattern in patterns:
                 if pattern not in seen:
                     seen.append(pattern)
@@ -138,7 +177,7 @@ class Registry:
     def dispatch(self, topic, event):
         """Calls each function whose patterns match `topic`, in registration order."""
         result = DispatchResult()
-        for patterns, function in self._entries:
+        for patterns, function, _ in self._entries:
             if not any(p.matches(topic) for p in patterns):
                 continue
             result.matched += 1
@@ -163,10 +202,11 @@ class Registry:
 default_registry = Registry()
 
 
-def receiver(signal, sender=None, *, topics=None, registry=None):
+def receiver(signal, sender=None, *, topics=None, uid=None, registry=None):
     """Registers the decorated function in the default registry (or `registry`):
 
-        @signalbus.receiver("post_save", sender="auth.User")
+        @signalbus.receiver("post_save", sender="auth.User", uid="welcome-mail")
         def welcome(event): ...
-    """
-    return (registry or default_registry).receiver(signal, sender, topics=topics)
+
+    uid names its consumer group (default "<module>.<qualname>": "welcome.receivers.welcome")."""
+    return (registry or default_registry).receiver(signal, sender, topics=topics, uid=uid)

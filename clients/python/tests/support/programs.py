@@ -100,8 +100,9 @@ def listened_events(process, count, timeout=20.0):
     return [json.loads(line) for line in process.wait_for_lines(count, timeout)]
 
 
-def start_worker(spawn, broker, group, modules, *extra, env=None):
-    process = spawn([PYTHON, "-m", "signalbus.worker", "--groups", broker.groups, "--group", group,
+def start_worker(spawn, broker, prefix, modules, *extra, env=None):
+    """python -m signalbus.worker; each receiver's group is named "<prefix>.<module>.<function>"."""
+    process = spawn([PYTHON, "-m", "signalbus.worker", "--groups", broker.groups, "--prefix", prefix,
                      "--heartbeat", "200ms"] + list(extra) + list(modules), env=env or child_env(), name="worker")
     process.wait_for_line("signalbus-worker ready")
     return process
