@@ -2,9 +2,11 @@
 // real broker: users created by signalbus-publish become exactly one profile row each,
 // read back with libpq, even when the creator is SIGKILLed mid-run and restarted and
 // events are delivered again; a database that goes away makes events fail and be
-// retried (never acked), and the creator survives it and catches up when it is back.
+// retried (never acked), and the creator survives it and catches up when it is back; a
+// malformed URI or an unreachable server at start is one line on stderr and an exit code.
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -130,6 +132,27 @@ TEST_F(ProfileCreatorOnPostgres, DatabaseDownEventsAreRetriedNeverAckedAndAllArr
   EXPECT_EQ(Count("SELECT count(*) FROM processed_event"), kUsers);
   EXPECT_TRUE(creator->Running());
   EXPECT_EQ(creator->Stop(), 0) << creator->Stderr();
+}
+
+int Lines(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
+
+TEST(ProfileCreatorPostgresFlags, MalformedUriIsOneLineAndExitTwo) {
+  RunResult r = RunToCompletion("signalbus-profile-creator", {"--db", "postgresql://db.internal/profiles?nosuch=1"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(Lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("--db: not a PostgreSQL connection string"), std::string::npos) << r.err;
+}
+
+TEST(ProfileCreatorPostgresFlags, UnreachableServerIsOneLineAndExitOne) {
+  const std::string dir = MakeTempDir("sb-pg-none");
+  RunResult r = RunToCompletion("signalbus-profile-creator",
+                                {"--db", "postgresql:///profiles?host=" + dir + "&port=5432&password=hunter2"});
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(Lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("cannot connect"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("db=profiles"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("hunter2"), std::string::npos) << r.err;
 }
 
 }  // namespace
