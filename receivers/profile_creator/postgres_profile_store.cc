@@ -84,10 +84,15 @@ Result<std::unique_ptr<PostgresProfileStore>> PostgresProfileStore::Open(const s
 Status PostgresProfileStore::Connect() {
   if (conn_ != nullptr && PQstatus(conn_.get()) == CONNECTION_OK) return Status::Ok();
   conn_.reset();
-  // Defaults first: what the conninfo (expanded from dbname) says overrides them.
+  // Defaults first: what the conninfo (expanded from dbname) says overrides them. A
+  // server that stops answering over TCP, or a row lock held for ever, fails the event
+  // (retried later) rather than stalling the receiver: tcp_user_timeout and
+  // statement_timeout bound them.
   const std::string timeout = std::to_string(options_.connect_timeout.count());
-  const char* keywords[] = {"connect_timeout", "fallback_application_name", "dbname", nullptr};
-  const char* values[] = {timeout.c_str(), "signalbus-profile-creator", conninfo_.c_str(), nullptr};
+  const char* keywords[] = {"connect_timeout", "tcp_user_timeout", "options", "fallback_application_name", "dbname",
+                            nullptr};
+  const char* values[] = {timeout.c_str(),          "30000", "-c statement_timeout=30000", "signalbus-profile-creator",
+                          conninfo_.c_str(), nullptr};
   PgConn conn(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
   if (conn == nullptr) return Unavailable(describe_ + ": out of memory connecting");
   if (PQstatus(conn.get()) != CONNECTION_OK) {

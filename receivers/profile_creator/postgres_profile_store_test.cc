@@ -84,6 +84,16 @@ TEST(PostgresProfileStoreTest, StoresOpeningAtOnceShareOneSchemaAndOneProfilePer
   EXPECT_EQ(testing::PgQueryCount(server.uri(), "SELECT count(*) FROM processed_event"), kStores * kUsers);
 }
 
+TEST(PostgresProfileStoreTest, KeyValueConninfoOpensTheSameDatabaseAsTheUri) {
+  testing::PostgresServer server;
+  ASSERT_TRUE(server.ready()) << server.error();
+  ASSERT_TRUE(IsPostgresTarget(server.Conninfo()));
+  auto store = OpenProfileStore(server.Conninfo());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  ASSERT_EQ(*(*store)->CreateForUser(NewEventId(), 5), Outcome::kApplied);
+  EXPECT_EQ(testing::PgQueryCount(server.uri(), "SELECT count(*) FROM profile WHERE user_id = 5"), 1);
+}
+
 TEST(PostgresProfileStoreTest, DescribeNamesTheDatabaseButNotThePassword) {
   testing::PostgresServer server;
   ASSERT_TRUE(server.ready()) << server.error();

@@ -95,6 +95,10 @@ std::string PostgresServer::UriFor(const std::string& database) const {
   return "postgresql:///" + database + "?host=" + dir_ + "&port=" + std::to_string(port_) + "&user=" + kSuperuser;
 }
 
+std::string PostgresServer::Conninfo() const {
+  return "dbname=" + database_ + " host=" + dir_ + " port=" + std::to_string(port_) + " user=" + kSuperuser;
+}
+
 bool PostgresServer::Fail(const std::string& why) {
   ready_ = false;
   error_ = why;

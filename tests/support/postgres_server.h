@@ -33,6 +33,8 @@ class PostgresServer {
   // postgresql:///<db>?host=<dir>&port=<n>&user=<superuser>: the test's database.
   std::string uri() const { return UriFor(database_); }
   std::string UriFor(const std::string& database) const;
+  // The same as key=value conninfo: "dbname=<db> host=<dir> port=<n> user=<superuser>".
+  std::string Conninfo() const;
   const std::string& database() const { return database_; }
   pid_t pid() const { return server_ != nullptr ? server_->pid() : -1; }
 
