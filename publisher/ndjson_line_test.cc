@@ -2,10 +2,10 @@
 // list` print comes back as the same event, with the first publisher's numbering cleared.
 #include "ndjson_line.h"
 
-#include <string>
-
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "sample_events.h"
 #include "signalbus/core/event_json.h"
@@ -44,9 +44,10 @@ TEST(NdjsonLineTest, ListenOrAuditLineKeepsItsEventAndDropsItsPublisherNumbering
 
 TEST(NdjsonLineTest, DeadLetterLineYieldsItsEvent) {
   v1::Event printed = Delivered();
-  std::string line = "{\"offset\":12,\"attempts\":5,\"error\":\"handler failed: \\\"event\\\":x,\\\"event\\\":{}\","
-                     "\"topic\":\"auth.User/post_save\",\"dead_lettered_at\":\"2026-12-03T13:26:18Z\",\"event\":" +
-                     *EventToJson(printed) + "}";
+  std::string line =
+      "{\"offset\":12,\"attempts\":5,\"error\":\"handler failed: \\\"event\\\":x,\\\"event\\\":{}\","
+      "\"topic\":\"auth.User/post_save\",\"dead_lettered_at\":\"2026-12-03T13:26:18Z\",\"event\":" +
+      *EventToJson(printed) + "}";
   auto got = EventFromNdjsonLine(line);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   ExpectSameEventWithoutNumbering(*got, printed);

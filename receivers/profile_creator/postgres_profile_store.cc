@@ -42,7 +42,8 @@ std::string DescribeConninfo(const std::string& conninfo) {
   std::string out = "postgresql";
   for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
     std::string_view key = o->keyword;
-    if (o->val == nullptr || (key != "dbname" && key != "host" && key != "hostaddr" && key != "port" && key != "user")) {
+    if (o->val == nullptr ||
+        (key != "dbname" && key != "host" && key != "hostaddr" && key != "port" && key != "user")) {
       continue;
     }
     out += " " + std::string(key == "dbname" ? std::string_view("db") : key) + "=" + o->val;
@@ -89,9 +90,9 @@ Status PostgresProfileStore::Connect() {
   // (retried later) rather than stalling the receiver: tcp_user_timeout and
   // statement_timeout bound them.
   const std::string timeout = std::to_string(options_.connect_timeout.count());
-  const char* keywords[] = {"connect_timeout", "tcp_user_timeout", "options", "fallback_application_name", "dbname",
-                            nullptr};
-  const char* values[] = {timeout.c_str(),          "30000", "-c statement_timeout=30000", "signalbus-profile-creator",
+  const char* keywords[] = {"connect_timeout",           "tcp_user_timeout", "options",
+                            "fallback_application_name", "dbname",           nullptr};
+  const char* values[] = {timeout.c_str(),   "30000", "-c statement_timeout=30000", "signalbus-profile-creator",
                           conninfo_.c_str(), nullptr};
   PgConn conn(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
   if (conn == nullptr) return Unavailable(describe_ + ": out of memory connecting");
@@ -99,7 +100,8 @@ Status PostgresProfileStore::Connect() {
     return Unavailable(describe_ + ": cannot connect: " + OneLine(PQerrorMessage(conn.get())));
   }
   // NOTICEs ("relation already exists, skipping") are not for a receiver's stderr.
-  PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn.get(), [](void*, const char*) {}, nullptr);
   conn_ = std::move(conn);
   return Status::Ok();
 }

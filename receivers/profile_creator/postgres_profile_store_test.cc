@@ -3,11 +3,11 @@
 // it is back; stores opening at once; log descriptions without passwords.
 #include "profile_creator/postgres_profile_store.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "postgres_query.h"
 #include "postgres_server.h"

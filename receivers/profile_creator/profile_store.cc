@@ -12,9 +12,12 @@ namespace signalbus::profile_creator {
 
 const char* OutcomeName(Outcome outcome) {
   switch (outcome) {
-    case Outcome::kApplied: return "applied";
-    case Outcome::kNoChange: return "no_change";
-    case Outcome::kDuplicate: return "duplicate";
+    case Outcome::kApplied:
+      return "applied";
+    case Outcome::kNoChange:
+      return "no_change";
+    case Outcome::kDuplicate:
+      return "duplicate";
   }
   return "unknown";
 }

@@ -2,11 +2,11 @@
 // and the contract every store keeps, run against each.
 #include "profile_creator/profile_store.h"
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <memory>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "postgres_query.h"
 #include "postgres_server.h"
@@ -67,8 +67,9 @@ class ProfileStoreContractTest : public ::testing::TestWithParam<std::string> {
       target_ = Postgres().uri();
       auto store = OpenProfileStore(target_);
       ASSERT_TRUE(store.ok()) << store.status().ToString();
-      ASSERT_EQ(testing::PgQueryCount(target_, "WITH t AS (DELETE FROM profile RETURNING 1),"
-                                               " u AS (DELETE FROM processed_event RETURNING 1) SELECT 0"),
+      ASSERT_EQ(testing::PgQueryCount(target_,
+                                      "WITH t AS (DELETE FROM profile RETURNING 1),"
+                                      " u AS (DELETE FROM processed_event RETURNING 1) SELECT 0"),
                 0);
       store_ = std::move(store).value();
     } else {

@@ -4,6 +4,7 @@
 // events are delivered again; a database that goes away makes events fail and be
 // retried (never acked), and the creator survives it and catches up when it is back; a
 // malformed URI or an unreachable server at start is one line on stderr and an exit code.
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -13,8 +14,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "broker_process.h"
 #include "ndjson_events.h"
@@ -51,8 +50,8 @@ class ProfileCreatorOnPostgres : public ::testing::Test {
   long long Count(const std::string& sql) { return PgQueryCount(postgres_.uri(), sql); }
 
   void Publish(const std::string& file) {
-    RunResult r = RunToCompletion("signalbus-publish", {"--broker", broker_.ingest(), "--ndjson", file, "--timeout",
-                                                        "20s"}, 60s);
+    RunResult r =
+        RunToCompletion("signalbus-publish", {"--broker", broker_.ingest(), "--ndjson", file, "--timeout", "20s"}, 60s);
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
 
@@ -88,7 +87,10 @@ TEST_F(ProfileCreatorOnPostgres, KilledMidRunAndRestartedWithRedeliveriesLeavesE
   const std::string label = "{group=\"profile-creator\"}";
   ASSERT_TRUE(broker_.WaitForMetric("signalbus_ingest_accepted_total", kUsers + kResent, 30s));
   ASSERT_TRUE(Eventually(
-      [&] { return broker_.Metric("signalbus_group_lag" + label) == 0 && broker_.Metric("signalbus_group_pending" + label) == 0; },
+      [&] {
+        return broker_.Metric("signalbus_group_lag" + label) == 0 &&
+               broker_.Metric("signalbus_group_pending" + label) == 0;
+      },
       60s))
       << creator->Stderr();
   EXPECT_EQ(creator->Stop(), 0) << creator->Stderr();

@@ -3,6 +3,9 @@
 // `signalbus-publish --ndjson` must still have them confirmed (it once waited 10 s and
 // exited 1), each event keeping its event id and content, numbered 1..N under the
 // publishing process's own publisher id.
+#include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -11,9 +14,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/util/message_differencer.h>
-#include <gtest/gtest.h>
 
 #include "broker_process.h"
 #include "ndjson_events.h"
@@ -63,8 +63,8 @@ class RepublishTest : public ::testing::Test {
 
   // Publishes a file with signalbus-publish; its exit status and output.
   RunResult Publish(const std::string& file) {
-    return RunToCompletion("signalbus-publish",
-                           {"--broker", broker_.ingest(), "--ndjson", file, "--timeout", "5s"}, 30s);
+    return RunToCompletion("signalbus-publish", {"--broker", broker_.ingest(), "--ndjson", file, "--timeout", "5s"},
+                           30s);
   }
 
   // A group member printing every event from the start of the log, `count` of them.
@@ -87,7 +87,8 @@ class RepublishTest : public ::testing::Test {
       EXPECT_EQ(original_publishers.count(again[i].publisher_id()), 0u) << "published under the first publisher's id";
       EXPECT_EQ(again[i].sequence(), i + 1);
       EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(Content(again[i]), Content(original[i])))
-          << again[i].DebugString() << "\nvs\n" << original[i].DebugString();
+          << again[i].DebugString() << "\nvs\n"
+          << original[i].DebugString();
     }
   }
 
@@ -150,7 +151,8 @@ TEST_F(RepublishTest, DeadLettersListedByAdminArePublishedAgainWithTheirEventIds
   ASSERT_TRUE(creator.WaitForStdoutLine("ready", 20s)) << creator.Stderr();
   ASSERT_TRUE(broker_.WaitForMetric("signalbus_group_dead_lettered_total", 1, 30s)) << creator.Stderr();
 
-  RunResult listed = RunToCompletion("signalbus-admin", {"--broker", broker_.groups(), "dlq", "list", "profile-creator"});
+  RunResult listed =
+      RunToCompletion("signalbus-admin", {"--broker", broker_.groups(), "dlq", "list", "profile-creator"});
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   ASSERT_NE(listed.out.find("\"offset\":"), std::string::npos) << listed.out;
   const std::string dead_letters = dir_ + "/dlq.ndjson";

@@ -1,6 +1,7 @@
 // initdb, the postgres binary as a child process, readiness by PQping, stop by pid.
 #include "postgres_server.h"
 
+#include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <pwd.h>
 #include <signal.h>
@@ -11,8 +12,6 @@
 #include <filesystem>
 #include <thread>
 #include <utility>
-
-#include <gtest/gtest.h>
 
 namespace signalbus::testing {
 namespace {
@@ -29,7 +28,8 @@ std::string LastLine(const std::string& text) {
   std::size_t end = text.find_last_not_of("\n ");
   if (end == std::string::npos) return "(no output)";
   std::size_t start = text.rfind('\n', end);
-  return text.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+  return text.substr(start == std::string::npos ? 0 : start + 1,
+                     end - (start == std::string::npos ? 0 : start + 1) + 1);
 }
 
 }  // namespace
@@ -109,8 +109,7 @@ bool PostgresServer::Fail(const std::string& why) {
 std::vector<std::string> PostgresServer::Command(const std::string& tool, std::vector<std::string> args) const {
   std::vector<std::string> command;
   if (as_postgres_) {
-    command = {kSetpriv, std::string("--reuid=") + kServerUser, std::string("--regid=") + kServerUser,
-               "--init-groups"};
+    command = {kSetpriv, std::string("--reuid=") + kServerUser, std::string("--regid=") + kServerUser, "--init-groups"};
   }
   command.push_back(std::string(kBinDir) + "/" + tool);
   for (std::string& a : args) command.push_back(std::move(a));
@@ -130,9 +129,9 @@ bool PostgresServer::RunTool(const std::string& tool, std::vector<std::string> a
 
 bool PostgresServer::Start() {
   if (server_ != nullptr && server_->Running()) return ready_;
-  std::vector<std::string> command = Command(
-      "postgres", {"-D", data_dir_, "-k", dir_, "-p", std::to_string(port_), "-c", "listen_addresses=", "-c",
-                   "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"});
+  std::vector<std::string> command =
+      Command("postgres", {"-D", data_dir_, "-k", dir_, "-p", std::to_string(port_), "-c", "listen_addresses=", "-c",
+                           "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"});
   std::string program = command.front();
   command.erase(command.begin());
   server_ = std::make_unique<Process>(program, std::move(command));

@@ -51,10 +51,10 @@ class PostgresServer {
   bool RunTool(const std::string& tool, std::vector<std::string> args, const std::string& what);
   std::vector<std::string> Command(const std::string& tool, std::vector<std::string> args) const;
 
-  std::string dir_;       // socket directory, holds data/ too
+  std::string dir_;  // socket directory, holds data/ too
   std::string data_dir_;
   std::string database_ = "signalbus_test";
-  int port_ = 5432;       // only names the socket file: .s.PGSQL.<port>
+  int port_ = 5432;  // only names the socket file: .s.PGSQL.<port>
   bool as_postgres_ = false;
   bool ready_ = false;
   std::string error_;
