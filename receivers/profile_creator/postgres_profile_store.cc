@@ -4,6 +4,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace signalbus::profile_creator {
 namespace {
@@ -32,6 +33,11 @@ constexpr const char* kDelete =
     "WITH e AS (INSERT INTO processed_event(event_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1),"
     " p AS (DELETE FROM profile WHERE user_id = $2::bigint AND EXISTS (SELECT 1 FROM e) RETURNING 1)"
     " SELECT (SELECT count(*) FROM e), (SELECT count(*) FROM p)";
+
+constexpr const char* kTcpUserTimeoutMs = "30000";
+constexpr const char* kStatementTimeoutOption = "-c statement_timeout=30000";
+
+void IgnoreNotice(void*, const char*) {}
 
 // "postgresql db=profiles host=/run/postgresql port=5432": what a log line may show.
 std::string DescribeConninfo(const std::string& conninfo) {
@@ -90,18 +96,26 @@ Status PostgresProfileStore::Connect() {
   // (retried later) rather than stalling the receiver: tcp_user_timeout and
   // statement_timeout bound them.
   const std::string timeout = std::to_string(options_.connect_timeout.count());
-  const char* keywords[] = {"connect_timeout",           "tcp_user_timeout", "options",
-                            "fallback_application_name", "dbname",           nullptr};
-  const char* values[] = {timeout.c_str(),   "30000", "-c statement_timeout=30000", "signalbus-profile-creator",
-                          conninfo_.c_str(), nullptr};
-  PgConn conn(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
+  const std::pair<const char*, const char*> params[] = {
+      {"connect_timeout", timeout.c_str()}, {"tcp_user_timeout", kTcpUserTimeoutMs},
+      {"options", kStatementTimeoutOption}, {"fallback_application_name", "signalbus-profile-creator"},
+      {"dbname", conninfo_.c_str()},
+  };
+  std::vector<const char*> keywords;
+  std::vector<const char*> values;
+  for (const auto& [keyword, value] : params) {
+    keywords.push_back(keyword);
+    values.push_back(value);
+  }
+  keywords.push_back(nullptr);
+  values.push_back(nullptr);
+  PgConn conn(PQconnectdbParams(keywords.data(), values.data(), /*expand_dbname=*/1));
   if (conn == nullptr) return Unavailable(describe_ + ": out of memory connecting");
   if (PQstatus(conn.get()) != CONNECTION_OK) {
     return Unavailable(describe_ + ": cannot connect: " + OneLine(PQerrorMessage(conn.get())));
   }
   // NOTICEs ("relation already exists, skipping") are not for a receiver's stderr.
-  PQsetNoticeProcessor(
-      conn.get(), [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(conn.get(), IgnoreNotice, nullptr);
   conn_ = std::move(conn);
   return Status::Ok();
 }
