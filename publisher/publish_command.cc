@@ -4,7 +4,7 @@
 #include <fstream>
 #include <iostream>
 
-#include "signalbus/core/event_json.h"
+#include "ndjson_line.h"
 
 namespace signalbus {
 namespace {
@@ -62,7 +62,7 @@ int RunPublishCommand(const PublishCommand& command, std::ostream& out, std::ost
     while (std::getline(*in, line)) {
       ++line_number;
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      auto event = EventFromJson(line);
+      auto event = EventFromNdjsonLine(line);
       Status s = event.ok() ? (*publisher)->Publish(std::move(*event)) : event.status();
       if (!s.ok()) {
         // A bad line is reported and skipped; the good lines around it still go out.

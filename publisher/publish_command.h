@@ -16,7 +16,7 @@ struct PublishCommand {
   PublisherOptions publisher;
   std::chrono::milliseconds timeout{5000};  // connect, send and the final flush each
   std::optional<EventFlags> single;         // one event from flags, or
-  std::string ndjson_path;                  // "-" for stdin: one JSON Event per line
+  std::string ndjson_path;                  // "-" for stdin: one event per line (ndjson_line.h)
   bool quiet = false;
 };
 

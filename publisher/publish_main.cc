@@ -1,6 +1,7 @@
 // signalbus-publish: flags, then RunPublishCommand.
 //   signalbus-publish post_save auth.User --pk 42 --created --field username=alice
 //   signalbus-publish --ndjson - < events.ndjson
+//   signalbus-admin dlq list profile-creator | signalbus-publish --ndjson -   (ids kept)
 #include <iostream>
 
 #include "publish_command.h"
@@ -23,7 +24,8 @@ int main(int argc, char** argv) {
 
   app.add_option("signal", flags.signal, "Signal name: post_save, pre_delete, user_logged_in, order_paid, ...");
   app.add_option("sender", flags.sender, "Sender type: a model label such as auth.User");
-  app.add_option("--ndjson", command.ndjson_path, "Publish one JSON Event per line from FILE ('-' for stdin)")
+  app.add_option("--ndjson", command.ndjson_path, "Publish one JSON Event per line from FILE ('-' for stdin): what signalbus-listen, "
+                 "signalbus-audit or 'signalbus-admin dlq list' printed; event ids kept, numbered as this publisher's own")
       ->option_text("FILE");
   app.add_option("--broker", command.publisher.endpoint, "Broker ingest endpoint (env SIGNALBUS_INGEST)")
       ->capture_default_str();

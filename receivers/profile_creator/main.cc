@@ -1,5 +1,5 @@
 // signalbus-profile-creator: flags, signals and exit codes around ProfileCreator, which
-// keeps one profile row per auth.User in a SQLite file. By default a member of the
+// keeps one profile row per auth.User in a SQLite file or a PostgreSQL database. By default a member of the
 // consumer group "profile-creator" (run several: they share the events); --mode live
 // takes the live fan-out instead (at-most-once: events published while it is down are
 // missed).
@@ -40,7 +40,9 @@ int main(int argc, char** argv) {
   signalbus::cli::GroupFlags group_flags;
   std::string live(signalbus::kDefaultLiveEndpoint);
   std::string log_level = "info";
-  app.add_option("--db", db_path, "SQLite file (its directory is created)")
+  app.add_option("--db", db_path,
+                 "SQLite file (its directory is created), or PostgreSQL: postgresql://user@host/db or "
+                 "key=value conninfo")
       ->envname(kProfileDbEnv)
       ->capture_default_str();
   app.add_option("--mode", mode, "group: a consumer-group member, at-least-once; live: the live fan-out, at-most-once")
@@ -58,6 +60,7 @@ int main(int argc, char** argv) {
     return signalbus::ReportParseError(app, e);
   }
   if (db_path.empty()) return Fail(signalbus::kExitUsage, "--db: path is empty");
+  namespace pc = signalbus::profile_creator;
   signalbus::ReceiverOptions options{.name = group};
   if (mode == "live") {
     if (signalbus::Status s = signalbus::ValidateEndpoint(live); !s.ok()) {
@@ -76,9 +79,14 @@ int main(int argc, char** argv) {
   }
   signalbus::InstallShutdownHandlers();
 
-  auto store = signalbus::profile_creator::ProfileStore::Open(db_path);
-  if (!store.ok()) return Fail(signalbus::kExitFailure, store.status().message());
-  signalbus::profile_creator::ProfileCreator creator(*store);
+  auto store = pc::OpenProfileStore(db_path);
+  if (!store.ok()) {
+    return Fail(store.status().code() == signalbus::StatusCode::kInvalidArgument ? signalbus::kExitUsage
+                                                                                 : signalbus::kExitFailure,
+                "--db: " + store.status().message());
+  }
+  const std::string db = (*store)->Describe();
+  pc::ProfileCreator creator(**store);
   signalbus::Receiver receiver(std::move(options));
   creator.Register(receiver);
   // A group member is connected once the broker confirmed the join.
@@ -88,16 +96,16 @@ int main(int argc, char** argv) {
   }
 
   if (mode == "live") {
-    std::printf("%s ready db=%s live=%s\n", kProgram, db_path.c_str(), live.c_str());
+    std::printf("%s ready db=%s live=%s\n", kProgram, db.c_str(), live.c_str());
   } else {
-    std::printf("%s ready db=%s group=%s groups=%s\n", kProgram, db_path.c_str(), group.c_str(),
+    std::printf("%s ready db=%s group=%s groups=%s\n", kProgram, db.c_str(), group.c_str(),
                 receiver.options().groups_endpoint.c_str());
   }
   std::fflush(stdout);
 
   signalbus::Status run = receiver.Run();
   const signalbus::ReceiverStats rs = receiver.stats();
-  const signalbus::profile_creator::ProfileCreatorStats& ps = creator.stats();
+  const pc::ProfileCreatorStats& ps = creator.stats();
   spdlog::info(
       "stopped: received={} handled={} handler_failures={} malformed={} profiles created={} deleted={} "
       "unchanged={} duplicates={} ignored={}",

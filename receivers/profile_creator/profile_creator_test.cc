@@ -15,6 +15,7 @@
 
 #include "process.h"
 #include "sample_events.h"
+#include "profile_creator/sqlite_profile_store.h"
 #include "signalbus/core/event_id.h"
 #include "testing/scripted_source.h"
 
@@ -34,7 +35,7 @@ class ProfileCreatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = testing::MakeTempDir("profile-creator");
-    auto store = ProfileStore::Open(dir_ + "/profiles.sqlite3");
+    auto store = SqliteProfileStore::Open(dir_ + "/profiles.sqlite3");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_.emplace(std::move(store).value());
     creator_.emplace(*store_);
@@ -46,7 +47,7 @@ class ProfileCreatorTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::optional<ProfileStore> store_;
+  std::optional<SqliteProfileStore> store_;
   std::optional<ProfileCreator> creator_;
 };
 
@@ -87,7 +88,7 @@ TEST_F(ProfileCreatorTest, NonIntegerPkThrows) {
 
 TEST_F(ProfileCreatorTest, DatabaseErrorThrows) {
   // Another connection holds the write lock past this store's busy timeout.
-  auto short_wait = ProfileStore::Open(dir_ + "/profiles.sqlite3", {.busy_timeout = std::chrono::milliseconds(1)});
+  auto short_wait = SqliteProfileStore::Open(dir_ + "/profiles.sqlite3", {.busy_timeout = std::chrono::milliseconds(1)});
   ASSERT_TRUE(short_wait.ok());
   sqlite::Database lock_holder;
   {

@@ -1,16 +1,17 @@
-// ProfileStore: the profile-creator's SQLite database. Each operation is one transaction
-// that first records the event id in processed_event, so an event delivered again (a
-// redelivery, a replay) changes nothing: the receiver is idempotent by event id. Several
-// processes may share one file (WAL mode, busy timeout).
+// ProfileStore: where the profile-creator keeps its rows, behind one small interface so
+// the handlers do not care which database it is. Two implementations: a SQLite file
+// (sqlite_profile_store.h) and a PostgreSQL database (postgres_profile_store.h). Both
+// keep the same rules: one profile per user, and every operation is one transaction that
+// records the event id in processed_event, so an event delivered again (a redelivery, a
+// replay) changes nothing: the receiver is idempotent by event id.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <utility>
 
-#include "profile_creator/sqlite.h"
 #include "signalbus/core/status.h"
 
 namespace signalbus::profile_creator {
@@ -24,51 +25,43 @@ enum class Outcome {
 const char* OutcomeName(Outcome outcome);
 
 struct ProfileStoreOptions {
-  // How long a write waits for another connection's transaction before failing.
+  // SQLite: how long a write waits for another connection's transaction before failing.
   std::chrono::milliseconds busy_timeout{5000};
+  // PostgreSQL: how long (re)connecting may take, unless the conninfo sets connect_timeout.
+  std::chrono::seconds connect_timeout{5};
 };
 
 // One connection. Not thread-safe: one store per thread (many stores, in any number of
-// threads and processes, may share a file).
+// threads and processes, may share a database).
+//
+// Errors are values: kUnavailable for a condition of the moment (a busy SQLite file, a
+// PostgreSQL server that went away: the next call reconnects), anything else for what
+// needs a person. A failed operation changed nothing.
 class ProfileStore {
  public:
-  // Opens or creates the database at `path` (and its parent directory), switches it to
-  // WAL and creates the schema if missing.
-  static Result<ProfileStore> Open(const std::string& path, ProfileStoreOptions options = {});
-
-  ProfileStore(ProfileStore&&) noexcept = default;
-  ProfileStore& operator=(ProfileStore&&) noexcept = default;
+  virtual ~ProfileStore() = default;
 
   // Creates an empty profile for the user unless one exists. REQUIRES: !event_id.empty().
-  Result<Outcome> CreateForUser(std::string_view event_id, std::int64_t user_pk);
+  virtual Result<Outcome> CreateForUser(std::string_view event_id, std::int64_t user_pk) = 0;
   // Deletes the user's profile if there is one. REQUIRES: !event_id.empty().
-  Result<Outcome> DeleteForUser(std::string_view event_id, std::int64_t user_pk);
+  virtual Result<Outcome> DeleteForUser(std::string_view event_id, std::int64_t user_pk) = 0;
 
   // Reads, for tests and summaries.
-  Result<std::int64_t> ProfileCount();
-  Result<bool> HasProfile(std::int64_t user_pk);
-  Result<bool> WasProcessed(std::string_view event_id);
+  virtual Result<std::int64_t> ProfileCount() = 0;
+  virtual Result<bool> HasProfile(std::int64_t user_pk) = 0;
+  virtual Result<bool> WasProcessed(std::string_view event_id) = 0;
 
-  const std::string& path() const { return path_; }
-
- private:
-  ProfileStore(std::string path, sqlite::Database db) : path_(std::move(path)), db_(std::move(db)) {}
-  Status Prepare();
-  // The one write path: BEGIN IMMEDIATE, record the event id, run `change` bound to
-  // user_pk, COMMIT.
-  Result<Outcome> Apply(std::string_view event_id, std::int64_t user_pk, sqlite3_stmt* change);
-
-  std::string path_;
-  sqlite::Database db_;
-  sqlite::Statement begin_;
-  sqlite::Statement commit_;
-  sqlite::Statement rollback_;
-  sqlite::Statement mark_processed_;
-  sqlite::Statement insert_profile_;
-  sqlite::Statement delete_profile_;
-  sqlite::Statement count_profiles_;
-  sqlite::Statement find_profile_;
-  sqlite::Statement find_processed_;
+  // Where the rows are, for log lines: a path, or PostgreSQL's database, host and port
+  // (never a password).
+  virtual std::string Describe() const = 0;
 };
+
+// Whether `db` names a PostgreSQL database: a postgresql:// or postgres:// URI, or a
+// libpq key=value conninfo ("dbname=profiles host=/run/postgresql"). Anything else is a
+// SQLite path (a file whose name looks like conninfo can be given as ./host=x).
+bool IsPostgresTarget(std::string_view db);
+
+// Opens the store `db` names (see IsPostgresTarget), creating its schema if missing.
+Result<std::unique_ptr<ProfileStore>> OpenProfileStore(const std::string& db, ProfileStoreOptions options = {});
 
 }  // namespace signalbus::profile_creator
