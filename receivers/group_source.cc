@@ -25,6 +25,10 @@ using std::chrono::milliseconds;
 // The longest a wait lasts while a Join waits for a connection to be sent on: the
 // socket's POLLOUT normally ends it sooner.
 constexpr milliseconds kJoinSendRetry{100};
+// While a Join waits for a broker that is not there: the first note after this, then
+// at twice the time waited so far, at most this far apart.
+constexpr milliseconds kWaitingNote{2000};
+constexpr milliseconds kMaxWaitingNote{60'000};
 // How often Receive() reads the socket while it still has deliveries in hand.
 constexpr std::chrono::microseconds kInHandReadInterval{200};
 
@@ -142,8 +146,18 @@ Status GroupSource::Open(const std::vector<TopicPattern>& patterns) {
   last_refusal_.clear();
   next_join_ = Clock::now();
 
-  const Clock::time_point deadline = Clock::now() + options_.join_timeout;
+  const Clock::time_point started = Clock::now();
+  const Clock::time_point deadline =
+      options_.join_timeout.count() > 0 ? started + options_.join_timeout : Clock::time_point::max();
+  Clock::time_point next_note = started + kWaitingNote;
   while (state_ != State::kJoined) {
+    if (Clock::now() >= next_note) {
+      // A broker that is not there yet: the DEALER reconnects and the Join is re-sent
+      // on its own; say that this member is waiting, less often the longer it waits.
+      spdlog::info("group {}: no broker answered at {} yet; waiting ({} so far)", group_, endpoint_,
+                   FormatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started)));
+      next_note = Clock::now() + std::min<Clock::duration>(2 * (Clock::now() - started), kMaxWaitingNote);
+    }
     if (Status s = Pump(); !s.ok()) {
       Close();
       return s;
@@ -153,7 +167,7 @@ Status GroupSource::Open(const std::vector<TopicPattern>& patterns) {
     if (state_ == State::kJoined || !last_refusal_.empty() || Clock::now() >= deadline) break;
     try {
       // A signal ends the wait early (false): the check below sees it.
-      (void)WaitForReply(deadline);
+      (void)WaitForReply(std::min(deadline, next_note));
     } catch (const zmq::error_t& e) {
       Close();
       return Unavailable("group " + group_ + " at " + endpoint_ + ": " + e.what());

@@ -36,7 +36,8 @@ void GroupFlags::AddTo(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--heartbeat", heartbeat, "Heartbeat interval, 10ms to 60s; the broker drops a member after 3 missed")
       ->capture_default_str();
-  app.add_option("--join-timeout", join_timeout, "How long to wait for the broker to accept the join")
+  app.add_option("--join-timeout", join_timeout,
+                 "How long to wait for the broker to accept the join (0: for ever, so start order does not matter)")
       ->capture_default_str();
   app.add_option("--start", start,
                  "Where a new group starts: earliest, latest, an offset or an RFC 3339 time (default: latest)");

@@ -23,7 +23,7 @@ struct GroupFlags {
   std::int64_t credits = 64;
   std::int64_t window_bytes = 0;  // 0: the broker's default
   std::string heartbeat = "1s";
-  std::string join_timeout = "10s";
+  std::string join_timeout = "0";  // for ever
   // Empty: the broker's default.
   std::string start;
   std::string ack_timeout;

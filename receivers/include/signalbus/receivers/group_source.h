@@ -54,8 +54,10 @@ struct GroupOptions {
   // How often the member proves it is alive (10ms to 60s, signalbus/core/group_rules.h);
   // the broker drops it after 3 missed.
   std::chrono::milliseconds heartbeat = kDefaultHeartbeat;
-  // How long Open() waits for the broker to confirm the join.
-  std::chrono::milliseconds join_timeout{10'000};
+  // How long Open() waits for the broker to confirm the join; 0: for ever (a broker that
+  // is not there yet is waited for, with a log line every few seconds), so that the
+  // order in which the broker and its receivers start does not matter.
+  std::chrono::milliseconds join_timeout{0};
   // How long Close() waits for the broker to take the last acks and the Leave.
   std::chrono::milliseconds leave_timeout{1000};
   // Acks are sent together: once this many are waiting (capped at half the credit
@@ -100,7 +102,8 @@ class GroupSource final : public EventSource {
   // Joined. Errors: kInvalidArgument for a bad group name, endpoint or option, or when
   // the broker refused the join ("the broker at <endpoint> refused to join group <g>:
   // <its reason>", e.g. the group exists with other subscriptions); kDeadlineExceeded
-  // "no broker answered at <endpoint> within <join_timeout>".
+  // "no broker answered at <endpoint> within <join_timeout>" (never with join_timeout 0);
+  // kUnavailable when a shutdown signal came while waiting.
   Status Open(const std::vector<TopicPattern>& patterns) override;
   // A delivery whose event does not decode, or whose topic is not its event's, is
   // nacked with the reason and returned as kMalformed.
