@@ -209,7 +209,7 @@ TEST_F(GroupReceiverTest, JoinsTheGroupNamedAfterTheReceiverWithTheUnionOfItsPat
   options.credits = 32;
   MakeReceiver(options);
   receiver_->on("post_save", "auth.User", [](const v1::Event&) {})
-      .on({"post_save", "post_delete"}, "auth.User", [](const v1::Event&) {})
+      .on({"post_delete", "pre_delete"}, "auth.User", [](const v1::Event&) {})
       .on("order_paid", "*", [](const v1::Event&) {});
   auto connect = std::async(std::launch::async, [&] { return receiver_->Connect(); });
   std::optional<v1::Join> join = broker_.AcceptJoin();
@@ -218,9 +218,23 @@ TEST_F(GroupReceiverTest, JoinsTheGroupNamedAfterTheReceiverWithTheUnionOfItsPat
   EXPECT_EQ(join->credits(), 32u);
   EXPECT_EQ(join->heartbeat_ms(), 1000u);
   EXPECT_EQ(std::vector<std::string>(join->config().subscriptions().begin(), join->config().subscriptions().end()),
-            (std::vector<std::string>{"auth.User/post_save", "auth.User/post_delete", "*/order_paid"}));
+            (std::vector<std::string>{"auth.User/post_save", "auth.User/post_delete", "auth.User/pre_delete",
+                                      "*/order_paid"}));
   Status s = connect.get();
   EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+TEST_F(GroupReceiverTest, HandlersThatWouldShareAGroupAndOneEventAreRefusedAndAUidGivesAGroupOfItsOwn) {
+  MakeReceiver();
+  receiver_->on("post_save", "auth.User", [](const v1::Event&) {});
+  // Both would match auth.User/post_save: a failure of one would run the other again.
+  EXPECT_THROW(receiver_->on("*", "auth.User", [](const v1::Event&) {}), std::invalid_argument);
+  EXPECT_THROW(receiver_->on({"post_save"}, "*", [](const v1::Event&) {}), std::invalid_argument);
+  receiver_->on("post_delete", "auth.User", [](const v1::Event&) {});  // no overlap: shares the group
+  receiver_->on("post_save", "auth.User", [](const v1::Event&) {}, {.uid = "welcome-mail"});
+  EXPECT_THROW(receiver_->on("*", "*", [](const v1::Event&) {}, {.uid = "welcome-mail"}), std::invalid_argument);
+  EXPECT_THROW(receiver_->on("*", "*", [](const v1::Event&) {}, {.uid = "no spaces"}), std::invalid_argument);
+  EXPECT_EQ(receiver_->groups(), (std::vector<std::string>{"profile-creator", "profile-creator.welcome-mail"}));
 }
 
 TEST_F(GroupReceiverTest, AcksAreBatchedAndNameOffsetAndAttempt) {

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "signalbus/core/endpoints.h"
+#include "signalbus/core/group_rules.h"
 #include "signalbus/core/shutdown.h"
 #include "signalbus/receivers/group_source.h"
 #include "signalbus/receivers/live_source.h"
@@ -31,12 +32,21 @@ ReceiverOptions Resolved(ReceiverOptions options) {
   return options;
 }
 
-std::unique_ptr<EventSource> MakeSource(const ReceiverOptions& options) {
+std::unique_ptr<EventSource> MakeSource(const ReceiverOptions& options, const std::string& group) {
   if (options.mode == ReceiveMode::kLive) {
     return std::make_unique<LiveSource>(options.live_endpoint, options.max_event_bytes, options.live);
   }
-  return std::make_unique<GroupSource>(options.groups_endpoint, options.name, options.group, options.max_event_bytes);
+  return std::make_unique<GroupSource>(options.groups_endpoint, group, options.group, options.max_event_bytes);
 }
+
+// Whether one topic can match both patterns: each segment equal, or "*" in either.
+bool Overlap(const TopicPattern& a, const TopicPattern& b) {
+  auto segment = [](const std::string& x, const std::string& y) { return x.empty() || y.empty() || x == y; };
+  return segment(a.sender(), b.sender()) && segment(a.signal(), b.signal());
+}
+
+// With several groups, each wait is this short so that none waits long for the others.
+constexpr std::chrono::milliseconds kLaneWait{10};
 
 TopicPattern PatternFor(std::string_view signal, std::string_view sender) {
   if (sender != "*") {
@@ -52,115 +62,209 @@ TopicPattern PatternFor(std::string_view signal, std::string_view sender) {
 
 }  // namespace
 
-// options_ is declared before source_, so the source is made from the resolved options.
 Receiver::Receiver(ReceiverOptions options)
     : options_(Resolved(std::move(options))),
-      source_(MakeSource(options_)),
       malformed_log_limiter_(kMalformedLogsPerSecond, kMalformedLogBurst),
       missed_log_limiter_(kMalformedLogsPerSecond, kMalformedLogBurst) {}
 
 Receiver::Receiver(ReceiverOptions options, std::unique_ptr<EventSource> source)
     : options_(std::move(options)),
-      source_(std::move(source)),
+      own_source_(true),
       malformed_log_limiter_(kMalformedLogsPerSecond, kMalformedLogBurst),
       missed_log_limiter_(kMalformedLogsPerSecond, kMalformedLogBurst) {
-  if (!source_) throw std::invalid_argument("receiver needs an event source");
+  if (!source) throw std::invalid_argument("receiver needs an event source");
+  auto lane = std::make_unique<Lane>();
+  lane->group = options_.name;
+  lane->source = std::move(source);
+  lanes_.push_back(std::move(lane));
 }
 
-Receiver::~Receiver() { source_->Close(); }
+Receiver::~Receiver() {
+  for (auto& lane : lanes_) {
+    if (lane->source) lane->source->Close();
+  }
+}
 
 void Receiver::RequireNotConnected() const {
   if (connected_)
     throw std::logic_error("receiver " + options_.name + ": handlers must be registered before Connect()");
 }
 
-Receiver& Receiver::on(std::string_view signal, std::string_view sender, Handler handler) {
-  return on({signal}, sender, std::move(handler));
+Receiver& Receiver::on(std::string_view signal, std::string_view sender, Handler handler, HandlerOptions options) {
+  return on({signal}, sender, std::move(handler), std::move(options));
 }
 
-Receiver& Receiver::on(std::initializer_list<std::string_view> signals, std::string_view sender, Handler handler) {
+Receiver& Receiver::on(std::initializer_list<std::string_view> signals, std::string_view sender, Handler handler,
+                       HandlerOptions options) {
   if (signals.size() == 0) throw std::invalid_argument("receiver needs at least one signal");
   std::vector<TopicPattern> patterns;
   for (std::string_view signal : signals) patterns.push_back(PatternFor(signal, sender));
-  return on(std::move(patterns), std::move(handler));
+  return on(std::move(patterns), std::move(handler), std::move(options));
 }
 
-Receiver& Receiver::on(std::vector<TopicPattern> patterns, Handler handler) {
+Receiver::Lane& Receiver::LaneFor(const HandlerOptions& options) {
+  // The live fan-out has no groups, and a given source is one lane: every handler there.
+  if (own_source_ || options_.mode == ReceiveMode::kLive) {
+    if (lanes_.empty()) {
+      lanes_.push_back(std::make_unique<Lane>());
+      lanes_.back()->group = options_.name;
+    }
+    return *lanes_.front();
+  }
+  const std::string group = options.uid.empty() ? options_.name : options_.name + "." + options.uid;
+  if (Status s = ValidateGroupName(group); !s.ok()) {
+    throw std::invalid_argument("receiver handler uid '" + options.uid + "': " + s.message());
+  }
+  for (auto& lane : lanes_) {
+    if (lane->group != group) continue;
+    if (!options.uid.empty()) {
+      throw std::invalid_argument("receiver " + options_.name + ": two handlers with uid '" + options.uid + "'");
+    }
+    return *lane;
+  }
+  lanes_.push_back(std::make_unique<Lane>());
+  lanes_.back()->group = group;
+  return *lanes_.back();
+}
+
+Receiver& Receiver::on(std::vector<TopicPattern> patterns, Handler handler, HandlerOptions options) {
   RequireNotConnected();
-  dispatcher_.Add(std::move(patterns), std::move(handler));
+  Lane& lane = LaneFor(options);
+  if (!own_source_ && options_.mode == ReceiveMode::kGroup) {
+    // Handlers sharing a group must never both match one event: a failure of one would
+    // make the group deliver it again, to both.
+    for (const auto& other : lane.handler_patterns) {
+      for (const TopicPattern& a : other) {
+        for (const TopicPattern& b : patterns) {
+          if (Overlap(a, b)) {
+            throw std::invalid_argument("receiver " + options_.name + ": handlers for " + a.ToString() + " and " +
+                                        b.ToString() +
+                                        " would share one consumer group; give one its own: "
+                                        ".on(..., {.uid = \"...\"})");
+          }
+        }
+      }
+    }
+  }
+  lane.handler_patterns.push_back(patterns);
+  lane.dispatcher.Add(std::move(patterns), std::move(handler));
   return *this;
+}
+
+std::vector<std::string> Receiver::groups() const {
+  std::vector<std::string> out;
+  for (const auto& lane : lanes_) out.push_back(lane->group);
+  return out;
 }
 
 Status Receiver::Connect() {
   if (connected_) return Status::Ok();
-  if (dispatcher_.empty()) return InvalidArgument("receiver " + options_.name + " has no handlers");
-  if (Status s = source_->Open(dispatcher_.patterns()); !s.ok()) return s;
-  connected_ = true;
-  std::string patterns;
-  for (const TopicPattern& p : dispatcher_.patterns()) {
-    std::string text = " " + p.ToString();
-    if ((patterns + " ").find(text + " ") == std::string::npos) patterns += text;
+  bool any = false;
+  for (const auto& lane : lanes_) any = any || !lane->dispatcher.empty();
+  if (!any) return InvalidArgument("receiver " + options_.name + " has no handlers");
+  for (auto& lane : lanes_) {
+    if (lane->dispatcher.empty() || lane->open) continue;
+    if (!lane->source) lane->source = MakeSource(options_, lane->group);
+    if (Status s = lane->source->Open(lane->dispatcher.patterns()); !s.ok()) {
+      for (auto& opened : lanes_) {
+        if (opened->open) opened->source->Close();
+        opened->open = false;
+      }
+      return s;
+    }
+    lane->open = true;
+    std::string patterns;
+    for (const TopicPattern& p : lane->dispatcher.patterns()) {
+      std::string text = " " + p.ToString();
+      if ((patterns + " ").find(text + " ") == std::string::npos) patterns += text;
+    }
+    spdlog::info("receiver {} connected to {}, topics:{}", options_.name, lane->source->Describe(), patterns);
   }
-  spdlog::info("receiver {} connected to {}, topics:{}", options_.name, source_->Describe(), patterns);
+  connected_ = true;
   return Status::Ok();
 }
 
 Status Receiver::Run() {
   if (!connected_ && StopRequested()) return Status::Ok();
   if (Status s = Connect(); !s.ok()) return s;
+  std::vector<Lane*> serving;
+  for (auto& lane : lanes_) {
+    if (lane->open) serving.push_back(lane.get());
+  }
   bool draining = false;
-  while (true) {
+  bool busy = false;
+  while (!serving.empty()) {
     if (!draining && StopRequested()) {
       // Take nothing new, finish what is in hand; kDrained comes once it is settled.
-      source_->Drain();
+      for (Lane* lane : serving) lane->source->Drain();
       draining = true;
     }
-    Result<Received> received = source_->Receive(options_.poll_interval);
-    if (!received.ok()) return received.status();
-    switch (received->kind) {
-      case Received::Kind::kNothing: break;
-      case Received::Kind::kMalformed: HandleMalformed(received->problem); break;
-      case Received::Kind::kMissed: HandleMissed(received->missed); break;
-      case Received::Kind::kEvent: {
-        const Delivery& delivery = received->delivery;
-        received_.fetch_add(1, std::memory_order_relaxed);
-        DispatchResult result = dispatcher_.Dispatch(delivery.topic, delivery.event);
-        if (result.matched == 0) unmatched_.fetch_add(1, std::memory_order_relaxed);
-        handled_.fetch_add(result.succeeded, std::memory_order_relaxed);
-        handler_failures_.fetch_add(result.failed, std::memory_order_relaxed);
-        source_->Settle(delivery, result.ok(), result.error);
-        break;
-      }
-      case Received::Kind::kDrained:
-        // Sends the last acks and leaves the group.
-        source_->Close();
-        spdlog::info("receiver {} stopped ({})", options_.name, source_->Describe());
-        return Status::Ok();
+    // One group: wait the whole poll interval on it. Several: take turns, with short
+    // waits while none has anything, so that none waits long behind the others.
+    const std::chrono::milliseconds wait =
+        serving.size() == 1 ? options_.poll_interval : busy ? std::chrono::milliseconds(0) : kLaneWait;
+    busy = false;
+    for (auto it = serving.begin(); it != serving.end();) {
+      bool got = false;
+      Result<bool> open = Serve(**it, wait, &got);
+      if (!open.ok()) return open.status();
+      busy = busy || got;
+      it = *open ? it + 1 : serving.erase(it);
     }
   }
+  return Status::Ok();
+}
+
+Result<bool> Receiver::Serve(Lane& lane, std::chrono::milliseconds timeout, bool* got) {
+  Result<Received> received = lane.source->Receive(timeout);
+  if (!received.ok()) return received.status();
+  switch (received->kind) {
+    case Received::Kind::kNothing: break;
+    case Received::Kind::kMalformed: *got = true; HandleMalformed(lane, received->problem); break;
+    case Received::Kind::kMissed: *got = true; HandleMissed(lane, received->missed); break;
+    case Received::Kind::kEvent: {
+      *got = true;
+      const Delivery& delivery = received->delivery;
+      received_.fetch_add(1, std::memory_order_relaxed);
+      DispatchResult result = lane.dispatcher.Dispatch(delivery.topic, delivery.event);
+      if (result.matched == 0) unmatched_.fetch_add(1, std::memory_order_relaxed);
+      handled_.fetch_add(result.succeeded, std::memory_order_relaxed);
+      handler_failures_.fetch_add(result.failed, std::memory_order_relaxed);
+      lane.source->Settle(delivery, result.ok(), result.error);
+      break;
+    }
+    case Received::Kind::kDrained:
+      // Sends the last acks and leaves the group.
+      lane.source->Close();
+      lane.open = false;
+      spdlog::info("receiver {} stopped ({})", options_.name, lane.source->Describe());
+      return false;
+  }
+  return true;
 }
 
 bool Receiver::StopRequested() const {
   return stop_requested_.load(std::memory_order_relaxed) || ShutdownRequested();
 }
 
-void Receiver::HandleMalformed(const std::string& problem) {
+void Receiver::HandleMalformed(const Lane& lane, const std::string& problem) {
   malformed_.fetch_add(1, std::memory_order_relaxed);
   if (!malformed_log_limiter_.Allow()) return;
   std::string skipped;
   if (std::uint64_t n = malformed_log_limiter_.TakeSuppressed(); n > 0) {
     skipped = " (" + std::to_string(n) + " more not logged)";
   }
-  spdlog::warn("receiver {} dropped a message from {}: {}{}", options_.name, source_->Describe(), problem, skipped);
+  spdlog::warn("receiver {} dropped a message from {}: {}{}", options_.name, lane.source->Describe(), problem,
+               skipped);
 }
 
-void Receiver::HandleMissed(std::uint64_t n) {
+void Receiver::HandleMissed(const Lane& lane, std::uint64_t n) {
   missed_.fetch_add(n, std::memory_order_relaxed);
   missed_unlogged_ += n;
   if (!missed_log_limiter_.Allow()) return;
   (void)missed_log_limiter_.TakeSuppressed();
   spdlog::warn("receiver {}: the broker dropped {} events for it from {} ({} in all): it fell behind its window",
-               options_.name, missed_unlogged_, source_->Describe(), missed_.load(std::memory_order_relaxed));
+               options_.name, missed_unlogged_, lane.source->Describe(), missed_.load(std::memory_order_relaxed));
   missed_unlogged_ = 0;
 }
 

@@ -7,13 +7,18 @@
 //           .on({"post_delete", "pre_delete"}, "auth.User", ...);
 //   signalbus::Status s = receiver.Run();
 //
-// By default a Receiver is a member of the consumer group named after it (like Django's
-// dispatch_uid): each event goes to one member of the group, at least once. The event
-// is acked when every matching handler returned, and nacked with the exception's text
-// when one threw; a nacked event is delivered again (with backoff) to whichever member,
-// and so are events whose member died before acking. So every handler of a group
-// receiver must be idempotent: when one of several handlers fails, the others see the
-// event again too. Key each effect by event_id() (as the profile-creator does).
+// In group mode (the default) each handler runs once per event, in a consumer group of
+// its own, named like Django's dispatch_uid: a handler registered with a uid
+// (`.on(..., {.uid = "welcome-mail"})`) is the group "<receiver name>.<uid>"; handlers
+// registered without one share the group named after the receiver (so a receiver with
+// one handler keeps its group, and adding a handler with a uid never renames it), and
+// may not overlap: two of them whose patterns can match one event are refused at
+// registration, because one's failure would run the other again. Each event goes to one
+// member of each group, at least once: it is acked when the handler returned, nacked
+// with the exception's text when it threw, and then delivered again (with backoff) for
+// that handler alone, as are events whose member died before acking. So a handler must
+// be idempotent: key each effect by event_id() (as the profile-creator does). The
+// groups of one Receiver are served in turn on the thread of Run().
 #pragma once
 
 #include <atomic>
@@ -62,6 +67,13 @@ struct ReceiverOptions {
   std::size_t max_event_bytes = kDefaultMaxEventBytes;
 };
 
+// How one handler is registered.
+struct HandlerOptions {
+  // Group mode: the handler's consumer group is "<receiver name>.<uid>" (letters,
+  // digits, '.', '_' and '-'). Empty: the receiver's own group.
+  std::string uid;
+};
+
 // Counters since construction. Each is exact; they are read independently.
 struct ReceiverStats {
   std::uint64_t received = 0;          // well-formed events delivered by the source
@@ -89,12 +101,16 @@ class Receiver {
   // and std::logic_error once the receiver is connected.
   //
   // signal: a signal name or "*"; sender: a model label ("auth.User") or "*".
-  Receiver& on(std::string_view signal, std::string_view sender, Handler handler);
+  Receiver& on(std::string_view signal, std::string_view sender, Handler handler, HandlerOptions options = {});
   // Several signals of one sender; the handler runs once per matching event.
-  Receiver& on(std::initializer_list<std::string_view> signals, std::string_view sender, Handler handler);
+  Receiver& on(std::initializer_list<std::string_view> signals, std::string_view sender, Handler handler,
+               HandlerOptions options = {});
   // Topic patterns ("auth.User/post_save", "auth.User/*", "*/post_save", "*"); the
   // handler runs once per event that matches any of them.
-  Receiver& on(std::vector<TopicPattern> patterns, Handler handler);
+  Receiver& on(std::vector<TopicPattern> patterns, Handler handler, HandlerOptions options = {});
+
+  // Group mode: the consumer groups of the handlers registered so far, in order.
+  std::vector<std::string> groups() const;
 
   // Connects to the broker and subscribes to what the handlers need (a group member:
   // joins with the union of the handlers' patterns, and returns once the broker
@@ -120,14 +136,28 @@ class Receiver {
   const ReceiverOptions& options() const { return options_; }
 
  private:
+  // One consumer group (or the live fan-out, or a given source) and its handlers.
+  struct Lane {
+    std::string group;
+    Dispatcher dispatcher;
+    std::vector<std::vector<TopicPattern>> handler_patterns;
+    std::unique_ptr<EventSource> source;
+    bool open = false;
+    bool drained = false;
+  };
+
   void RequireNotConnected() const;
   bool StopRequested() const;
-  void HandleMalformed(const std::string& problem);
-  void HandleMissed(std::uint64_t n);
+  Lane& LaneFor(const HandlerOptions& options);
+  // Receives from one lane for up to `timeout` and handles what came; false once it is
+  // drained and closed. An error only if the transport failed.
+  Result<bool> Serve(Lane& lane, std::chrono::milliseconds timeout, bool* got);
+  void HandleMalformed(const Lane& lane, const std::string& problem);
+  void HandleMissed(const Lane& lane, std::uint64_t n);
 
   ReceiverOptions options_;
-  std::unique_ptr<EventSource> source_;
-  Dispatcher dispatcher_;
+  bool own_source_ = false;  // made with a given source: one lane
+  std::vector<std::unique_ptr<Lane>> lanes_;
   bool connected_ = false;
   std::atomic<bool> stop_requested_{false};
   RateLimiter malformed_log_limiter_;
