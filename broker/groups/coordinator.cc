@@ -238,10 +238,13 @@ std::optional<Coordinator::Impl::JoinRefusal> Coordinator::Impl::CheckJoin(std::
     }
     return std::nullopt;
   }
-  if (existing->settings().subscriptions != settings.subscriptions) {
-    return JoinRefusal{Refusal::kConfig, "group " + name + " subscribes to [" +
-                                             JoinSubscriptions(existing->settings().subscriptions) + "], not [" +
-                                             JoinSubscriptions(settings.subscriptions) + "]"};
+  // Other subscriptions than the group's change the group's (a deploy): the union of its
+  // members' must stay within the limit.
+  if (std::size_t in_force = existing->UnionSizeWith(settings.subscriptions); in_force > options_.max_subscriptions) {
+    return JoinRefusal{Refusal::kSubscriptions, "group " + name + ": its members would subscribe to " +
+                                                    std::to_string(in_force) +
+                                                    " patterns, more than the broker's limit of " +
+                                                    std::to_string(options_.max_subscriptions)};
   }
   std::size_t members = existing->member_count();
   if (auto pit = peers_.find(peer); pit != peers_.end() && pit->second.group == existing) --members;  // a re-join
@@ -284,23 +287,24 @@ void Coordinator::Impl::HandleJoin(std::string_view peer, const v1::Join& join, 
   if (auto pit = peers_.find(peer); pit != peers_.end()) RemoveMember(pit, /*expired=*/false, now);
 
   if (group == nullptr) {
-    Result<Group*> created = CreateGroup(name, std::move(*settings), start);
+    Result<Group*> created = CreateGroup(name, *settings, start);
     if (!created.ok()) {
       SendError(peer, "group " + name + ": " + created.status().message(), /*fatal=*/true);
       return;
     }
     group = *created;
   }
-  AddMember(group, peer, join, now);
+  AddMember(group, peer, join, *settings, now);
 }
 
-void Coordinator::Impl::AddMember(Group* group, std::string_view peer, const v1::Join& join, TimePoint now) {
+void Coordinator::Impl::AddMember(Group* group, std::string_view peer, const v1::Join& join,
+                                  const GroupSettings& subscriptions, TimePoint now) {
   MemberId id = ++next_member_id_;
   std::chrono::milliseconds heartbeat =
       join.heartbeat_ms() > 0 ? std::chrono::milliseconds(join.heartbeat_ms()) : kDefaultHeartbeat;
   std::uint64_t window_bytes = join.window_bytes() > 0 ? std::min(join.window_bytes(), options_.max_window_bytes)
                                                        : options_.default_window_bytes;
-  group->AddMember(id, std::string(peer), join.member_name(), join.credits(), window_bytes);
+  group->AddMember(id, std::string(peer), join.member_name(), join.credits(), window_bytes, subscriptions);
   auto [pit, inserted] = peers_.emplace(std::string(peer), Peer{id, group, join.member_name(), heartbeat, now});
   expiries_.push(Expiry{now + kMissedHeartbeats * heartbeat, id, pit->first});
   active_.insert(group);

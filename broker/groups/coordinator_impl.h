@@ -93,7 +93,8 @@ class Coordinator::Impl {
   // delivers nothing until that file is reported on disk, so a restart finds every
   // group that delivered anything.
   Result<Group*> CreateGroup(const std::string& name, GroupSettings settings, std::uint64_t start);
-  void AddMember(Group* group, std::string_view peer, const v1::Join& join, TimePoint now);
+  void AddMember(Group* group, std::string_view peer, const v1::Join& join, const GroupSettings& subscriptions,
+                 TimePoint now);
   void RemoveMember(PeerMap::iterator it, bool expired, TimePoint now);
   // A group that may have changed: looked at by the next persistence round.
   void Watch(Group* group) { watched_.insert(group); }

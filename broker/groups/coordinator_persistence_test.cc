@@ -512,15 +512,24 @@ TEST_F(PersistenceTest, UnknownMemberAfterRestartIsToldToRejoin) {
   EXPECT_TRUE(replies[0].error().fatal());
 }
 
-TEST_F(PersistenceTest, ConfigOfAReopenedGroupStillRefusesOtherSubscriptions) {
+TEST_F(PersistenceTest, ChangedSubscriptionsArePersistedAndTheLastUnionStaysWithNoMember) {
   {
     Harness h(Options(), &store_);
     h.Join("a", "g", 1);
+    h.Join("b", "g", 1, Harness::Config({"auth.User/post_save", "shop.Order/*"}));
+    h.Leave("a");
+    h.Leave("b");
+    ASSERT_TRUE(h.coord().Persist().ok());
   }
   Harness h(Options(), &store_);
   ASSERT_TRUE(h.Reopen().ok());
-  h.Join("b", "g", 1, Harness::Config({"shop.Order/*"}));
-  EXPECT_TRUE(h.Replies("b").at(0).error().fatal());
+  const v1::GroupInfo info = h.Info("g");
+  EXPECT_EQ(std::vector<std::string>(info.subscriptions().begin(), info.subscriptions().end()),
+            (std::vector<std::string>{"auth.User/post_save", "shop.Order/*"}));
+  // No member connected: an order event is still read for the group, and waits for one.
+  std::uint64_t order = h.Publish("shop.Order/order_paid", "shop.Order:1");
+  h.Join("c", "g", 5, Harness::Config({"shop.Order/*"}));
+  EXPECT_EQ(Offsets(h.Take("c")), std::vector<std::uint64_t>{order});
 }
 
 TEST_F(PersistenceTest, FloorPastTheEndOfAReplacedLogRestartsAtItsEnd) {

@@ -4,6 +4,7 @@
 #include "group.h"
 
 #include <algorithm>
+#include <set>
 #include <cassert>
 
 #include <spdlog/spdlog.h>
@@ -45,7 +46,7 @@ Group::Member* Group::FindMember(MemberId id) {
 }
 
 void Group::AddMember(MemberId id, std::string peer, std::string member_name, std::uint32_t credits,
-                      std::uint64_t window_bytes) {
+                      std::uint64_t window_bytes, const GroupSettings& subscriptions) {
   auto m = std::make_unique<Member>();
   m->id = id;
   m->peer = std::move(peer);
@@ -53,9 +54,57 @@ void Group::AddMember(MemberId id, std::string peer, std::string member_name, st
   m->window = std::min<std::uint64_t>(credits, kMaxCredits);
   m->available = m->window;
   m->window_bytes = std::max<std::uint64_t>(window_bytes, 1);
+  m->subscriptions = subscriptions.subscriptions;
+  m->patterns = subscriptions.patterns;
   Member& ref = *m;
   members_.emplace(id, std::move(m));
+  UpdateSubscriptions();
   RingUpdate(ref);
+  if (!parked_.empty()) {
+    // A member that may want what waits here: back to the ready queue, in order.
+    for (auto it = parked_.rbegin(); it != parked_.rend(); ++it) ready_.push_front(*it);
+    parked_.clear();
+  }
+}
+
+std::size_t Group::UnionSizeWith(const std::vector<std::string>& subscriptions) const {
+  std::set<std::string> all(subscriptions.begin(), subscriptions.end());
+  for (const auto& [id, m] : members_) all.insert(m->subscriptions.begin(), m->subscriptions.end());
+  return all.size();
+}
+
+void Group::UpdateSubscriptions() {
+  if (members_.empty()) return;  // the last union stays until a member joins
+  std::set<std::string> all;
+  for (const auto& [id, m] : members_) all.insert(m->subscriptions.begin(), m->subscriptions.end());
+  std::vector<std::string> now(all.begin(), all.end());
+  if (now != settings_.subscriptions) {
+    v1::GroupConfig config = settings_.config;
+    config.clear_subscriptions();
+    for (const std::string& text : now) config.add_subscriptions(text);
+    Result<GroupSettings> resolved = ResolveSettings(config);
+    if (resolved.ok()) {  // each pattern was resolved once already
+      // Events admitted under the wider union may still be pending: from now on every
+      // member's own subscriptions are matched, not taken as the group's.
+      if (!std::includes(now.begin(), now.end(), settings_.subscriptions.begin(), settings_.subscriptions.end())) {
+        narrowed_ = true;
+      }
+      spdlog::info("group {}: subscriptions [{}] -> [{}]", name_, JoinSubscriptions(settings_.subscriptions),
+                   JoinSubscriptions(resolved->subscriptions));
+      settings_.config = resolved->config;
+      settings_.patterns = std::move(resolved->patterns);
+      settings_.subscriptions = std::move(resolved->subscriptions);
+      dirty_ = true;
+    }
+  }
+  for (auto& [id, m] : members_) m->all = !narrowed_ && m->subscriptions == settings_.subscriptions;
+}
+
+bool Group::AnyMemberWants(std::string_view topic) const {
+  for (const auto& [id, m] : members_) {
+    if (m->Wants(topic)) return true;
+  }
+  return false;
 }
 
 void Group::RemoveMember(MemberId id, bool expired, TimePoint now) {
@@ -78,6 +127,7 @@ void Group::RemoveMember(MemberId id, bool expired, TimePoint now) {
     TakeBack(offset, *entries_.Find(offset), expired, expired ? "member expired" : "member left");
   }
   members_.erase(mit);
+  UpdateSubscriptions();
 }
 
 void Group::AddCredit(MemberId id, std::uint32_t credits) {
@@ -124,14 +174,18 @@ void Group::RingUpdate(Member& m) {
   }
 }
 
-Group::Member* Group::TakerFor(std::uint64_t bytes) {
-  while (!ring_.empty()) {
-    Member* m = ring_.front();
+Group::Member* Group::TakerFor(std::uint64_t bytes, std::string_view topic) {
+  for (auto it = ring_.begin(); it != ring_.end();) {
+    Member* m = *it;
+    if (!m->Wants(topic)) {
+      ++it;  // another member's turn; this one keeps its place
+      continue;
+    }
     if (m->Fits(bytes)) return m;  // Deliver moves it to the back
     // It has deliveries in flight; their answers unblock it.
     m->blocked = true;
     m->in_ring = false;
-    ring_.pop_front();
+    it = ring_.erase(it);
   }
   return nullptr;
 }
@@ -187,7 +241,8 @@ void Group::Pump(TimePoint now, std::uint64_t durable) {
   std::size_t budget = env_.options->max_scan;
   // Read only while someone can take what is read: a group without credit (or with too
   // many events waiting for their keys) leaves the log where it is.
-  while (HasTaker() && gate_.waiting() < env_.options->max_held) {
+  // (Members may want only some topics: the ready queue is bounded too.)
+  while (HasTaker() && gate_.waiting() < env_.options->max_held && ready_.size() < env_.options->max_held) {
     if (lookahead_pos_ == lookahead_.size()) {
       if (budget == 0 || cursor_ > durable || now_ < read_retry_at_) break;
       if (!Refill(durable, &budget)) break;
@@ -294,7 +349,7 @@ void Group::Admit(eventlog::Record& record) {
 
 void Group::MakeReady(std::uint64_t offset, Entry& e, bool front) {
   if (ready_.empty()) {
-    if (Member* m = TakerFor(DeliveryBytes(e))) {
+    if (Member* m = TakerFor(DeliveryBytes(e), e.topic)) {
       Deliver(offset, e, *m);
       return;
     }
@@ -313,8 +368,15 @@ void Group::Dispatch() {
     std::uint64_t offset = ready_.front();
     Entry* e = entries_.Find(offset);
     assert(e != nullptr && e->state == State::kReady);
-    Member* m = TakerFor(DeliveryBytes(*e));
-    if (m == nullptr) return;  // everyone with credit was blocked by its size
+    Member* m = TakerFor(DeliveryBytes(*e), e->topic);
+    if (m == nullptr) {
+      if (AnyMemberWants(e->topic)) return;  // those that want it have no credit or room now
+      // No connected member subscribes to it any more: it waits for one, and the events
+      // behind it go on.
+      ready_.pop_front();
+      parked_.insert(std::upper_bound(parked_.begin(), parked_.end(), offset), offset);
+      continue;
+    }
     ready_.pop_front();
     Deliver(offset, *e, *m);
   }
@@ -332,7 +394,11 @@ void Group::Deliver(std::uint64_t offset, Entry& e, Member& m) {
   if (m.bytes_in_use >= m.window_bytes) m.blocked = true;
   // Round-robin: to the back of the ring, or out of it.
   if (m.in_ring) {
-    ring_.pop_front();
+    if (ring_.front() == &m) {
+      ring_.pop_front();
+    } else {
+      ring_.erase(std::find(ring_.begin(), ring_.end(), &m));
+    }
     m.in_ring = false;
   }
   RingUpdate(m);

@@ -76,8 +76,15 @@ class Group {
 
   // ---- Members. Unknown ids are ignored.
   // `window_bytes`: the member's byte window, already resolved against the options.
+  // `subscriptions`: the member's own (resolved from its Join); it is given only events
+  // they match. The group's subscriptions become the union of its members' (see
+  // docs/consumer-groups.md, "Changing subscriptions"). REQUIRES: the union stays within
+  // the coordinator's limit (it checks before).
   void AddMember(MemberId id, std::string peer, std::string member_name, std::uint32_t credits,
-                 std::uint64_t window_bytes);
+                 std::uint64_t window_bytes, const GroupSettings& subscriptions);
+  // The subscriptions in force if `subscriptions` joined, and how many: the coordinator's
+  // limit check.
+  std::size_t UnionSizeWith(const std::vector<std::string>& subscriptions) const;
   // Its in-flight deliveries go back to the group at once. `expired`: the member stopped
   // heartbeating, so each counts as a failed attempt (dead-lettered at max_deliver, with
   // "member expired"); a Leave does not count.
@@ -168,6 +175,11 @@ class Group {
     std::map<std::pair<std::uint64_t, std::uint32_t>, std::uint64_t> taken_back;
     v1::GroupReply batch;  // deliveries not yet sent; its objects are reused
     std::size_t batch_bytes = 0;
+    // Its own subscriptions; `all`: they are the group's, so nothing is matched per event.
+    std::vector<std::string> subscriptions;
+    PatternSet patterns;
+    bool all = true;
+    bool Wants(std::string_view topic) const { return all || patterns.Matches(topic); }
     bool Fits(std::uint64_t bytes) const { return bytes_in_use == 0 || bytes_in_use + bytes <= window_bytes; }
   };
 
@@ -209,8 +221,14 @@ class Group {
   void RingUpdate(Member& m);
   // The member that gets an event of `bytes` next (round-robin), or nullptr: members
   // it does not fit are blocked on the way.
-  Member* TakerFor(std::uint64_t bytes);
+  // A member with credit that subscribes to `topic` and whose window `bytes` fits.
+  Member* TakerFor(std::uint64_t bytes, std::string_view topic);
   bool HasTaker() const { return !ring_.empty(); }
+  // Whether a connected member subscribes to `topic`.
+  bool AnyMemberWants(std::string_view topic) const;
+  // Makes the group's subscriptions the union of its members' (none: they stay); events
+  // parked for want of a member go back to the ready queue when one joins.
+  void UpdateSubscriptions();
 
   bool Refill(std::uint64_t durable, std::size_t* budget);
   void Admit(eventlog::Record& record);
@@ -234,7 +252,7 @@ class Group {
   void Abandon();
 
   const std::string name_;
-  const GroupSettings settings_;
+  GroupSettings settings_;  // subscriptions follow the members (UpdateSubscriptions)
   GroupEnv env_;
   std::unique_ptr<DeadLetterStore> dead_letters_;
 
@@ -242,6 +260,12 @@ class Group {
   KeyGate gate_;
   Entries entries_;
   std::deque<std::uint64_t> ready_;
+  // Ready events no connected member subscribes to (its last such member left): they
+  // wait here, holding their keys, for one that does. Ascending offsets.
+  std::vector<std::uint64_t> parked_;
+  // The union of subscriptions lost a pattern since the group was made: no member's are
+  // taken for the group's without matching (Member::all).
+  bool narrowed_ = false;
   std::size_t in_flight_ = 0;
   std::uint64_t next_serial_ = 0;
 

@@ -99,6 +99,7 @@ void Group::Abandon() {
   });
   entries_.Clear();
   ready_.clear();
+  parked_.clear();
   gate_.Clear();
   ack_deadlines_.clear();
   retries_ = {};
@@ -192,7 +193,7 @@ void Group::CheckInvariants() const {
   });
   if (through_gate.size() != gate_.keys()) fail("keys held");
   if (in_flight != in_flight_) fail("in-flight count");
-  if (ready != ready_.size()) fail("ready count");
+  if (ready != ready_.size() + parked_.size()) fail("ready count");
   if (waiting != gate_.waiting()) fail("waiting count");
   std::unordered_map<const Member*, std::uint64_t> charged;  // bytes in flight, by member
   entries_.ForEach([&](std::uint64_t, const Entry& e) {
@@ -212,7 +213,18 @@ void Group::CheckInvariants() const {
   for (const Member* m : ring_) {
     if (!m->in_ring) fail("ring membership");
   }
-  if (HasTaker() && !ready_.empty()) fail("ready events while a member could take the first");
+  if (!ready_.empty()) {
+    const Entry* first = entries_.Find(ready_.front());
+    for (const Member* m : ring_) {
+      if (first != nullptr && m->Wants(first->topic) && m->Fits(DeliveryBytes(*first))) {
+        fail("ready events while a member could take the first");
+      }
+    }
+  }
+  for (std::uint64_t offset : parked_) {
+    const Entry* e = entries_.Find(offset);
+    if (e == nullptr || e->state != State::kReady) fail("parked entry not ready");
+  }
 }
 
 }  // namespace signalbus::groups
