@@ -127,4 +127,11 @@ Status AdminClient::DeleteGroup(const std::string& group) const {
   return Call(request).status();
 }
 
+Status AdminClient::SetGroupSettings(const std::string& group, v1::SetGroupSettings change) const {
+  v1::GroupRequest request;
+  change.set_group(group);
+  *request.mutable_set_group_settings() = std::move(change);
+  return Call(request).status();
+}
+
 }  // namespace signalbus::admin

@@ -104,6 +104,11 @@ std::string GroupJson(const v1::GroupInfo& g) {
          ",\"ack_floor\":" + std::to_string(g.ack_floor()) + ",\"lag\":" + std::to_string(g.lag()) +
          ",\"pending\":" + std::to_string(g.pending()) + ",\"redelivered\":" + std::to_string(g.redelivered()) +
          ",\"dead_lettered\":" + std::to_string(g.dead_lettered()) + ",\"acked\":" + std::to_string(g.acked()) +
+         (g.max_deliver() == 0 ? std::string()  // a broker from before settings were listed
+                               : ",\"ack_timeout_ms\":" + std::to_string(g.ack_timeout_ms()) +
+                                     ",\"max_deliver\":" + std::to_string(g.max_deliver()) +
+                                     ",\"backoff_initial_ms\":" + std::to_string(g.backoff_initial_ms()) +
+                                     ",\"backoff_max_ms\":" + std::to_string(g.backoff_max_ms())) +
          (g.read_error().empty() ? std::string() : ",\"read_error\":" + JsonString(g.read_error())) + "}";
 }
 

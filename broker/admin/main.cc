@@ -8,6 +8,7 @@
 // Flags, dispatch and exit codes: 0 done, 1 the broker failed or refused, 2 a flag mistake.
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,19 @@ int main(int argc, char** argv) {
       "delete-group", "Forgets a group with no members connected: its position and its dead letters");
   delete_cmd->add_option("group", group, "The consumer group")->required();
 
+  CLI::App* group_cmd = app.add_subcommand("group", "One group as JSON: its subscriptions, members, lag and settings");
+  group_cmd->add_option("group", group, "The consumer group")->required();
+
+  CLI::App* set_cmd = app.add_subcommand(
+      "set-group", "Changes a group's settings in force (a Join's settings apply only when it creates the group)");
+  set_cmd->add_option("group", group, "The consumer group")->required();
+  std::string set_ack_timeout, set_backoff, set_backoff_max;
+  std::int64_t set_max_deliver = 0;
+  set_cmd->add_option("--ack-timeout", set_ack_timeout, "Redelivery after this long without an ack, e.g. 30s");
+  set_cmd->add_option("--max-deliver", set_max_deliver, "Attempts before an event is dead-lettered");
+  set_cmd->add_option("--backoff", set_backoff, "The first retry delay after a failure, doubling, e.g. 100ms");
+  set_cmd->add_option("--backoff-max", set_backoff_max, "The longest retry delay, e.g. 30s");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -100,8 +114,35 @@ int main(int argc, char** argv) {
   if (dlq_cmd->parsed() && !list_cmd->parsed() && !replay_cmd->parsed() && !purge_cmd->parsed()) {
     return Fail(signalbus::kExitUsage, "dlq: choose list, replay or purge (see --help)");
   }
-  if (!groups_cmd->parsed() && !dlq_cmd->parsed() && !seek_cmd->parsed() && !delete_cmd->parsed()) {
-    return Fail(signalbus::kExitUsage, "choose a command: groups, dlq, seek or delete-group (see --help)");
+  if (!groups_cmd->parsed() && !dlq_cmd->parsed() && !seek_cmd->parsed() && !delete_cmd->parsed() &&
+      !group_cmd->parsed() && !set_cmd->parsed()) {
+    return Fail(signalbus::kExitUsage,
+                "choose a command: groups, group, set-group, dlq, seek or delete-group (see --help)");
+  }
+  signalbus::v1::SetGroupSettings change;
+  if (set_cmd->parsed()) {
+    auto millis = [&](const char* flag, const std::string& text, void (signalbus::v1::SetGroupSettings::*set)(
+                                                                    std::uint32_t)) -> std::optional<std::string> {
+      if (text.empty()) return std::nullopt;
+      auto d = signalbus::ParseDuration(text);
+      if (!d.ok()) return std::string(flag) + ": " + d.status().message();
+      if (d->count() < 1 || d->count() > UINT32_MAX) return std::string(flag) + ": must be at least 1ms";
+      (change.*set)(static_cast<std::uint32_t>(d->count()));
+      return std::nullopt;
+    };
+    for (auto error : {millis("--ack-timeout", set_ack_timeout, &signalbus::v1::SetGroupSettings::set_ack_timeout_ms),
+                       millis("--backoff", set_backoff, &signalbus::v1::SetGroupSettings::set_backoff_initial_ms),
+                       millis("--backoff-max", set_backoff_max, &signalbus::v1::SetGroupSettings::set_backoff_max_ms)}) {
+      if (error) return Fail(signalbus::kExitUsage, *error);
+    }
+    if (set_max_deliver < 0 || set_max_deliver > UINT32_MAX) {
+      return Fail(signalbus::kExitUsage, "--max-deliver: must be at least 1");
+    }
+    change.set_max_deliver(static_cast<std::uint32_t>(set_max_deliver));
+    if (change.ByteSizeLong() == 0) {
+      return Fail(signalbus::kExitUsage, "set-group: give at least one of --ack-timeout, --max-deliver, --backoff, "
+                                         "--backoff-max");
+    }
   }
   if (signalbus::Status s = signalbus::ValidateEndpoint(broker); !s.ok()) {
     return Fail(signalbus::kExitUsage, "--broker: " + s.message());
@@ -159,6 +200,26 @@ int main(int argc, char** argv) {
     }
     if (signalbus::Status s = client.Seek(group, target); !s.ok()) return Fail(signalbus::kExitFailure, s.message());
     Print("group " + group + " resumes from " + signalbus::admin::DescribePosition(target) + "\n");
+    return 0;
+  }
+
+  if (group_cmd->parsed()) {
+    auto groups = client.ListGroups();
+    if (!groups.ok()) return Fail(signalbus::kExitFailure, groups.status().message());
+    for (const auto& g : *groups) {
+      if (g.name() == group) {
+        Print(signalbus::admin::GroupJson(g) + "\n");
+        return 0;
+      }
+    }
+    return Fail(signalbus::kExitFailure, "no group named \"" + group + "\"");
+  }
+
+  if (set_cmd->parsed()) {
+    if (signalbus::Status s = client.SetGroupSettings(group, change); !s.ok()) {
+      return Fail(signalbus::kExitFailure, s.message());
+    }
+    Print("group " + group + ": settings changed\n");
     return 0;
   }
 

@@ -63,6 +63,16 @@ void Coordinator::Impl::HandleAdmin(std::string_view peer, const v1::GroupReques
         touched = g;
       }
       break;
+    case v1::GroupRequest::kSetGroupSettings:
+      if (Group* g = find(request.set_group_settings().group())) {
+        if (Status s = g->SetSettings(request.set_group_settings()); !s.ok()) {
+          ++counters_.bad_requests;
+          admin.set_error("group " + g->name() + ": " + s.message());
+        } else {
+          touched = g;
+        }
+      }
+      break;
     case v1::GroupRequest::kSeekGroup:
       if (!request.seek_group().has_position() ||
           request.seek_group().position().position_case() == v1::StartPosition::POSITION_NOT_SET) {

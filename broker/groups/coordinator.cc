@@ -151,6 +151,7 @@ void Coordinator::Impl::HandleRequest(std::string_view peer, const v1::GroupRequ
     case v1::GroupRequest::kReplayDeadLetters:
     case v1::GroupRequest::kPurgeDeadLetters:
     case v1::GroupRequest::kSeekGroup:
+    case v1::GroupRequest::kSetGroupSettings:
     case v1::GroupRequest::kDeleteGroup:
       HandleAdmin(peer, request, now);
       return;

@@ -230,6 +230,13 @@ class Group {
   // parked for want of a member go back to the ready queue when one joins.
   void UpdateSubscriptions();
 
+ public:
+  // SetGroupSettings: the nonzero fields replace the settings in force (from the next
+  // delivery, retry or deadline on). InvalidArgument for a value ResolveSettings refuses.
+  Status SetSettings(const v1::SetGroupSettings& change);
+
+ private:
+
   bool Refill(std::uint64_t durable, std::size_t* budget);
   void Admit(eventlog::Record& record);
   // KeyHash of the record's ordering key, from the KeyCache or by decoding the event.

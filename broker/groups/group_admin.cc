@@ -30,6 +30,10 @@ v1::GroupInfo Group::Info(std::uint64_t durable) const {
   info.set_dead_lettered(dead_letters_->size());
   info.set_acked(acked_total_);
   info.set_read_error(read_error_);
+  info.set_ack_timeout_ms(static_cast<std::uint32_t>(settings_.ack_timeout.count()));
+  info.set_max_deliver(settings_.max_deliver);
+  info.set_backoff_initial_ms(static_cast<std::uint32_t>(settings_.backoff_initial.count()));
+  info.set_backoff_max_ms(static_cast<std::uint32_t>(settings_.backoff_max.count()));
   return info;
 }
 
@@ -225,6 +229,31 @@ void Group::CheckInvariants() const {
     const Entry* e = entries_.Find(offset);
     if (e == nullptr || e->state != State::kReady) fail("parked entry not ready");
   }
+}
+
+Status Group::SetSettings(const v1::SetGroupSettings& change) {
+  v1::GroupConfig config = settings_.config;
+  if (change.ack_timeout_ms() != 0) config.set_ack_timeout_ms(change.ack_timeout_ms());
+  if (change.max_deliver() != 0) config.set_max_deliver(change.max_deliver());
+  if (change.backoff_initial_ms() != 0) config.set_backoff_initial_ms(change.backoff_initial_ms());
+  if (change.backoff_max_ms() != 0) config.set_backoff_max_ms(change.backoff_max_ms());
+  Result<GroupSettings> resolved = ResolveSettings(config);
+  if (!resolved.ok()) return resolved.status();
+  if (resolved->backoff_initial > resolved->backoff_max) {
+    return InvalidArgument("the first retry delay is longer than the longest");
+  }
+  spdlog::info("group {}: settings ack_timeout {} -> {}ms, max_deliver {} -> {}, backoff {} -> {}ms, backoff_max {} -> "
+               "{}ms",
+               name_, settings_.ack_timeout.count(), resolved->ack_timeout.count(), settings_.max_deliver,
+               resolved->max_deliver, settings_.backoff_initial.count(), resolved->backoff_initial.count(),
+               settings_.backoff_max.count(), resolved->backoff_max.count());
+  settings_.config = resolved->config;
+  settings_.ack_timeout = resolved->ack_timeout;
+  settings_.max_deliver = resolved->max_deliver;
+  settings_.backoff_initial = resolved->backoff_initial;
+  settings_.backoff_max = resolved->backoff_max;
+  dirty_ = true;
+  return Status::Ok();
 }
 
 }  // namespace signalbus::groups

@@ -39,6 +39,9 @@ class AdminClient {
   Status Seek(const std::string& group, const v1::StartPosition& position) const;
   // Forgets a group that has no members connected: its position and dead letters.
   Status DeleteGroup(const std::string& group) const;
+  // Changes the settings in force of a group (nonzero fields of `change`; its group is
+  // set here).
+  Status SetGroupSettings(const std::string& group, v1::SetGroupSettings change) const;
 
   const std::string& endpoint() const { return endpoint_; }
 
