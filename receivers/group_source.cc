@@ -163,7 +163,7 @@ Status GroupSource::Open(const std::vector<TopicPattern>& patterns) {
       return s;
     }
     // Only Joins were sent on this connection so far, so a fatal error answers one:
-    // the broker refused the configuration (another subscription list, a bad name).
+    // the broker refused the configuration (a bad pattern or name, a limit).
     if (state_ == State::kJoined || !last_refusal_.empty() || Clock::now() >= deadline) break;
     try {
       // A signal ends the wait early (false): the check below sees it.

@@ -1,7 +1,8 @@
 // A group's settings: the defaults behind the zeros of v1::GroupConfig, the parsed
 // subscriptions (matched through a PatternSet: four lookups per topic however many),
-// and the retry backoff. Fixed when a group is created (by its first Join, or loaded
-// from its state file). The rules members share (group names, heartbeats) are in
+// and the retry backoff. Set when a group is created (by its first Join, or loaded from
+// its state file); the subscriptions then follow the members' (Group::UpdateSubscriptions)
+// and the settings change by SetGroupSettings. The rules members share (group names, heartbeats) are in
 // signalbus/core/group_rules.h.
 #pragma once
 

@@ -101,7 +101,7 @@ class GroupSource final : public EventSource {
   // Joins with the patterns (deduplicated) as the group's subscriptions and waits for
   // Joined. Errors: kInvalidArgument for a bad group name, endpoint or option, or when
   // the broker refused the join ("the broker at <endpoint> refused to join group <g>:
-  // <its reason>", e.g. the group exists with other subscriptions); kDeadlineExceeded
+  // <its reason>", e.g. a bad pattern or a limit); kDeadlineExceeded
   // "no broker answered at <endpoint> within <join_timeout>" (never with join_timeout 0);
   // kUnavailable when a shutdown signal came while waiting.
   Status Open(const std::vector<TopicPattern>& patterns) override;

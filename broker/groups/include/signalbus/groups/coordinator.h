@@ -79,7 +79,7 @@ enum class Refusal : std::uint8_t {
   kGroupName,      // the group name breaks the grammar
   kMemberName,     // member_name too long
   kHeartbeat,      // heartbeat_ms outside the bounds
-  kConfig,         // no or bad subscriptions, or not the group's
+  kConfig,         // no or bad subscriptions
   kSubscriptions,  // more subscriptions than max_subscriptions
   kGroups,         // max_groups reached
   kMembers,        // max_members reached
