@@ -202,7 +202,9 @@ class RandomRun {
       ASSERT_LE(m->held.size(), m->window) << m->peer;
       std::uint64_t bytes = 0;
       for (const v1::Delivery& d : m->held) bytes += d.topic().size() + d.event().size();
-      if (m->window_bytes > 0 && m->held.size() > 1) ASSERT_LE(bytes, m->window_bytes) << m->peer;
+      if (m->window_bytes > 0 && m->held.size() > 1) {
+        ASSERT_LE(bytes, m->window_bytes) << m->peer;
+      }
     }
   }
 
