@@ -1,7 +1,8 @@
 """The Django publisher of `./scripts/demo --django`: a one-file Django project (auth and
 signalbus.django, SQLite in the given directory) that creates three users, updates one
-and deletes one, as the C++ demo publishes with signalbus-publish, then waits until the
-broker confirmed every event.
+and deletes one, as the C++ demo publishes with signalbus-publish. Each event goes into
+the outbox table in its save's transaction; the process's relay thread publishes it,
+and the demo waits until the outbox is empty (every event confirmed by the broker).
 
     PYTHONPATH=clients/python:build/python /usr/bin/python3 clients/python/examples/django_demo.py \
         --broker tcp://127.0.0.1:5555 --dir /tmp/demo
@@ -9,6 +10,7 @@ broker confirmed every event.
 import argparse
 import os
 import sys
+import time
 
 import django
 from django.conf import settings
@@ -39,7 +41,7 @@ def main():
     from django.db import transaction
     from django.utils import timezone
 
-    from signalbus.django import publishing
+    from signalbus.django import outbox
 
     call_command("migrate", verbosity=0, interactive=False)
     with transaction.atomic():  # published when this commits
@@ -49,9 +51,15 @@ def main():
     alice.last_login = timezone.now()
     alice.save(update_fields=["last_login"])  # not created: the profile-creator ignores it
     bob.delete()
-    publisher = publishing.get_publisher()
-    publisher.flush(10)
-    print("django_demo: %d events published and confirmed by %s" % (publisher.published, args.broker))
+    deadline = time.monotonic() + 10
+    while outbox.status("default")["waiting"] and time.monotonic() < deadline:
+        time.sleep(0.05)  # the relay thread deletes each row once the broker confirmed it
+    left = outbox.status("default")["waiting"]
+    if left:
+        print("django_demo: %d events still in the outbox after 10 s" % left, file=sys.stderr)
+        return 1
+    print("django_demo: 5 events written in their transactions, relayed from the outbox and confirmed by %s"
+          % args.broker)
     return 0
 
 
