@@ -180,7 +180,7 @@ def test_backfill_gives_every_existing_user_one_profile_again_and_after_an_inter
     site.relay()
 
     # Interrupted after a tenth, then resumed: one event per user, none twice.
-    killed = site.start("signalbus_backfill", "auth.User", "--batch", "5",
+    killed = site.start("signalbus_backfill", "auth.User", "--batch", "2",
                         ready=lambda line: line.startswith("backfill: ") and int(line.split()[1].split("/")[0]) >= 50)
     killed.signal(signal.SIGKILL)
     killed.wait(10)
