@@ -57,6 +57,10 @@ class ReadFaultStore : public eventlog::EventStore {
   Result<std::uint64_t> Append(std::string_view topic, std::string_view event, std::int64_t ts) override {
     return inner_->Append(topic, event, ts);
   }
+  Result<std::uint64_t> AppendBatch(const std::vector<eventlog::EventRef>& events, bool atomic,
+                                    std::int64_t ts) override {
+    return inner_->AppendBatch(events, atomic, ts);
+  }
   Status Flush() override { return inner_->Flush(); }
   Result<std::uint64_t> Sync() override { return inner_->Sync(); }
   std::uint64_t durable_offset() const override { return inner_->durable_offset(); }

@@ -314,10 +314,25 @@ std::uint64_t FileStore::total_bytes() const {
 }
 
 Result<std::uint64_t> FileStore::Append(std::string_view topic, std::string_view event, std::int64_t timestamp_ms) {
-  if (failed_.load(std::memory_order_acquire)) return failure();
   if (topic.size() > lf::kMaxTopicBytes) return InvalidArgument("topic is over 65535 bytes");
   if (topic.size() + event.size() > lf::kMaxPayloadBytes) return InvalidArgument("record is over 64 MiB");
-  const std::uint64_t size = RecordSize(topic.size(), event.size());
+  return AppendRecord(RecordSize(topic.size(), event.size()), 1, timestamp_ms, [&](std::uint64_t offset) {
+    EncodeRecord(&buffer_, offset, timestamp_ms, topic, event);
+  });
+}
+
+Result<std::uint64_t> FileStore::AppendBatch(const std::vector<EventRef>& events, bool atomic,
+                                             std::int64_t timestamp_ms) {
+  if (Status s = CheckBatch(events); !s.ok()) return s;
+  return AppendRecord(lf::kHeaderSize + BatchPayloadSize(events), static_cast<std::uint32_t>(events.size()),
+                      timestamp_ms, [&](std::uint64_t offset) {
+                        EncodeBatchRecord(&buffer_, offset, timestamp_ms, atomic, events);
+                      });
+}
+
+Result<std::uint64_t> FileStore::AppendRecord(std::uint64_t size, std::uint32_t count, std::int64_t timestamp_ms,
+                                              const std::function<void(std::uint64_t)>& encode) {
+  if (failed_.load(std::memory_order_acquire)) return failure();
   FileSegment* seg = segments_.back().get();
   if (seg->bytes > 0 && seg->bytes + size > options_.segment_bytes) {
     if (Status s = Roll(); !s.ok()) return s;
@@ -328,9 +343,9 @@ Result<std::uint64_t> FileStore::Append(std::string_view topic, std::string_view
   {
     std::lock_guard lock(buffer_mu_);
     offset = next_offset_.load(std::memory_order_relaxed);
-    EncodeRecord(&buffer_, offset, timestamp_ms, topic, event);
+    encode(offset);
     // seq_cst: pairs with the group committer's check for pending work before it sleeps.
-    next_offset_.store(offset + 1, std::memory_order_seq_cst);
+    next_offset_.store(offset + count, std::memory_order_seq_cst);
     buffered = buffer_.size();
   }
   if (seg->index.empty() || seg->bytes - seg->index.back().position >= options_.index_interval_bytes) {
@@ -338,7 +353,7 @@ Result<std::uint64_t> FileStore::Append(std::string_view topic, std::string_view
   }
   // An empty store has first_offset() == next_offset() == offset already.
   if (seg->empty()) seg->first_offset = offset;
-  seg->next_offset = offset + 1;
+  seg->next_offset = offset + count;
   seg->bytes += size;
   seg->max_timestamp = std::max(seg->max_timestamp, timestamp_ms);
   if (buffered >= options_.write_buffer_bytes) {
@@ -480,10 +495,12 @@ Status FileStore::VisitRecords(FileSegment& seg, std::uint64_t pos, std::uint64_
       Result<std::string_view> head = window.Peek(pos, lf::kHeaderSize, *limit);
       if (!head.ok()) return head.status();
       std::uint64_t size = 0;
-      ParseResult r = CheckHeader(head->data(), head->size(), &size);
-      if (r == ParseResult::kOk && pos + size <= seg.bytes) {
+      std::uint32_t count = 0;
+      ParseResult r = CheckHeader(head->data(), head->size(), &size, &count);
+      // A batch holding `step_below` is read, not stepped over.
+      if (r == ParseResult::kOk && pos + size <= seg.bytes && expected + count <= step_below) {
         pos += size;
-        ++expected;
+        expected += count;
         stepped = true;
         continue;
       }
@@ -515,7 +532,7 @@ Status FileStore::VisitRecords(FileSegment& seg, std::uint64_t pos, std::uint64_
                       " or later); it is not returned. Reopen the log to see the damaged range");
     }
     if (!visit(rec)) return Status::Ok();
-    expected = rec.offset + 1;
+    expected = rec.offset + rec.count;
     counted = true;
     stepped = false;
     pos += rec.size;
@@ -552,13 +569,21 @@ Result<std::vector<Record>> FileStore::Read(std::uint64_t from, std::size_t max_
     const std::uint64_t pos = entry != nullptr ? entry->position : 0;
     const std::uint64_t expected = entry != nullptr ? entry->offset : seg.first_offset;
     Status s = VisitRecords(seg, pos, expected, [&](const RecordView& rec) {
-      if (rec.offset < from) return true;
-      const std::size_t size = rec.topic.size() + rec.event.size();
+      if (rec.offset + rec.count <= from) return true;
+      const std::size_t size = rec.batch ? rec.entries.size() : rec.topic.size() + rec.event.size();
       if (!out.empty() && bytes + size > max_bytes) {
         full = true;
         return false;
       }
-      out.push_back(Record{rec.offset, rec.timestamp_ms, std::string(rec.topic), std::string(rec.event)});
+      // A batch's events come out together: no limit splits them.
+      ForEachEvent(rec, [&](std::uint64_t offset, std::string_view topic, std::string_view event) {
+        if (offset < from) return;
+        Record& r = out.emplace_back(Record{offset, rec.timestamp_ms, std::string(topic), std::string(event)});
+        if (rec.atomic) {
+          r.unit_first = rec.offset;
+          r.unit_size = rec.count;
+        }
+      });
       bytes += size;
       if (out.size() >= max_records) {
         full = true;

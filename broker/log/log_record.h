@@ -8,6 +8,10 @@
 #include <string>
 #include <string_view>
 
+#include <vector>
+
+#include "signalbus/core/status.h"
+#include "signalbus/log/event_store.h"
 #include "signalbus/log/log_format.h"
 
 namespace signalbus::eventlog {
@@ -45,14 +49,53 @@ inline std::uint64_t RecordSize(std::size_t topic_bytes, std::size_t event_bytes
 void EncodeRecord(std::string* dst, std::uint64_t offset, std::int64_t timestamp_ms,
                   std::string_view topic, std::string_view event);
 
+// Why AppendBatch refuses these events, or Ok: none, too many, a topic over
+// kMaxTopicBytes, or entries over kMaxPayloadBytes in all.
+Status CheckBatch(const std::vector<EventRef>& events);
+
+// Payload bytes of a batch record holding these events.
+std::uint64_t BatchPayloadSize(const std::vector<EventRef>& events);
+// Appends one batch record (offsets offset, offset + 1, ...) to *dst.
+// REQUIRES: 1 <= events.size() <= kMaxBatchEvents, each topic <= kMaxTopicBytes,
+// BatchPayloadSize(events) <= kMaxPayloadBytes.
+void EncodeBatchRecord(std::string* dst, std::uint64_t offset, std::int64_t timestamp_ms, bool atomic,
+                       const std::vector<EventRef>& events);
+
 // A parsed record; the views point into the buffer given to ParseRecord.
 struct RecordView {
-  std::uint64_t offset = 0;
+  std::uint64_t offset = 0;  // of its (first) event
   std::int64_t timestamp_ms = 0;
+  std::uint64_t size = 0;    // header + payload
+  std::uint32_t count = 1;   // events: offsets [offset, offset + count)
+  bool batch = false;
+  bool atomic = false;
+  // A full record: its one event. A batch: empty (see entries).
   std::string_view topic;
   std::string_view event;
-  std::uint64_t size = 0;  // header + payload
+  // A batch: its entries, walked with NextBatchEntry.
+  std::string_view entries;
 };
+
+// Takes the next event off the front of a batch's entries. False when they are used up
+// or what is left is not a whole entry (damage a checksum did not catch: never written).
+bool NextBatchEntry(std::string_view* entries, std::string_view* topic, std::string_view* event);
+
+// Calls visit(offset, topic, event) for each event of a parsed record, in order; false
+// if a batch's entries do not add up to its count (treated as damage).
+template <typename Visit>
+bool ForEachEvent(const RecordView& rec, Visit&& visit) {
+  if (!rec.batch) {
+    visit(rec.offset, rec.topic, rec.event);
+    return true;
+  }
+  std::string_view rest = rec.entries;
+  std::string_view topic, event;
+  for (std::uint32_t i = 0; i < rec.count; ++i) {
+    if (!NextBatchEntry(&rest, &topic, &event)) return false;
+    visit(rec.offset + i, topic, event);
+  }
+  return rest.empty();
+}
 
 enum class ParseResult {
   kOk,
@@ -65,9 +108,10 @@ const char* ParseResultName(ParseResult r);
 
 // Reads the header at data[0, available) and reports whether it could start a
 // record, without looking at the payload or checksum: kOk (and *size, header plus
-// payload, which may run past `available`), kIncomplete (fewer than kHeaderSize bytes)
-// or kBadHeader.
-ParseResult CheckHeader(const char* data, std::size_t available, std::uint64_t* size);
+// payload, which may run past `available`, and *count, the offsets it holds),
+// kIncomplete (fewer than kHeaderSize bytes) or kBadHeader.
+ParseResult CheckHeader(const char* data, std::size_t available, std::uint64_t* size,
+                        std::uint32_t* count = nullptr);
 
 // Parses and verifies the record at data[0, available).
 ParseResult ParseRecord(const char* data, std::size_t available, RecordView* out);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "log_record.h"
 #include "signalbus/log/log_format.h"
 
 namespace signalbus::eventlog {
@@ -27,6 +28,29 @@ Result<std::uint64_t> MemoryStore::Append(std::string_view topic, std::string_vi
   active.bytes += size;
   active.max_timestamp = std::max(active.max_timestamp, timestamp_ms);
   return next_offset_++;
+}
+
+Result<std::uint64_t> MemoryStore::AppendBatch(const std::vector<EventRef>& events, bool atomic,
+                                               std::int64_t timestamp_ms) {
+  if (Status s = CheckBatch(events); !s.ok()) return s;
+  const std::uint64_t size = log_format::kHeaderSize + BatchPayloadSize(events);
+  std::lock_guard lock(mu_);
+  if (segments_.back().bytes > 0 && segments_.back().bytes + size > options_.segment_bytes) {
+    segments_.push_back(Segment{.base_offset = next_offset_});
+  }
+  Segment& active = segments_.back();
+  const std::uint64_t first = next_offset_;
+  for (const EventRef& e : events) {
+    Record r{next_offset_++, timestamp_ms, std::string(e.topic), std::string(e.event)};
+    if (atomic) {
+      r.unit_first = first;
+      r.unit_size = static_cast<std::uint32_t>(events.size());
+    }
+    active.records.push_back(std::move(r));
+  }
+  active.bytes += size;
+  active.max_timestamp = std::max(active.max_timestamp, timestamp_ms);
+  return first;
 }
 
 Status MemoryStore::Flush() {
@@ -76,7 +100,9 @@ Result<std::vector<Record>> MemoryStore::Read(std::uint64_t from, std::size_t ma
     for (; i < s.records.size(); ++i) {
       const Record& r = s.records[i];
       std::size_t size = r.topic.size() + r.event.size();
-      if (out.size() >= max_records || (!out.empty() && bytes + size > max_bytes)) return out;
+      // An atomic batch is returned whole (unless `from` is inside it).
+      const bool inside = !out.empty() && r.unit_size > 0 && r.unit_first == out.back().unit_first;
+      if (!inside && (out.size() >= max_records || (!out.empty() && bytes + size > max_bytes))) return out;
       out.push_back(r);
       bytes += size;
     }

@@ -41,8 +41,8 @@ namespace {
 
 // Position and offset of the first valid record after a damaged one at bad_pos, or
 // nullopt if there is none before `limit`. A candidate's offset must be at least
-// `expected` and at most one per kHeaderSize bytes skipped beyond it: records are
-// never smaller than a header.
+// `expected` and at most one per kBatchEntryHeaderSize bytes skipped beyond it: no
+// event takes fewer bytes (a batch's entries).
 Result<std::optional<std::pair<std::uint64_t, std::uint64_t>>> FindNextValid(
     SegmentWindow& window, std::uint64_t bad_pos, std::uint64_t expected, std::uint64_t limit) {
   using Found = std::optional<std::pair<std::uint64_t, std::uint64_t>>;
@@ -53,7 +53,7 @@ Result<std::optional<std::pair<std::uint64_t, std::uint64_t>>> FindNextValid(
     if (head->size() < lf::kHeaderSize) return Found();
     if (CheckHeader(head->data(), head->size(), &size) == ParseResult::kBadHeader) continue;
     const std::uint64_t offset = DecodeFixed64(head->data() + lf::kOffsetOffset);
-    if (offset < expected || offset - expected > (p - bad_pos) / lf::kHeaderSize) continue;
+    if (offset < expected || offset - expected > (p - bad_pos) / lf::kBatchEntryHeaderSize) continue;
     if (p + size > limit) continue;
     Result<std::string_view> whole = window.Peek(p, size, limit);
     if (!whole.ok()) return whole.status();
@@ -110,8 +110,8 @@ Result<SegmentScan> ScanSegment(const RandomAccessFile& file, const std::string&
       if (!any) scan.first_offset = rec.offset;
       any = true;
       scan.max_timestamp = std::max(scan.max_timestamp, rec.timestamp_ms);
-      ++scan.records;
-      ++expected;
+      scan.records += rec.count;
+      expected += rec.count;
       pos += rec.size;
       continue;
     }

@@ -25,9 +25,22 @@ struct Record {
   std::int64_t timestamp_ms = 0;
   std::string topic;
   std::string event;  // a serialized signalbus.v1.Event
+  // The atomic batch it was appended in (AppendBatch with atomic): the offset of that
+  // batch's first event and how many it has. 0: not part of one.
+  std::uint64_t unit_first = 0;
+  std::uint32_t unit_size = 0;
 
   friend bool operator==(const Record&, const Record&) = default;
 };
+
+// One event to append: views that need live only for the call.
+struct EventRef {
+  std::string_view topic;
+  std::string_view event;
+};
+
+// Most events in one AppendBatch.
+inline constexpr std::size_t kMaxBatchEvents = 0xFFFF;
 
 // What ApplyRetention may delete. Only whole sealed segments are ever deleted, oldest
 // first, so a log keeps at least its active segment whatever the limits say.
@@ -62,6 +75,14 @@ class EventStore {
   virtual Result<std::uint64_t> Append(std::string_view topic, std::string_view event,
                                        std::int64_t timestamp_ms) = 0;
 
+  // Appends several events as one record (offsets first, first + 1, ...; returns first):
+  // they reach the OS in one write and are durable, or lost to a crash, all together.
+  // `atomic`: Read reports them as one unit (Record::unit_first, unit_size).
+  // InvalidArgument for no events, more than kMaxBatchEvents, a topic over 65535 bytes
+  // or entries over 64 MiB in total; I/O errors as Append.
+  virtual Result<std::uint64_t> AppendBatch(const std::vector<EventRef>& events, bool atomic,
+                                            std::int64_t timestamp_ms) = 0;
+
   // Hands every buffered record to the OS (write(2)); it survives a crash of this
   // process, not of the machine.
   virtual Status Flush() = 0;
@@ -86,7 +107,9 @@ class EventStore {
   // next_offset() gives an empty vector. Records above durable_offset() are returned
   // too (see the class comment). Offsets may have gaps only where a damaged range was
   // skipped at open (FileStore, skip_corrupt). A record whose checksum fails is never
-  // returned: DataLoss naming the segment file, offset and byte position.
+  // returned: DataLoss naming the segment file, offset and byte position. The events of
+  // one AppendBatch are returned together (past max_records and max_bytes if need be)
+  // unless `from` falls inside them.
   virtual Result<std::vector<Record>> Read(std::uint64_t from, std::size_t max_records,
                                            std::size_t max_bytes) = 0;
 

@@ -88,6 +88,8 @@ class FileStore final : public EventStore {
 
   Result<std::uint64_t> Append(std::string_view topic, std::string_view event,
                                std::int64_t timestamp_ms) override;
+  Result<std::uint64_t> AppendBatch(const std::vector<EventRef>& events, bool atomic,
+                                    std::int64_t timestamp_ms) override;
   Status Flush() override;
   Result<std::uint64_t> Sync() override;
   std::uint64_t durable_offset() const override { return durable_.load(std::memory_order_acquire); }
@@ -117,6 +119,10 @@ class FileStore final : public EventStore {
   Status Roll();
   // REQUIRES: write_mu_ held.
   Status FlushLocked();
+  // Appends one record of `size` bytes holding `count` offsets; encode(first offset)
+  // writes it into buffer_ (under buffer_mu_).
+  Result<std::uint64_t> AppendRecord(std::uint64_t size, std::uint32_t count, std::int64_t timestamp_ms,
+                                     const std::function<void(std::uint64_t)>& encode);
   void WriteIndexFile(const FileSegment& segment);
   Status Fail(Status status);
   Status failure() const;

@@ -10,13 +10,14 @@
 //
 // Record layout (all integers little-endian):
 //   +0   u32  masked CRC32C of bytes [4, kHeaderSize + length)
-//   +4   u32  length: bytes after the header (topic + event)
-//   +8   u8   type (kFullType)
-//   +9   u8   flags (0; reserved)
-//   +10  u16  topic length
-//   +12  u64  offset
+//   +4   u32  length: bytes after the header
+//   +8   u8   type (kFullType: one event; kBatchType: several)
+//   +9   u8   flags (full: 0; batch: kAtomicFlag or 0)
+//   +10  u16  full: topic length; batch: number of events (>= 1)
+//   +12  u64  offset (batch: of its first event; the others follow, +1 each)
 //   +20  i64  timestamp, ms since the Unix epoch
-//   +28  topic bytes, then event bytes (a serialized signalbus.v1.Event)
+//   +28  full: topic bytes, then event bytes (a serialized signalbus.v1.Event)
+//        batch: per event, u16 topic length, u32 event length, topic, event
 //
 // Index entry layout (kIndexEntrySize bytes, little-endian):
 //   +0   u64  a       } meaning depends on kind, see IndexEntryKind
@@ -40,12 +41,22 @@ inline constexpr std::size_t kTopicLengthOffset = 10;
 inline constexpr std::size_t kOffsetOffset = 12;
 inline constexpr std::size_t kTimestampOffset = 20;
 
-// The only record type written today. A future incompatible layout gets a new type;
-// readers treat unknown types as damage.
+// Record types. A future incompatible layout gets a new type; readers treat unknown
+// types as damage.
 inline constexpr std::uint8_t kFullType = 1;
+// Several events in one record, under one checksum: written, lost to a torn tail and
+// read back all together. Events of one publish batch.
+inline constexpr std::uint8_t kBatchType = 2;
+// Batch flag: the publisher asked for the batch to be handled as a unit (an atomic
+// batch, e.g. one database transaction): groups deliver its events together.
+inline constexpr std::uint8_t kAtomicFlag = 1;
+// Bytes before each event's topic in a batch record: u16 topic length, u32 event length.
+inline constexpr std::size_t kBatchEntryHeaderSize = 6;
+inline constexpr std::size_t kMaxBatchEvents = 0xFFFF;
 
 inline constexpr std::size_t kMaxTopicBytes = 0xFFFF;
-// Upper bound on topic + event. Larger values in a header are damage, never a record.
+// Upper bound on a record's payload (topic + event; a batch's entries). Larger values
+// in a header are damage, never a record.
 inline constexpr std::uint32_t kMaxPayloadBytes = 64u << 20;
 
 inline constexpr std::size_t kIndexEntrySize = 32;

@@ -26,6 +26,8 @@ class MemoryStore final : public EventStore {
   // Thread-safety: every method is safe from any thread (one mutex).
   Result<std::uint64_t> Append(std::string_view topic, std::string_view event,
                                std::int64_t timestamp_ms) override;
+  Result<std::uint64_t> AppendBatch(const std::vector<EventRef>& events, bool atomic,
+                                    std::int64_t timestamp_ms) override;
   Status Flush() override;
   Result<std::uint64_t> Sync() override;
   std::uint64_t durable_offset() const override;
