@@ -6,6 +6,7 @@
 
 #include "signalbus/broker/publisher_sessions.h"
 #include "signalbus/core/sockets.h"
+#include "signalbus/v1/publish.pb.h"
 
 namespace signalbus::broker {
 
@@ -55,6 +56,11 @@ bool Ingest::HandleOne() {
     bytes += message.topic.size();
     more = message.topic.more();
   }
+  if (frames == 1 && message.topic.to_string_view() == kBatchKind) {
+    metrics_.AddIngestBytes(bytes);
+    HandleBatch(peer.to_string_view(), more);
+    return true;
+  }
   if (more && TryRecvFrame(socket_, message.event)) {
     ++frames;
     bytes += message.event.size();
@@ -81,14 +87,130 @@ bool Ingest::HandleOne() {
   }
   Verdict verdict = ValidateMessage(frames, message.topic_view(), message.event_view(), validator_options_);
   if (!verdict.accepted()) {
-    metrics_.CountRejected(verdict.rejection().reason);
-    handler_.OnRejected(peer_id, verdict.rejection(), message.topic_view(), message.event_view());
+    Reject(peer_id, verdict.rejection(), message.topic_view(), message.event_view());
     return true;
   }
   message.fields = std::move(verdict.fields());
   metrics_.CountAccepted();
   handler_.OnEvent(peer_id, message);
   return true;
+}
+
+void Ingest::Reject(std::string_view peer, const Rejection& rejection, std::string_view topic,
+                    std::string_view event) {
+  metrics_.CountRejected(rejection.reason);
+  handler_.OnRejected(peer, rejection, topic, event);
+}
+
+namespace {
+
+// Why an atomic batch whose events all passed the validator breaks its own rules, or "".
+std::string AtomicBatchProblem(const std::vector<BatchItem>& items) {
+  const EventFields& first = items.front().event.fields;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const EventFields& f = items[i].event.fields;
+    if (f.publisher_id != first.publisher_id) return "an atomic batch of more than one publisher id";
+    if (first.sequence == 0 ? f.sequence != 0 : f.sequence != first.sequence + i) {
+      return "an atomic batch whose sequences are not consecutive";
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+void Ingest::HandleBatch(std::string_view peer, bool more) {
+  // Frames after the header come in (topic, event) pairs. At most max_batch_events
+  // pairs and max_batch_bytes are held; the rest is read and released, and the batch
+  // refused.
+  zmq::message_t header_frame;
+  std::uint64_t bytes = 0;
+  bool has_header = false;
+  if (more && TryRecvFrame(socket_, header_frame)) {
+    has_header = true;
+    bytes += header_frame.size();
+    more = header_frame.more();
+  }
+  std::vector<BatchItem> items;
+  std::size_t held_bytes = 0;
+  std::size_t pairs = 0;
+  bool unpaired = false;
+  while (more) {
+    BatchItem item;
+    if (!TryRecvFrame(socket_, item.event.topic)) break;
+    bytes += item.event.topic.size();
+    more = item.event.topic.more();
+    if (!more || !TryRecvFrame(socket_, item.event.event)) {
+      unpaired = true;
+      break;
+    }
+    bytes += item.event.event.size();
+    more = item.event.event.more();
+    ++pairs;
+    const std::size_t size = item.event.topic.size() + item.event.event.size();
+    if (items.size() >= options_.max_batch_events || held_bytes + size > options_.max_batch_bytes) continue;
+    held_bytes += size;
+    items.push_back(std::move(item));
+  }
+  zmq::message_t extra;
+  while (more && TryRecvFrame(socket_, extra)) {
+    bytes += extra.size();
+    more = extra.more();
+  }
+  metrics_.AddIngestBytes(bytes);
+
+  v1::BatchHeader header;
+  std::string problem;
+  if (!has_header || !header.ParseFromArray(header_frame.data(), static_cast<int>(header_frame.size()))) {
+    problem = "a batch without a decodable BatchHeader frame";
+  } else if (unpaired) {
+    problem = "a batch whose last topic has no event frame";
+  } else if (pairs == 0) {
+    problem = "a batch of no events";
+  } else if (pairs > items.size()) {
+    problem = "a batch of " + std::to_string(pairs) + " events over the limits (" +
+              std::to_string(options_.max_batch_events) + " events, " + std::to_string(options_.max_batch_bytes) +
+              " bytes)";
+  } else if (header.count() != pairs) {
+    problem = "a batch header counting " + std::to_string(header.count()) + " events for " + std::to_string(pairs);
+  }
+  if (!problem.empty()) {
+    const Rejection rejection{RejectReason::kBadBatch, problem};
+    if (items.empty()) Reject(peer, rejection, {}, {});
+    for (BatchItem& item : items) Reject(peer, rejection, item.event.topic_view(), item.event.event_view());
+    return;
+  }
+  bool all_accepted = true;
+  for (BatchItem& item : items) {
+    Verdict verdict = ValidateMessage(2, item.event.topic_view(), item.event.event_view(), validator_options_);
+    if (verdict.accepted()) {
+      item.event.fields = std::move(verdict.fields());
+    } else {
+      item.rejection = verdict.rejection();
+      all_accepted = false;
+    }
+  }
+  if (header.atomic()) {
+    if (std::string rule = all_accepted ? AtomicBatchProblem(items) : ""; !rule.empty()) {
+      for (BatchItem& item : items) item.rejection = Rejection{RejectReason::kBadBatch, rule};
+      all_accepted = false;
+    }
+    if (!all_accepted) {
+      for (BatchItem& item : items) {
+        if (!item.rejection) {
+          item.rejection = Rejection{RejectReason::kAtomicBatch, "another event of its atomic batch was rejected"};
+        }
+      }
+    }
+  }
+  for (const BatchItem& item : items) {
+    if (item.rejection) {
+      metrics_.CountRejected(item.rejection->reason);
+    } else {
+      metrics_.CountAccepted();
+    }
+  }
+  handler_.OnBatch(peer, header.atomic(), items);
 }
 
 void Ingest::Send(std::string_view peer, std::string_view kind, std::string_view bytes) {

@@ -14,6 +14,7 @@
 #include "signalbus/core/codec.h"
 #include "signalbus/core/ingest_protocol.h"
 #include "signalbus/core/sockets.h"
+#include "signalbus/v1/publish.pb.h"
 
 namespace signalbus::broker {
 namespace {
@@ -33,6 +34,14 @@ struct Recorder : IngestHandler {
     fields.push_back(event.fields);
     peers.emplace_back(peer);
   }
+  void OnBatch(std::string_view, bool atomic, std::vector<BatchItem>& items) override {
+    batches.emplace_back();
+    batch_atomic.push_back(atomic);
+    for (BatchItem& item : items) {
+      batches.back().push_back(item.rejection ? std::string(RejectReasonName(item.rejection->reason))
+                                              : "ok:" + std::to_string(item.event.fields.sequence));
+    }
+  }
   void OnRejected(std::string_view peer, const Rejection& r, std::string_view topic, std::string_view) override {
     rejected.push_back(r.reason);
     rejected_topics.emplace_back(topic);
@@ -40,6 +49,8 @@ struct Recorder : IngestHandler {
   std::vector<std::string> probes, hellos, topics, peers, rejected_topics;
   std::vector<EventFields> fields;
   std::vector<RejectReason> rejected;
+  std::vector<std::vector<std::string>> batches;  // per item: "ok:<sequence>" or its reason
+  std::vector<bool> batch_atomic;
 };
 
 class IngestTest : public ::testing::Test {
@@ -83,6 +94,23 @@ class IngestTest : public ::testing::Test {
   }
 
   void TearDown() override { ingest_->Close(); }
+
+  // ["$batch", header, topic, event, ...] of events sequenced `sequences` (0: invalid).
+  static std::vector<std::string> BatchFrames(const std::vector<std::uint64_t>& sequences, bool atomic,
+                                              int count = -1) {
+    v1::BatchHeader header;
+    header.set_count(count < 0 ? static_cast<std::uint32_t>(sequences.size()) : static_cast<std::uint32_t>(count));
+    header.set_atomic(atomic);
+    std::vector<std::string> frames{std::string(kBatchKind), header.SerializeAsString()};
+    for (std::uint64_t sequence : sequences) {
+      v1::Event event = UserCreated(std::to_string(sequence));
+      event.set_publisher_id("p-1");
+      event.set_sequence(sequence);
+      frames.push_back(TopicOf(event));
+      frames.push_back(sequence == 0 ? std::string("not protobuf") : EncodeEvent(event));
+    }
+    return frames;
+  }
 
   Metrics metrics_;
   Recorder recorder_;
@@ -166,6 +194,65 @@ TEST_F(IngestTest, AGiganticFrameCostsOnlyThatConnection) {
   ASSERT_TRUE(DrainUntil([&] { return !recorder_.topics.empty(); }));
   EXPECT_EQ(recorder_.topics, std::vector<std::string>{"auth.User/post_save"});
   EXPECT_TRUE(recorder_.rejected.empty());
+}
+
+TEST_F(IngestTest, ABatchComesAsItsEventsInOrderEachJudgedAlone) {
+  zmq::socket_t pub = ConnectPublisher();
+  SendFrames(pub, BatchFrames({5, 6, 0, 8}, /*atomic=*/false));
+  ASSERT_TRUE(DrainUntil([&] { return !recorder_.batches.empty(); }));
+  EXPECT_EQ(recorder_.batches[0], (std::vector<std::string>{"ok:5", "ok:6", "undecodable", "ok:8"}));
+  EXPECT_FALSE(recorder_.batch_atomic[0]);
+  MetricsSnapshot m = metrics_.Snapshot();
+  EXPECT_EQ(m.accepted, 3u);
+  EXPECT_EQ(m.rejected[RejectReasonIndex(RejectReason::kUndecodable)], 1u);
+}
+
+TEST_F(IngestTest, AnAtomicBatchWithOneInvalidEventIsRejectedWhole) {
+  zmq::socket_t pub = ConnectPublisher();
+  SendFrames(pub, BatchFrames({5, 6, 7}, /*atomic=*/true));
+  SendFrames(pub, BatchFrames({8, 0, 10}, /*atomic=*/true));
+  ASSERT_TRUE(DrainUntil([&] { return recorder_.batches.size() == 2; }));
+  EXPECT_EQ(recorder_.batches[0], (std::vector<std::string>{"ok:5", "ok:6", "ok:7"}));
+  EXPECT_EQ(recorder_.batches[1], (std::vector<std::string>{"atomic_batch", "undecodable", "atomic_batch"}));
+  EXPECT_EQ(metrics_.Snapshot().rejected[RejectReasonIndex(RejectReason::kAtomicBatch)], 2u);
+}
+
+TEST_F(IngestTest, AnAtomicBatchMustBeConsecutiveSequencesOfOnePublisher) {
+  zmq::socket_t pub = ConnectPublisher();
+  SendFrames(pub, BatchFrames({5, 7}, /*atomic=*/true));
+  ASSERT_TRUE(DrainUntil([&] { return !recorder_.batches.empty(); }));
+  EXPECT_EQ(recorder_.batches[0], (std::vector<std::string>{"bad_batch", "bad_batch"}));
+}
+
+TEST_F(IngestTest, BrokenBatchesAreRefusedWholeAndTheConnectionGoesOn) {
+  std::string peer;
+  zmq::socket_t pub = ConnectPublisher(&peer);
+  SendFrames(pub, {std::string(kBatchKind)});                        // no header
+  SendFrames(pub, {std::string(kBatchKind), "\xff\xff"});            // undecodable header
+  SendFrames(pub, BatchFrames({1, 2}, false, /*count=*/3));          // count mismatch
+  std::vector<std::string> unpaired = BatchFrames({1}, false);
+  unpaired.push_back("auth.User/post_save");                         // a topic without its event
+  SendFrames(pub, unpaired);
+  ASSERT_TRUE(DrainUntilHandled(5));
+  EXPECT_TRUE(recorder_.batches.empty());
+  EXPECT_EQ(metrics_.Snapshot().rejected[RejectReasonIndex(RejectReason::kBadBatch)], 2u + 2u + 1u);
+  SendFrames(pub, BatchFrames({1}, false));
+  ASSERT_TRUE(DrainUntil([&] { return !recorder_.batches.empty(); }));
+  EXPECT_EQ(recorder_.batches[0], (std::vector<std::string>{"ok:1"}));
+}
+
+TEST_F(IngestTest, ABatchOverItsLimitsIsRefusedHoldingNoMoreThanTheLimit) {
+  ingest_->Close();
+  ingest_ = std::make_unique<Ingest>(SharedContext(),
+                                     IngestOptions{.endpoint = "tcp://127.0.0.1:*", .max_event_bytes = 4096,
+                                                   .max_batch_events = 3},
+                                     metrics_, recorder_);
+  ASSERT_TRUE(ingest_->Bind().ok());
+  zmq::socket_t pub = ConnectPublisher();
+  SendFrames(pub, BatchFrames({1, 2, 3, 4, 5}, false));
+  ASSERT_TRUE(DrainUntil([&] { return recorder_.rejected.size() == 3; }));
+  EXPECT_TRUE(recorder_.batches.empty());
+  for (RejectReason r : recorder_.rejected) EXPECT_EQ(r, RejectReason::kBadBatch);
 }
 
 }  // namespace

@@ -103,16 +103,24 @@ Status Journal::Recover(const std::function<void(const PublisherFields&)>& recov
 }
 
 Result<std::uint64_t> Journal::Append(std::string_view topic, std::string_view event) {
-  auto offset = store_->Append(topic, event, NowMillis());
+  return Appended(store_->Append(topic, event, NowMillis()), 1);
+}
+
+Result<std::uint64_t> Journal::AppendBatch(const std::vector<eventlog::EventRef>& events, bool atomic) {
+  if (events.size() == 1 && !atomic) return Append(events[0].topic, events[0].event);
+  return Appended(store_->AppendBatch(events, atomic, NowMillis()), events.size());
+}
+
+Result<std::uint64_t> Journal::Appended(Result<std::uint64_t> offset, std::size_t events) {
   if (!offset.ok()) {
     // The store is unusable now; failure() makes the broker stop. Nothing is confirmed,
-    // so the publisher re-sends this event to the next broker.
+    // so the publisher re-sends these events to the next broker.
     std::lock_guard lock(failure_mu_);
     if (failure_.ok()) failure_ = offset.status();
     return offset.status();
   }
   committer_->Notify();
-  metrics_.CountLogged();
+  metrics_.CountLogged(events);
   return *offset;
 }
 

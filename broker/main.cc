@@ -66,6 +66,8 @@ int main(int argc, char** argv) {
   std::string retention_age = "0";
   std::string dedupe_window = "2m";
   std::size_t max_publishers = 10'000;
+  std::size_t max_batch_events = signalbus::kDefaultMaxBatchEvents;
+  std::size_t max_batch_bytes = signalbus::kDefaultMaxBatchBytes;
   std::size_t publisher_window = 65'536;
   int ingest_queue = 1000;
   bool skip_corrupt = false;
@@ -100,6 +102,13 @@ int main(int argc, char** argv) {
                  "Recent event ids remembered per publisher id (16 bytes each), to tell a re-send from a new "
                  "event reusing its sequence; at least any publisher's unconfirmed window")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24))
+      ->capture_default_str();
+  app.add_option("--max-batch-events", max_batch_events, "Most events in one publish batch")
+      ->check(CLI::Range(std::size_t{1}, signalbus::eventlog::kMaxBatchEvents))
+      ->capture_default_str();
+  app.add_option("--max-batch-bytes", max_batch_bytes,
+                 "Most bytes of topics and events in one publish batch (at least --max-event-bytes)")
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{64} << 20))
       ->capture_default_str();
   app.add_option("--ingest-queue", ingest_queue,
                  "Messages queued per publisher connection before ZeroMQ stops reading it (times the largest "
@@ -199,6 +208,8 @@ int main(int argc, char** argv) {
   options.max_publishers = max_publishers;
   options.publisher_verify_window = publisher_window;
   options.ingest_queue_messages = ingest_queue;
+  options.max_batch_events = max_batch_events;
+  options.max_batch_bytes = std::max(max_batch_bytes, max_event_bytes + 65536);
   options.live = live_limits;
   options.live.max_heartbeat = std::max(signalbus::broker::kMinLiveHeartbeat,
                                         signalbus::ParseDuration(live_max_heartbeat).value());  // checked by the flag

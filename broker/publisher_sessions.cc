@@ -125,6 +125,10 @@ void PublisherSessions::Reply(std::string_view peer, v1::SessionReply::State sta
   reply.set_logged_through(logged_through);
   if (refusal != nullptr) reply.set_reason(RefusalName(*refusal));
   reply.set_message(message);
+  if (state == v1::SessionReply::OPEN) {
+    reply.set_max_batch_events(static_cast<std::uint32_t>(options_.max_batch_events));
+    reply.set_max_batch_bytes(options_.max_batch_bytes);
+  }
   reply.SerializeToString(&buffer_);
   send_(peer, kSessionKind, buffer_);
 }

@@ -18,6 +18,8 @@ const char* RejectReasonName(RejectReason reason) {
     case RejectReason::kUndecodable: return "undecodable";
     case RejectReason::kInvalidEvent: return "invalid_event";
     case RejectReason::kTopicMismatch: return "topic_mismatch";
+    case RejectReason::kBadBatch: return "bad_batch";
+    case RejectReason::kAtomicBatch: return "atomic_batch";
   }
   return "unknown";
 }

@@ -3,9 +3,10 @@
 // calling thread (the log's committer, the group state writer and the metrics HTTP
 // server have threads of their own). main.cc is only flags, signals and exit codes.
 //
-// An accepted event's way, in Broker::OnEvent: the sessions admit it (sequence rules),
-// the journal appends it, the groups learn its key, the live fan-out forwards it. Its
-// confirm goes back to the connection that sent it once the log is durable.
+// An accepted event's way, in Broker::OnEvent (a batch's, in Broker::OnBatch): the
+// sessions admit it (sequence rules), the journal appends it (a batch with one record),
+// the groups learn its key, the live fan-out forwards it. Its confirm goes back to the
+// connection that sent it once the log is durable.
 //
 //   publisher DEALER -> Ingest (ROUTER) -> PublisherSessions -> Journal -> LiveFanout -> listeners
 //        ^                                        |                |
@@ -18,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -51,6 +53,9 @@ struct BrokerOptions {
   // Messages queued per publisher connection inbound (ZeroMQ's receive high-water mark):
   // about what one publisher can make the broker buffer, times the largest frame.
   int ingest_queue_messages = 1000;
+  // Bounds on one publish batch (told to each publisher when its session opens).
+  std::size_t max_batch_events = kDefaultMaxBatchEvents;
+  std::size_t max_batch_bytes = kDefaultMaxBatchBytes;
   // Publisher identity: how many ids, how many recent event ids each (the journal's
   // dedupe_window is how long an idle one is remembered).
   std::size_t max_publishers = 10'000;
@@ -109,6 +114,7 @@ class Broker : private IngestHandler {
   void OnProbe(std::string_view peer) override;
   void OnHello(std::string_view peer, std::string_view hello) override;
   void OnEvent(std::string_view peer, AcceptedEvent& event) override;
+  void OnBatch(std::string_view peer, bool atomic, std::vector<BatchItem>& items) override;
   void OnRejected(std::string_view peer, const Rejection& rejection, std::string_view topic,
                   std::string_view event) override;
   // Applies new durability and sends the confirms owed to publishers.
@@ -131,6 +137,10 @@ class Broker : private IngestHandler {
   std::unique_ptr<groups::Coordinator> coordinator_;
   std::unique_ptr<MetricsServer> metrics_server_;
   RateLimiter reject_log_limiter_;
+  // OnBatch's scratch, kept for their capacity.
+  std::vector<PublisherSessions::Ticket> batch_tickets_;
+  std::vector<eventlog::EventRef> batch_refs_;
+  std::vector<AcceptedEvent*> batch_admitted_;
   std::chrono::steady_clock::time_point last_suppressed_report_;
   std::chrono::steady_clock::time_point last_maintenance_;
   std::chrono::steady_clock::time_point last_group_gauges_;

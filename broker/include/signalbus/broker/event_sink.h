@@ -3,6 +3,7 @@
 // decides when the fan-out sees an event).
 #pragma once
 
+#include <optional>
 #include <string_view>
 
 #include <zmq.hpp>
@@ -20,6 +21,12 @@ struct AcceptedEvent {
 
   std::string_view topic_view() const { return topic.to_string_view(); }
   std::string_view event_view() const { return event.to_string_view(); }
+};
+
+// One event of a batch: accepted (fields set), or why not.
+struct BatchItem {
+  AcceptedEvent event;
+  std::optional<Rejection> rejection;
 };
 
 class EventSink {

@@ -1,9 +1,10 @@
 // Ingest: the ROUTER socket publishers connect to with DEALER sockets. Reads each message
 // with at most three frames held in memory (the connection's routing id and the first
-// two frames; any more are read and released one at a time), tells a connection's probe,
-// a hello and an event apart, has the validator judge each event, and hands everything
-// to the IngestHandler together with the routing id of the connection it came on.
-// Send() answers one connection, never another.
+// two frames; any more are read and released one at a time) — a batch holds at most its
+// bounded events — tells a connection's probe, a hello, an event and a batch apart, has
+// the validator judge each event, and hands everything to the IngestHandler together
+// with the routing id of the connection it came on. Send() answers one connection,
+// never another.
 //
 // Data flow: publisher DEALER -> Ingest (ROUTER) -> ValidateMessage -> IngestHandler (the broker)
 #pragma once
@@ -12,12 +13,14 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <zmq.hpp>
 
 #include "signalbus/broker/event_sink.h"
 #include "signalbus/broker/metrics.h"
 #include "signalbus/broker/validator.h"
+#include "signalbus/core/ingest_protocol.h"
 #include "signalbus/core/status.h"
 
 namespace signalbus::broker {
@@ -35,6 +38,10 @@ class IngestHandler {
   // Anything else: why, and its first two frames (empty when absent).
   virtual void OnRejected(std::string_view peer, const Rejection& rejection, std::string_view topic,
                           std::string_view event) = 0;
+  // ["$batch", header, topic, event, ...]: each item judged as if sent alone, in order.
+  // An atomic batch comes with every item accepted or every item rejected. The handler
+  // may keep the items' frames.
+  virtual void OnBatch(std::string_view peer, bool atomic, std::vector<BatchItem>& items) = 0;
 };
 
 struct IngestOptions {
@@ -45,6 +52,9 @@ struct IngestOptions {
   // recv_hwm x IngestFrameCap(max_event_bytes) bytes before ZeroMQ stops reading it.
   int recv_hwm = 1000;
   int send_hwm = 1000;
+  // Bounds on one ["$batch", ...] message: events, and bytes of their topics and events.
+  std::size_t max_batch_events = kDefaultMaxBatchEvents;
+  std::size_t max_batch_bytes = kDefaultMaxBatchBytes;
 };
 
 // ZeroMQ's own per-frame cap for a given application limit: far enough above it that
@@ -79,6 +89,9 @@ class Ingest {
  private:
   // Reads one whole message if one is waiting. False if none was.
   bool HandleOne();
+  // The rest of a ["$batch", ...] message whose first frame was read; `more`: frames follow.
+  void HandleBatch(std::string_view peer, bool more);
+  void Reject(std::string_view peer, const Rejection& rejection, std::string_view topic, std::string_view event);
 
   zmq::context_t& context_;
   IngestOptions options_;

@@ -52,6 +52,8 @@ class Journal {
   // Appends one event. An error also lands in failure(): the broker must stop then
   // (nothing appended after it is confirmed; publishers re-send to the next broker).
   Result<std::uint64_t> Append(std::string_view topic, std::string_view event);
+  // Several events as one record (see EventStore::AppendBatch); the first one's offset.
+  Result<std::uint64_t> AppendBatch(const std::vector<eventlog::EventRef>& events, bool atomic);
 
   // Readable (for zmq::poll) when the durable offset advanced.
   int wake_fd() const { return wake_fd_; }
@@ -71,6 +73,8 @@ class Journal {
   void Close();
 
  private:
+  // Counts and wakes the committer for `events` appended at *offset, or records the failure.
+  Result<std::uint64_t> Appended(Result<std::uint64_t> offset, std::size_t events);
   Status Recover(const std::function<void(const PublisherFields&)>& recover);
 
   JournalOptions options_;

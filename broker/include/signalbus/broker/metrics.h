@@ -85,7 +85,7 @@ class Metrics {
   void AddIngestBytes(std::uint64_t bytes) { ingest_bytes_.fetch_add(bytes, std::memory_order_relaxed); }
   // The live fan-out's own counters and gauges.
   LiveMetrics& live() { return live_; }
-  void CountLogged() { logged_.fetch_add(1, std::memory_order_relaxed); }
+  void CountLogged(std::uint64_t n = 1) { logged_.fetch_add(n, std::memory_order_relaxed); }
   // Events dropped because their (publisher_id, sequence) was already logged.
   void CountDuplicate() { duplicates_.fetch_add(1, std::memory_order_relaxed); }
   // Events dropped because an earlier sequence of their publisher never arrived.

@@ -64,6 +64,9 @@ struct PublisherSessionsOptions {
   // How long a publisher id is remembered after its last event, when nothing of it is in
   // flight (the broker's --dedupe-window).
   std::chrono::milliseconds forget_after{std::chrono::minutes(2)};
+  // Told to each publisher whose session opens (SessionReply.max_batch_*).
+  std::size_t max_batch_events = kDefaultMaxBatchEvents;
+  std::size_t max_batch_bytes = kDefaultMaxBatchBytes;
 };
 
 class PublisherSessions {

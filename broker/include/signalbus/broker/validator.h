@@ -26,11 +26,15 @@ enum class RejectReason {
   kInvalidEvent,   // decodes, but ValidateEvent() refuses it (schema_version included);
                    // or nests its values deeper than kMaxValueNesting, however deep
   kTopicMismatch,  // topic frame differs from the event's sender/signal
+  kBadBatch,       // a ["$batch", ...] message that breaks the batch rules (header, count,
+                   // limits; an atomic batch's publisher and consecutive sequences)
+  kAtomicBatch,    // valid itself, but another event of its atomic batch was rejected
 };
-inline constexpr std::size_t kRejectReasonCount = 6;
+inline constexpr std::size_t kRejectReasonCount = 8;
 inline constexpr std::array<RejectReason, kRejectReasonCount> kAllRejectReasons = {
-    RejectReason::kFrameCount,  RejectReason::kOversized,    RejectReason::kBadTopic,
-    RejectReason::kUndecodable, RejectReason::kInvalidEvent, RejectReason::kTopicMismatch,
+    RejectReason::kFrameCount,   RejectReason::kOversized,    RejectReason::kBadTopic,
+    RejectReason::kUndecodable,  RejectReason::kInvalidEvent, RejectReason::kTopicMismatch,
+    RejectReason::kBadBatch,     RejectReason::kAtomicBatch,
 };
 
 // "frame_count", "oversized", ...: the metric label and the word used in logs.
