@@ -248,7 +248,18 @@ void Group::Pump(TimePoint now, std::uint64_t durable) {
       if (!Refill(durable, &budget)) break;
       continue;
     }
-    Admit(lookahead_[lookahead_pos_++]);
+    eventlog::Record& next = lookahead_[lookahead_pos_];
+    std::size_t unit = 1;
+    while (next.unit_size > 1 && lookahead_pos_ + unit < lookahead_.size() &&
+           lookahead_[lookahead_pos_ + unit].unit_first == next.unit_first) {
+      ++unit;
+    }
+    if (unit > 1) {
+      AdmitUnit(&next, unit);
+    } else {
+      Admit(next);
+    }
+    lookahead_pos_ += unit;
   }
   Flush();
 }
@@ -338,7 +349,64 @@ void Group::Admit(eventlog::Record& record) {
       abandoned_attempts_.erase(a);
     }
   }
-  if (e.key == 0 || gate_.Admit(e.key, offset)) {
+  PassGate(offset, e, /*first=*/false);
+}
+
+void Group::AdmitUnit(eventlog::Record* records, std::size_t count) {
+  std::vector<std::pair<eventlog::Record*, std::uint64_t>> wanted;  // with their keys
+  for (std::size_t i = 0; i < count; ++i) {
+    eventlog::Record& record = records[i];
+    if (tracker_.IsFinished(record.offset) || entries_.Contains(record.offset)) continue;
+    if (!settings_.Matches(record.topic)) {
+      tracker_.Mark(record.offset);
+      dirty_ = true;
+      continue;
+    }
+    Result<std::uint64_t> key = KeyOf(record);
+    if (!key.ok()) {
+      DeadLetterRecord(record, "undecodable event: " + key.status().message());
+      continue;
+    }
+    wanted.emplace_back(&record, *key);
+  }
+  if (wanted.empty()) return;
+  const std::uint64_t offset = wanted[0].first->offset;
+  Entry& e = *entries_.Emplace(offset).first;
+  e.topic = std::move(wanted[0].first->topic);
+  e.event = std::move(wanted[0].first->event);
+  e.key = wanted[0].second;
+  for (std::size_t i = 1; i < wanted.size(); ++i) {
+    e.parts.push_back(UnitPart{wanted[i].first->offset, wanted[i].second, std::move(wanted[i].first->topic),
+                               std::move(wanted[i].first->event)});
+  }
+  if (!abandoned_attempts_.empty()) {
+    if (auto a = abandoned_attempts_.find(offset); a != abandoned_attempts_.end()) {
+      e.attempt = e.base = a->second;
+      abandoned_attempts_.erase(a);
+    }
+  }
+  PassGate(offset, e, /*first=*/false);
+}
+
+std::vector<std::uint64_t> Group::KeysOf(const Entry& e) {
+  std::vector<std::uint64_t> keys;
+  if (e.key != 0) keys.push_back(e.key);
+  for (const UnitPart& p : e.parts) {
+    if (p.key != 0 && std::find(keys.begin(), keys.end(), p.key) == keys.end()) keys.push_back(p.key);
+  }
+  return keys;
+}
+
+void Group::PassGate(std::uint64_t offset, Entry& e, bool first) {
+  e.keys_waiting = 0;
+  if (e.parts.empty()) {  // the common case, without a vector
+    if (e.key != 0 && !(first ? gate_.AdmitFirst(e.key, offset) : gate_.Admit(e.key, offset))) e.keys_waiting = 1;
+  } else {
+    for (std::uint64_t key : KeysOf(e)) {
+      if (!(first ? gate_.AdmitFirst(key, offset) : gate_.Admit(key, offset))) ++e.keys_waiting;
+    }
+  }
+  if (e.keys_waiting == 0) {
     MakeReady(offset, e, /*front=*/false);
   } else {
     e.state = State::kWaiting;
@@ -410,16 +478,27 @@ void Group::Deliver(std::uint64_t offset, Entry& e, Member& m) {
     ++redelivered_total_;
     dirty_ = true;
   }
-  // A batch is bounded in bytes too: this delivery starts the next one if it would not
-  // fit (alone, it goes however large it is).
-  if (m.batch_bytes > 0 && m.batch_bytes + bytes > env_.options->max_batch_bytes) SendBatch(m);
+  // A batch is bounded in bytes and count too: this delivery (a unit: all of it) starts
+  // the next one if it would not fit (alone, it goes however large it is).
+  const int deliveries = 1 + static_cast<int>(e.parts.size());
+  if (m.batch_bytes > 0 && (m.batch_bytes + bytes > env_.options->max_batch_bytes ||
+                            m.batch.deliveries().deliveries_size() + deliveries >
+                                static_cast<int>(env_.options->max_batch))) {
+    SendBatch(m);
+  }
   // The one copy of the event bytes on the delivery path: into a Delivery reused from
   // the member's previous batch, so its buffers are usually big enough already.
-  v1::Delivery* d = m.batch.mutable_deliveries()->add_deliveries();
-  d->set_offset(offset);
-  d->set_attempt(e.attempt);
-  d->set_topic(e.topic);
-  d->set_event(e.event);
+  auto add = [&](std::uint64_t at, const std::string& topic, const std::string& event) {
+    v1::Delivery* d = m.batch.mutable_deliveries()->add_deliveries();
+    d->set_offset(at);
+    d->set_attempt(e.attempt);
+    d->set_topic(topic);
+    d->set_event(event);
+    d->set_unit_offset(e.parts.empty() ? 0 : offset);
+    d->set_unit_size(e.parts.empty() ? 0 : static_cast<std::uint32_t>(deliveries));
+  };
+  add(offset, e.topic, e.event);
+  for (const UnitPart& p : e.parts) add(p.offset, p.topic, p.event);
   m.batch_bytes += bytes;
   if (!m.in_flush) {
     m.in_flush = true;
@@ -521,6 +600,19 @@ TimePoint Group::NextDeadline(TimePoint now, std::uint64_t durable) const {
 // ---- Finishing ------------------------------------------------------------------------
 
 void Group::DeadLetter(std::uint64_t offset, Entry& e, std::string error) {
+  // A unit's other events: a letter each, with the same error (each replays alone).
+  for (UnitPart& p : e.parts) {
+    v1::DeadLetter part;
+    part.set_offset(p.offset);
+    part.set_attempts(e.attempt - e.base);
+    part.set_error(error + " (with its atomic batch from offset " + std::to_string(offset) + ")");
+    part.set_topic(p.topic);
+    part.set_event(std::move(p.event));
+    auto wall = env_.wall_clock().time_since_epoch();
+    part.mutable_dead_lettered_at()->set_seconds(std::chrono::duration_cast<std::chrono::seconds>(wall).count());
+    dead_letters_->Add(std::move(part));
+    ++env_.counters->dead_lettered;
+  }
   v1::DeadLetter letter;
   letter.set_offset(offset);
   letter.set_attempts(e.attempt - e.base);
@@ -562,14 +654,22 @@ void Group::DeadLetterRecord(const eventlog::Record& record, std::string error) 
 
 void Group::Finish(std::uint64_t offset, Entry& e, bool acked) {
   tracker_.Mark(offset);
+  for (const UnitPart& p : e.parts) tracker_.Mark(p.offset);
   dirty_ = true;
   if (e.replay && acked) dead_letters_->FinishReplay(offset);
-  const std::uint64_t key = e.key;
+  std::vector<std::uint64_t> keys;
+  if (e.parts.empty()) {
+    if (e.key != 0) keys.push_back(e.key);
+  } else {
+    keys = KeysOf(e);
+  }
   entries_.Erase(offset);  // `e` is gone from here on
-  if (key == 0) return;
-  if (std::optional<std::uint64_t> next = gate_.Release(key)) {
+  for (std::uint64_t key : keys) {
+    std::optional<std::uint64_t> next = gate_.Release(key);
+    if (!next) continue;
     // The key's next event was read before anything now in the ready queue behind it.
-    MakeReady(*next, *entries_.Find(*next), /*front=*/true);
+    Entry& waiter = *entries_.Find(*next);
+    if (--waiter.keys_waiting == 0) MakeReady(*next, waiter, /*front=*/true);
   }
 }
 

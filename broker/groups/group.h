@@ -185,6 +185,15 @@ class Group {
 
   enum class State : std::uint8_t { kWaiting, kReady, kInFlight, kRetryWait };
 
+  // Another event of an atomic batch delivered as one unit with the entry's own (its
+  // first offset's): the unit is delivered, answered, retried and dead-lettered whole.
+  struct UnitPart {
+    std::uint64_t offset = 0;
+    std::uint64_t key = 0;
+    std::string topic;
+    std::string event;
+  };
+
   // Attempts counted toward max_deliver are attempt - base.
   struct Entry {
     State state = State::kReady;
@@ -194,8 +203,10 @@ class Group {
     std::uint64_t serial = 0;      // names the current in-flight or retry-wait period
     Member* member = nullptr;      // kInFlight: who has it
     std::uint64_t key = 0;         // KeyHash of the ordering key; 0: none
+    std::uint32_t keys_waiting = 0;  // kWaiting: keys not yet held (a unit needs all of its own)
     std::string topic;
     std::string event;
+    std::vector<UnitPart> parts;   // the rest of its unit, by offset; empty: it stands alone
   };
   // By offset. Entry pointers do not survive an insert or erase (FlatMap).
   using Entries = FlatMap<Entry>;
@@ -210,7 +221,13 @@ class Group {
   };
 
   // What a delivery costs its member's byte window.
-  static std::uint64_t DeliveryBytes(const Entry& e) { return e.topic.size() + e.event.size(); }
+  static std::uint64_t DeliveryBytes(const Entry& e) {
+    std::uint64_t bytes = e.topic.size() + e.event.size();
+    for (const UnitPart& p : e.parts) bytes += p.topic.size() + p.event.size();
+    return bytes;
+  }
+  // The distinct non-zero keys an entry needs through the gate.
+  static std::vector<std::uint64_t> KeysOf(const Entry& e);
   Member* FindMember(MemberId id);
   // The member answered a delivery: a credit back (never above its window) and
   // `bytes` released.
@@ -239,6 +256,12 @@ class Group {
 
   bool Refill(std::uint64_t durable, std::size_t* budget);
   void Admit(eventlog::Record& record);
+  // The `count` records of one atomic batch at `records` (as read: all there unless the
+  // group started inside it): one entry for those the group subscribes to.
+  void AdmitUnit(eventlog::Record* records, std::size_t count);
+  // Takes the entry's keys (queueing it behind their holders) and makes it ready when
+  // it holds them all. `first`: it jumps the keys' queues (a replay).
+  void PassGate(std::uint64_t offset, Entry& e, bool first);
   // KeyHash of the record's ordering key, from the KeyCache or by decoding the event.
   Result<std::uint64_t> KeyOf(const eventlog::Record& record);
   void MakeReady(std::uint64_t offset, Entry& e, bool front);

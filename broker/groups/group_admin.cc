@@ -77,11 +77,7 @@ std::uint64_t Group::Replay(const std::vector<std::uint64_t>& offsets) {
     if (Result<v1::Event> event = DecodeEvent(e.event, std::max<std::size_t>(e.event.size(), 1)); event.ok()) {
       e.key = KeyHash(event->ordering_key());
     }
-    if (e.key == 0 || gate_.AdmitFirst(e.key, offset)) {
-      MakeReady(offset, e, /*front=*/false);
-    } else {
-      e.state = State::kWaiting;
-    }
+    PassGate(offset, e, /*first=*/true);
   }
   return replayed;
 }
@@ -179,7 +175,12 @@ void Group::CheckInvariants() const {
   };
   std::size_t in_flight = 0, ready = 0, waiting = 0;
   std::unordered_map<std::uint64_t, int> through_gate;  // key -> entries holding it
+  std::size_t keys_waiting = 0, keys_held_by_waiting = 0;
   entries_.ForEach([&](std::uint64_t offset, const Entry& e) {
+    for (const UnitPart& p : e.parts) {
+      if (p.offset <= offset) fail("a unit's parts out of order");
+      if (tracker_.IsFinished(p.offset) && !e.replay) fail("a finished offset is pending in a unit");
+    }
     if (tracker_.IsFinished(offset) && !e.replay) fail("a finished offset is pending");
     switch (e.state) {
       case State::kInFlight:
@@ -190,15 +191,23 @@ void Group::CheckInvariants() const {
       case State::kWaiting: ++waiting; break;
       case State::kRetryWait: break;
     }
-    if (e.key != 0 && e.state != State::kWaiting && ++through_gate[e.key] > 1) {
-      fail("two events of one key through the gate");
+    const std::vector<std::uint64_t> keys = KeysOf(e);
+    if (e.state == State::kWaiting) {
+      if (e.keys_waiting == 0 || e.keys_waiting > keys.size()) fail("waiting without a key to wait for");
+      keys_waiting += e.keys_waiting;
+      keys_held_by_waiting += keys.size() - e.keys_waiting;
+    } else {
+      if (e.keys_waiting != 0) fail("through the gate while waiting for a key");
+      for (std::uint64_t key : keys) {
+        if (++through_gate[key] > 1) fail("two events of one key through the gate");
+      }
     }
-    if (e.state == State::kWaiting && e.key == 0) fail("waiting without a key");
   });
-  if (through_gate.size() != gate_.keys()) fail("keys held");
+  if (through_gate.size() + keys_held_by_waiting != gate_.keys()) fail("keys held");
   if (in_flight != in_flight_) fail("in-flight count");
   if (ready != ready_.size() + parked_.size()) fail("ready count");
-  if (waiting != gate_.waiting()) fail("waiting count");
+  if (keys_waiting != gate_.waiting()) fail("waiting count");
+  (void)waiting;
   std::unordered_map<const Member*, std::uint64_t> charged;  // bytes in flight, by member
   entries_.ForEach([&](std::uint64_t, const Entry& e) {
     if (e.state == State::kInFlight) charged[e.member] += DeliveryBytes(e);

@@ -124,6 +124,16 @@ class Harness {
     Durable();
     return offset;
   }
+  // Appends (topic, ordering key) pairs as one atomic batch, durable; its first offset.
+  std::uint64_t PublishUnit(const std::vector<std::pair<std::string, std::string>>& events) {
+    std::vector<std::string> bytes;
+    for (const auto& [topic, key] : events) bytes.push_back(MakeEvent(topic, key));
+    std::vector<eventlog::EventRef> refs;
+    for (std::size_t i = 0; i < events.size(); ++i) refs.push_back({events[i].first, bytes[i]});
+    std::uint64_t first = *store_->AppendBatch(refs, /*atomic=*/true, 0);
+    Durable();
+    return first;
+  }
   std::uint64_t PublishUser(const std::string& pk) {
     return Publish(kUserSaved, OrderingKeyFor("auth.User", pk));
   }
