@@ -269,7 +269,7 @@ void GroupSource::HandleReply(v1::GroupReply& reply, Clock::time_point now) {
         }
         // Replies come in order: deliveries before the answer to a new Join belong to
         // the lost membership.
-        if (state_ != State::kJoined) stale_.emplace(d.offset(), d.attempt());
+        if (state_ != State::kJoined) stale_.emplace(d.unit_size() > 0 ? d.unit_offset() : d.offset(), d.attempt());
         in_hand_.push_back(std::move(d));
       }
       break;
@@ -307,7 +307,8 @@ void GroupSource::LoseMembership(const std::string& why, Clock::time_point now) 
   // for them (they name a member it no longer has): those held are dropped, and those
   // still in hand are handled (the Receiver is already committed to them) but not
   // settled. Sending them would only be refused.
-  for (const v1::Delivery& d : in_hand_) stale_.emplace(d.offset(), d.attempt());
+  for (const v1::Delivery& d : in_hand_) stale_.emplace(d.unit_size() > 0 ? d.unit_offset() : d.offset(), d.attempt());
+  units_.clear();
   spdlog::warn("group {}: no longer a member ({}); {} acks and {} nacks dropped, {} deliveries in hand will come "
                "again; {}",
                group_, why, acks_.size(), nacks_.size(), in_hand_.size(),
@@ -395,34 +396,54 @@ Received GroupSource::NextDelivery() {
   out.delivery.event = std::move(event).value();
   out.delivery.offset = d.offset();
   out.delivery.attempt = d.attempt();
+  out.delivery.unit_offset = d.unit_offset();
+  out.delivery.unit_size = d.unit_size();
   return out;
 }
 
 void GroupSource::Nack(const v1::Delivery& delivery, const std::string& error) {
-  if (stale_.erase({delivery.offset(), delivery.attempt()}) > 0) return;
+  Answer(delivery.offset(), delivery.attempt(), delivery.unit_offset(), delivery.unit_size(), false, error);
+}
+
+void GroupSource::Answer(std::uint64_t offset, std::uint32_t attempt, std::uint64_t unit_offset,
+                         std::uint32_t unit_size, bool handled, const std::string& error) {
+  std::string why = error;
+  if (unit_size > 0) {
+    // A unit is answered once, by its first offset, when its last event is settled:
+    // acked if every one was handled, else nacked with the first failure.
+    offset = unit_offset;
+    UnitProgress& unit = units_[{offset, attempt}];
+    if (unit.remaining == 0) unit.remaining = unit_size;
+    if (!handled && !unit.failed) {
+      unit.failed = true;
+      unit.error = error;
+    }
+    if (--unit.remaining > 0) return;
+    handled = !unit.failed;
+    why = std::move(unit.error);
+    units_.erase({offset, attempt});
+  }
+  if (stale_.erase({offset, attempt}) > 0) return;
+  if (handled) {
+    v1::DeliveryRef ref;
+    ref.set_offset(offset);
+    ref.set_attempt(attempt);
+    acks_.push_back(std::move(ref));
+    return;
+  }
   v1::Nack nack;
-  nack.mutable_delivery()->set_offset(delivery.offset());
-  nack.mutable_delivery()->set_attempt(delivery.attempt());
-  nack.set_error(error);
+  nack.mutable_delivery()->set_offset(offset);
+  nack.mutable_delivery()->set_attempt(attempt);
+  nack.set_error(why);
   nacks_.push_back(std::move(nack));
 }
 
 void GroupSource::Settle(const Delivery& delivery, bool handled, std::string_view error) {
   // attempt 0: not a delivery of this source (the broker numbers attempts from 1).
   if (!socket_ || delivery.attempt == 0) return;
-  if (handled) {
-    if (stale_.erase({delivery.offset, delivery.attempt}) > 0) return;
-    v1::DeliveryRef ref;
-    ref.set_offset(delivery.offset);
-    ref.set_attempt(delivery.attempt);
-    acks_.push_back(std::move(ref));
-    return;
-  }
-  v1::Delivery d;
-  d.set_offset(delivery.offset);
-  d.set_attempt(delivery.attempt);
   // The text is kept with a dead-lettered event.
-  Nack(d, error.empty() ? std::string("a handler failed") : ValidUtf8(error, kMaxNackErrorBytes));
+  Answer(delivery.offset, delivery.attempt, delivery.unit_offset, delivery.unit_size, handled,
+         handled ? std::string() : error.empty() ? std::string("a handler failed") : ValidUtf8(error, kMaxNackErrorBytes));
 }
 
 std::size_t GroupSource::AckThreshold() const {
@@ -517,6 +538,7 @@ void GroupSource::Close() {
   member_id_.clear();
   in_hand_.clear();
   stale_.clear();
+  units_.clear();
   acks_.clear();
   nacks_.clear();
   unanswered_since_.reset();

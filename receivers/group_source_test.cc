@@ -295,6 +295,47 @@ TEST_F(GroupReceiverTest, AThrowingHandlerNacksWithItsMessage) {
   EXPECT_EQ(receiver_->stats().handler_failures, 1u);
 }
 
+// An atomic batch delivered as a unit: one ack (or nack) naming its first offset, once
+// every event of it is handled.
+v1::Delivery UnitDeliveryOf(std::uint64_t offset, std::uint64_t unit_offset, std::uint32_t unit_size,
+                            const v1::Event& event) {
+  v1::Delivery d = DeliveryOf(offset, 1, event);
+  d.set_unit_offset(unit_offset);
+  d.set_unit_size(unit_size);
+  return d;
+}
+
+TEST_F(GroupReceiverTest, AUnitIsAckedOnceByItsFirstOffsetWhenAllOfItIsHandled) {
+  MakeReceiver();
+  int handled = 0;
+  receiver_->on("post_save", "auth.User", [&](const v1::Event&) { ++handled; });
+  StartAndJoin();
+  broker_.Deliver({UnitDeliveryOf(10, 10, 3, testing::UserCreated("1")),
+                   UnitDeliveryOf(11, 10, 3, testing::UserCreated("2")),
+                   UnitDeliveryOf(12, 10, 3, testing::UserCreated("3")), DeliveryOf(13, 1, testing::UserCreated("4"))});
+  std::optional<v1::GroupRequest> ack = broker_.NextOf(Kind::kAck);
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(Refs(ack->ack()), (RefList{{10, 1}, {13, 1}}));
+  StopAndExpectLeave();
+  EXPECT_EQ(handled, 4);
+}
+
+TEST_F(GroupReceiverTest, AUnitWithOneFailedEventIsNackedWholeWithThatError) {
+  MakeReceiver();
+  v1::Event bad = testing::UserCreated("2");
+  receiver_->on("post_save", "auth.User", [&](const v1::Event& e) {
+    if (e.event_id() == bad.event_id()) throw std::runtime_error("line 2 refused");
+  });
+  StartAndJoin();
+  broker_.Deliver({UnitDeliveryOf(10, 10, 3, testing::UserCreated("1")), UnitDeliveryOf(11, 10, 3, bad),
+                   UnitDeliveryOf(12, 10, 3, testing::UserCreated("3"))});
+  std::optional<v1::GroupRequest> nack = broker_.NextOf(Kind::kNack);
+  ASSERT_TRUE(nack.has_value());
+  EXPECT_EQ(nack->nack().delivery().offset(), 10u);
+  EXPECT_EQ(nack->nack().error(), "line 2 refused");
+  StopAndExpectLeave();  // and no ack for any of it before
+}
+
 TEST_F(GroupReceiverTest, NackErrorsStayReadableAndBecomeValidUtf8) {
   MakeReceiver();
   receiver_->on("*", "*", [](const v1::Event&) { throw std::runtime_error("café \xff\\ done"); });

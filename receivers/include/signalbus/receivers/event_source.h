@@ -25,6 +25,11 @@ struct Delivery {
   // the first). Set by a consumer-group source; 0 for the live fan-out.
   std::uint64_t offset = 0;
   std::uint32_t attempt = 0;
+  // Part of an atomic batch delivered as one unit (a database transaction's events):
+  // the unit's first offset and how many deliveries it has; 0 when it stands alone. A
+  // group source answers the unit once every one of its events is settled.
+  std::uint64_t unit_offset = 0;
+  std::uint32_t unit_size = 0;
 };
 
 // What one bounded wait on a source produced.

@@ -25,6 +25,7 @@
 #include <deque>
 #include <functional>
 #include <optional>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -148,6 +149,10 @@ class GroupSource final : public EventSource {
   // False if the frame could not be queued now (no connection; retried later).
   bool Send(const v1::GroupRequest& request);
   std::size_t AckThreshold() const;
+  // The outcome of one delivery: acked or nacked (a unit's, once all of it is settled),
+  // unless it belongs to a lost membership.
+  void Answer(std::uint64_t offset, std::uint32_t attempt, std::uint64_t unit_offset, std::uint32_t unit_size,
+              bool handled, const std::string& error);
 
   const std::string endpoint_;
   const std::string group_;
@@ -166,6 +171,14 @@ class GroupSource final : public EventSource {
   std::set<std::pair<std::uint64_t, std::uint32_t>> stale_;
   std::vector<v1::DeliveryRef> acks_;
   std::vector<v1::Nack> nacks_;
+  // Units (atomic batches) partly settled, by (unit offset, attempt): answered as one
+  // when the last of their events is.
+  struct UnitProgress {
+    std::uint32_t remaining = 0;
+    bool failed = false;
+    std::string error;
+  };
+  std::map<std::pair<std::uint64_t, std::uint32_t>, UnitProgress> units_;
 
   Clock::time_point last_read_{};  // Pump()'s last read of the socket
   Clock::time_point next_join_{};
