@@ -9,15 +9,50 @@ from signalbus.proto import event_pb2, publish_pb2
 class Pending:
     """One published event until the broker confirms it: its frames, ready to send."""
 
-    __slots__ = ("sequence", "unconfirmed_from", "topic", "data", "event_id", "done")
+    __slots__ = ("sequence", "unconfirmed_from", "topic", "data", "event_id", "done", "unit")
 
-    def __init__(self, sequence, topic, data, event_id="", unconfirmed_from=0):
+    def __init__(self, sequence, topic, data, event_id="", unconfirmed_from=0, unit=None):
         self.sequence = sequence
         self.unconfirmed_from = unconfirmed_from  # as encoded in data
         self.topic = topic  # bytes
         self.data = data  # bytes: the serialized Event
         self.event_id = event_id
         self.done = False  # confirmed or rejected
+        # (index, size) in the atomic batch it was published in, which is sent, logged and
+        # settled whole; None: it stands alone.
+        self.unit = unit
+
+
+def _inside_unit(batch):
+    """Whether the last of `batch` has more of its atomic batch after it."""
+    unit = batch[-1].unit if batch else None
+    return unit is not None and unit[0] < unit[1] - 1
+
+
+def wire_messages(batch, max_events, max_bytes):
+    """Splits events to send, in order, into messages: [(events, atomic)]. An atomic batch
+    is one message of its own; other events run together up to max_events and max_bytes
+    (of topics and events) per message; max_events <= 1 (a broker without batches): one
+    each, atomic ones too."""
+    messages = []
+    i = 0
+    while i < len(batch):
+        first = batch[i]
+        if max_events > 1 and first.unit is not None and first.unit[0] == 0 and first.unit[1] > 1:
+            size = first.unit[1]
+            messages.append((batch[i:i + size], True))
+            i += size
+            continue
+        group = [first]
+        size = len(first.topic) + len(first.data)
+        i += 1
+        while (max_events > 1 and i < len(batch) and batch[i].unit is None and len(group) < max_events
+               and size + len(batch[i].topic) + len(batch[i].data) <= max_bytes):
+            size += len(batch[i].topic) + len(batch[i].data)
+            group.append(batch[i])
+            i += 1
+        messages.append((group, False))
+    return messages
 
 
 class ConfirmWindow:
@@ -69,9 +104,10 @@ class ConfirmWindow:
         return bool(self._unsent)
 
     def take_unsent(self, limit):
-        """Up to `limit` pending events to send next, in order, taken off the send queue."""
+        """Up to `limit` pending events to send next, in order, taken off the send queue;
+        more if the last one taken is inside an atomic batch (it is taken whole)."""
         batch = []
-        while self._unsent and len(batch) < limit:
+        while self._unsent and (len(batch) < limit or _inside_unit(batch)):
             pending = self._unsent.popleft()
             if not pending.done:
                 batch.append(pending)

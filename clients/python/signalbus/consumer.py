@@ -69,11 +69,32 @@ class Consumer:
         log.info("receivers of group %s stopped: %s", self.member.group, dict(self.stats))
 
     def _dispatch(self, delivery):
-        self.stats["received"] += 1
+        deliveries = [delivery]
+        if self.registry.batch and delivery.unit_size:
+            # The rest of its unit is in hand (a unit arrives in one message): a batch
+            # receiver gets it whole, or not at all.
+            taken = 1
+            while taken < delivery.unit_size:
+                received = self.member.next_of_unit(delivery)
+                if received is None:
+                    break
+                taken += 1
+                if received.kind == Received.MALFORMED:
+                    self.stats["malformed"] += 1  # already nacked: the unit comes again, whole
+                else:
+                    deliveries.append(received.delivery)
+            if len(deliveries) < delivery.unit_size:
+                for d in deliveries:
+                    self.member.settle(d, False, "its atomic batch arrived incomplete")
+                return
+        self.stats["received"] += len(deliveries)
         if self._around_dispatch:
             self._around_dispatch()
         try:
-            result = self.registry.dispatch(delivery.topic, delivery.event)
+            if self.registry.batch:
+                result = self.registry.dispatch_batch([d.topic for d in deliveries], [d.event for d in deliveries])
+            else:
+                result = self.registry.dispatch(delivery.topic, delivery.event)
         finally:
             if self._around_dispatch:
                 self._around_dispatch()
@@ -81,7 +102,8 @@ class Consumer:
             self.stats["unmatched"] += 1
         self.stats["handled"] += result.succeeded
         self.stats["failures"] += result.failed
-        self.member.settle(delivery, result.ok, result.error)
+        for d in deliveries:
+            self.member.settle(d, result.ok, result.error)
 
 
 class ConsumerTeam:

@@ -81,13 +81,22 @@ class GroupOptions:
 
 
 class Delivery:
-    __slots__ = ("offset", "attempt", "topic", "event")
+    __slots__ = ("offset", "attempt", "topic", "event", "unit_offset", "unit_size")
 
-    def __init__(self, offset, attempt, topic, event):
+    def __init__(self, offset, attempt, topic, event, unit_offset=0, unit_size=0):
         self.offset = offset
         self.attempt = attempt
         self.topic = topic
         self.event = event  # a decoded, valid signalbus.v1.Event
+        # Part of an atomic batch delivered as one unit (unit_size deliveries in a row,
+        # answered together once all are settled); 0 when it stands alone.
+        self.unit_offset = unit_offset
+        self.unit_size = unit_size
+
+
+def _answer_key(delivery):
+    """What an ack or nack of this delivery names: (its unit's first offset or its own, attempt)."""
+    return (delivery.unit_offset if delivery.unit_size else delivery.offset, delivery.attempt)
 
 
 class Received:
@@ -123,6 +132,7 @@ class GroupMember:
         self._last_refusal = ""
         self._in_hand = collections.deque()  # groups_pb2.Delivery, not yet handed out
         self._stale = set()  # (offset, attempt) of a lost membership: not settled
+        self._units = {}  # (unit offset, attempt) -> [events left to settle, first error or None]
         self._acks = []  # groups_pb2.DeliveryRef
         self._nacks = []  # groups_pb2.Nack
         self._next_join = 0.0
@@ -275,7 +285,7 @@ class GroupMember:
                     continue
                 if self._state != "joined":
                     # Deliveries before the answer to a new Join belong to the lost membership.
-                    self._stale.add((delivery.offset, delivery.attempt))
+                    self._stale.add(_answer_key(delivery))
                 self._in_hand.append(delivery)
         elif kind == "error":
             self._handle_error(reply.error, now)
@@ -303,7 +313,8 @@ class GroupMember:
 
     def _lose_membership(self, why, now):
         for delivery in self._in_hand:
-            self._stale.add((delivery.offset, delivery.attempt))
+            self._stale.add(_answer_key(delivery))
+        self._units.clear()
         log.warning(
             "group %s: no longer a member (%s); %d acks and %d nacks dropped, %d deliveries in hand will come "
             "again; %s", self.group, why, len(self._acks), len(self._nacks), len(self._in_hand),
@@ -375,36 +386,58 @@ class GroupMember:
                 problem = "not a signalbus.v1.Event (%d bytes)" % len(raw.event)
         if problem is not None:
             problem = "undecodable event at offset %d on topic '%s': %s" % (raw.offset, printable(raw.topic), problem)
-            self._nack(raw.offset, raw.attempt, problem)
-            return Received(Received.MALFORMED, problem=problem)
+            self._answer(raw, False, problem)
+            return Received(Received.MALFORMED, delivery=self._shell(raw), problem=problem)
         topic = topic_of(event)
         if topic != raw.topic:
             problem = "delivery topic '%s' does not match event %s (%s) at offset %d" % (
                 printable(raw.topic), event.event_id, printable(topic), raw.offset)
-            self._nack(raw.offset, raw.attempt, problem)
-            return Received(Received.MALFORMED, problem=problem)
-        return Received(Received.EVENT, Delivery(raw.offset, raw.attempt, topic, event))
+            self._answer(raw, False, problem)
+            return Received(Received.MALFORMED, delivery=self._shell(raw), problem=problem)
+        return Received(Received.EVENT, Delivery(raw.offset, raw.attempt, topic, event, raw.unit_offset,
+                                                 raw.unit_size))
 
-    def _nack(self, offset, attempt, error):
-        if (offset, attempt) in self._stale:
-            self._stale.discard((offset, attempt))
+    @staticmethod
+    def _shell(raw):
+        """A malformed delivery's place (no event): a unit's receiver knows one is missing."""
+        return Delivery(raw.offset, raw.attempt, raw.topic, None, raw.unit_offset, raw.unit_size)
+
+    def next_of_unit(self, delivery):
+        """The next delivery in hand if it continues the unit of `delivery` (a unit's
+        deliveries arrive together, in a row): Received EVENT or MALFORMED, or None."""
+        if not self._in_hand or not delivery.unit_size or _answer_key(self._in_hand[0]) != _answer_key(delivery) \
+                or not self._in_hand[0].unit_size:
+            return None
+        return self._next_delivery()
+
+    def _answer(self, delivery, handled, error):
+        """Queues the ack or nack of one delivery; a unit's, once every one of its events
+        is settled (acked if all were handled, else nacked with the first failure)."""
+        key = _answer_key(delivery)
+        if delivery.unit_size:
+            left, first_error = self._units.get(key, (delivery.unit_size, None))
+            if not handled and first_error is None:
+                first_error = error
+            if left > 1:
+                self._units[key] = (left - 1, first_error)
+                return
+            self._units.pop(key, None)
+            handled, error = first_error is None, first_error
+        if key in self._stale:
+            self._stale.discard(key)
+            return
+        if handled:
+            self._acks.append(groups_pb2.DeliveryRef(offset=key[0], attempt=key[1]))
             return
         nack = groups_pb2.Nack(error=_utf8(error, MAX_NACK_ERROR_BYTES))
-        nack.delivery.offset = offset
-        nack.delivery.attempt = attempt
+        nack.delivery.offset, nack.delivery.attempt = key
         self._nacks.append(nack)
 
     def settle(self, delivery, handled, error=""):
         """Queues an ack (handled) or a nack carrying `error` for a delivery."""
         if self._socket is None or delivery.attempt == 0:
             return
-        if handled:
-            if (delivery.offset, delivery.attempt) in self._stale:
-                self._stale.discard((delivery.offset, delivery.attempt))
-                return
-            self._acks.append(groups_pb2.DeliveryRef(offset=delivery.offset, attempt=delivery.attempt))
-            return
-        self._nack(delivery.offset, delivery.attempt, error or "a receiver failed")
+        self._answer(delivery, handled, "" if handled else (error or "a receiver failed"))
 
     def _ack_threshold(self):
         return max(1, min(self.options.ack_batch, self.options.credits // 2))
@@ -488,6 +521,7 @@ class GroupMember:
         self.member_id = ""
         self._in_hand.clear()
         self._stale.clear()
+        self._units.clear()
         self._acks = []
         self._nacks = []
         self._unanswered_since = None

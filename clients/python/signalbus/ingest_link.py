@@ -23,7 +23,8 @@ from zmq.utils.monitor import recv_monitor_message
 from signalbus import ulid
 from signalbus.endpoints import printable
 from signalbus.errors import PublisherRefused
-from signalbus.proto import CONFIRM_KIND, HELLO_KIND, SESSION_KIND, publish_pb2
+from signalbus.confirms import wire_messages
+from signalbus.proto import BATCH_KIND, CONFIRM_KIND, HELLO_KIND, SESSION_KIND, publish_pb2
 from signalbus.ratelimit import RateLimiter
 
 log = logging.getLogger("signalbus.publisher")
@@ -56,6 +57,10 @@ class IngestLink:
         self.ever_open = False
         self.failure = None  # the exception that ended the thread, if any
         self.next_sequence = 1  # the Publisher's next sequence; renumbering changes it
+        # What the broker accepts in one ["$batch", ...] message (its session reply says;
+        # 0: no batches, an older broker).
+        self.max_batch_events = 0
+        self.max_batch_bytes = 0
         self._stopping = False
         self._last_hello = 0.0
         self._log_limiter = RateLimiter()
@@ -226,6 +231,7 @@ class IngestLink:
                 return  # about an id given up already
             elif reply.state == _Reply.OPEN and not self.open:
                 self.open = True
+                self.max_batch_events, self.max_batch_bytes = reply.max_batch_events, reply.max_batch_bytes
                 if self.ever_open:
                     # Whatever the broker may not have received goes again, in order; it
                     # drops what it already logged.
@@ -292,14 +298,24 @@ class IngestLink:
                 log.debug("publisher: no confirm for %.1f s; re-sending %d events to %s",
                           self._resend_interval, held, self.endpoint)
             batch = self._window.take_unsent(_SEND_BATCH)
+            max_events, max_bytes = self.max_batch_events, self.max_batch_bytes
+        # What is ready goes out together: events that queued up while the last message
+        # was sent become one message (a lone event goes alone, at once).
         sent = 0
-        for pending in batch:
+        for events, atomic in wire_messages(batch, max_events, max_bytes):
+            if len(events) == 1 and not atomic:
+                frames = [events[0].topic, events[0].data]
+            else:
+                header = publish_pb2.BatchHeader(count=len(events), atomic=atomic).SerializeToString()
+                frames = [BATCH_KIND, header]
+                for pending in events:
+                    frames += (pending.topic, pending.data)
             try:
-                socket.send(pending.topic, zmq.SNDMORE | zmq.NOBLOCK)
+                socket.send(frames[0], zmq.SNDMORE | zmq.NOBLOCK)
             except zmq.Again:
                 break  # a full queue, or no connection: the rest waits (POLLOUT, or the next session)
-            socket.send(pending.data)  # a started message is taken whole
-            sent += 1
+            socket.send_multipart(frames[1:])  # a started message is taken whole
+            sent += len(events)
         with self._cond:
             if sent < len(batch):
                 self._window.put_back(batch[sent:])

@@ -13,7 +13,8 @@ from google.protobuf import struct_pb2  # noqa: E402,F401
 
 __all__ = [
     "event_pb2", "groups_pb2", "live_pb2", "publish_pb2", "struct_pb2",
-    "SCHEMA_VERSION", "HELLO_KIND", "SESSION_KIND", "CONFIRM_KIND", "MAX_EVENT_BYTES",
+    "SCHEMA_VERSION", "HELLO_KIND", "SESSION_KIND", "CONFIRM_KIND", "BATCH_KIND", "MAX_BATCH_EVENTS",
+    "MAX_BATCH_BYTES", "MAX_EVENT_BYTES",
 ]
 
 SCHEMA_VERSION = 1
@@ -21,4 +22,8 @@ SCHEMA_VERSION = 1
 HELLO_KIND = b"$hello"  # publisher -> broker: [kind, PublisherHello]
 SESSION_KIND = b"$session"  # broker -> publisher: [kind, SessionReply]
 CONFIRM_KIND = b"$confirm"  # broker -> publisher: [kind, PublishConfirm]
+BATCH_KIND = b"$batch"  # publisher -> broker: [kind, BatchHeader, topic, event, ...]
+# The broker's default bounds on one batch (it says its own in SessionReply).
+MAX_BATCH_EVENTS = 1000
+MAX_BATCH_BYTES = 4 << 20
 MAX_EVENT_BYTES = 1 << 20  # the broker's default --max-event-bytes

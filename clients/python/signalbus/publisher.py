@@ -43,7 +43,7 @@ from signalbus.errors import (
     SignalbusError,
 )
 from signalbus.ingest_link import IngestLink
-from signalbus.proto import MAX_EVENT_BYTES
+from signalbus.proto import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES
 
 log = logging.getLogger("signalbus.publisher")
 
@@ -76,8 +76,9 @@ class Publisher:
         For a publisher whose numbering outlives the process (the outbox relay keeps it in
         its database), with a fixed publisher_id: next_sequence is the sequence its next new
         event carries, and resume the events it numbered before (completed, with their
-        sequences, ascending, below next_sequence) and may have sent without a confirm;
-        they are held and sent first, and the broker drops those it logged already."""
+        sequences, ascending, below next_sequence; a list of events for an atomic batch)
+        and may have sent without a confirm; they are held and sent first, and the broker
+        drops those it logged already."""
         self.endpoint = endpoint or from_env(INGEST_ENV, DEFAULT_INGEST)
         validate_endpoint(self.endpoint)
         self.source = source or from_env(SOURCE_ENV, "unknown")
@@ -102,11 +103,13 @@ class Publisher:
         if next_sequence < 1:
             raise SignalbusError("next_sequence must be at least 1")
         with self._cond:
-            for event in resume:
-                if not event.sequence or event.sequence >= next_sequence:
-                    raise SignalbusError("a resumed event's sequence (%d) must be between 1 and next_sequence (%d)"
-                                         % (event.sequence, next_sequence))
-                self._add(event, event.sequence)
+            for item in resume:
+                unit = list(item) if isinstance(item, (list, tuple)) else [item]
+                for i, event in enumerate(unit):
+                    if not event.sequence or event.sequence >= next_sequence or event.sequence != unit[0].sequence + i:
+                        raise SignalbusError("a resumed event's sequence (%d) must be between 1 and next_sequence "
+                                             "(%d), consecutive within its atomic batch" % (event.sequence, next_sequence))
+                self._hold(unit, unit[0].sequence, atomic=True)
             self._link.next_sequence = next_sequence
         self._link.start()
         if connect_timeout and connect_timeout > 0:
@@ -190,22 +193,79 @@ class Publisher:
         self._link.wake()
         return event
 
+    def publish_batch(self, events, timeout=None, *, atomic=True, sequences=None):
+        """Publishes `events` (completed as publish() does) together. atomic (the default):
+        all or nothing — the broker logs every one of them or none (if one is invalid, all
+        are rejected, the others with reason "atomic_batch"), and consumer groups deliver
+        them as one unit (a receiver with batch=True gets them in one call): the events of
+        one database transaction, say. At most MAX_BATCH_EVENTS events and MAX_BATCH_BYTES
+        (or the broker's own limits). Not atomic: they are merely sent in one message.
+        Returns the completed events. sequences: with a fixed publisher_id, the sequence
+        of the first (the rest follow it, consecutively), as publish(sequence=)."""
+        events = list(events)
+        if not events:
+            return events
+        if atomic and len(events) > MAX_BATCH_EVENTS:
+            raise InvalidEvent("an atomic batch of %d events is over the limit of %d" % (len(events), MAX_BATCH_EVENTS))
+        if len(events) > self.max_unconfirmed:
+            raise SignalbusError("a batch of %d events is larger than max_unconfirmed (%d)"
+                                 % (len(events), self.max_unconfirmed))
+        if timeout is None:
+            timeout = self.send_timeout
+        with self._cond:
+            self._check_open()
+            if len(self._window) + len(events) > self.max_unconfirmed:
+                self._cond.wait_for(lambda: len(self._window) + len(events) <= self.max_unconfirmed or self._closed
+                                    or self._link.failure, timeout)
+                self._check_open()
+                if len(self._window) + len(events) > self.max_unconfirmed:
+                    raise PublisherFull("%d events await confirms from the broker at %s; a batch of %d not accepted"
+                                        % (len(self._window), self.endpoint, len(events)))
+            first = self._link.next_sequence if sequences is None else sequences
+            if sequences is not None and (self._link.generated_id or first < self._link.next_sequence):
+                raise SignalbusError("sequence %d: a chosen sequence needs a fixed publisher_id and must be at least %d"
+                                     % (first, self._link.next_sequence))
+            self._hold(events, first, atomic)
+            self._link.next_sequence = first + len(events)
+            self._published += len(events)
+        self._link.wake()
+        return events
+
     def _add(self, event, sequence):
         """Numbers, completes and holds `event`. Caller holds the lock."""
+        self._window.add(self._complete(event, sequence, self._window.unconfirmed_from(sequence)), time.monotonic())
+
+    def _hold(self, events, first, atomic):
+        """Numbers (first, first + 1, ...), completes and holds `events`, as one atomic
+        batch if `atomic`. Caller holds the lock."""
+        unconfirmed_from = self._window.unconfirmed_from(first)
+        pendings = [self._complete(event, first + i, unconfirmed_from) for i, event in enumerate(events)]
+        if atomic and len(pendings) > 1:
+            size = sum(len(p.topic) + len(p.data) for p in pendings)
+            if size > MAX_BATCH_BYTES:
+                raise InvalidEvent("an atomic batch of %d bytes is over the limit of %d" % (size, MAX_BATCH_BYTES))
+            for i, pending in enumerate(pendings):
+                pending.unit = (i, len(pendings))
+        now = time.monotonic()
+        for pending in pendings:
+            self._window.add(pending, now)
+
+    def _complete(self, event, sequence, unconfirmed_from):
+        """Numbers and completes `event`; its Pending, not yet held. Caller holds the lock."""
         # The publisher id and sequence are always this publisher's own.
         event.publisher_id = self._window.publisher_id
         envelope.complete(event, self.source, self._window.publisher_id, sequence, time.time_ns())
         event.sequence = sequence
-        # Every event before this one is confirmed: see "Publish confirms" in
-        # docs/wire-protocol.md.
-        event.unconfirmed_from = self._window.unconfirmed_from(sequence)
+        # Every event before this one (its batch's first) is confirmed: see "Publish
+        # confirms" in docs/wire-protocol.md.
+        event.unconfirmed_from = unconfirmed_from
         data = event.SerializeToString()
         if len(data) > MAX_EVENT_BYTES:
             raise InvalidEvent(
                 "event of %d bytes is over the broker's default limit of %d" % (len(data), MAX_EVENT_BYTES)
             )
         topic = envelope.topic_of(event).encode()
-        self._window.add(Pending(sequence, topic, data, event.event_id, event.unconfirmed_from), time.monotonic())
+        return Pending(sequence, topic, data, event.event_id, event.unconfirmed_from)
 
     def take_settled(self):
         """What the broker settled so far, for a publisher that keeps its events elsewhere

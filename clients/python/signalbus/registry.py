@@ -114,15 +114,17 @@ class Registry:
     before the worker starts; dispatch from one thread."""
 
     def __init__(self):
-        self._entries = []  # (patterns, function, uid)
+        self._entries = []  # (patterns, function, uid, batch)
         self._log_limiter = RateLimiter()
 
     def __len__(self):
         return len(self._entries)
 
-    def add(self, patterns, function, uid=None):
+    def add(self, patterns, function, uid=None, batch=False):
         """Registers `function` for every topic matching any of `patterns` (strings or
-        TopicPatterns); it runs at most once per event. uid: its group's name."""
+        TopicPatterns); it runs at most once per event. uid: its group's name. batch: it
+        takes a list of events — the events of one atomic batch (a transaction) together,
+        or a list of one."""
         if not callable(function):
             raise InvalidEvent("receiver %r is not callable" % (function,))
         parsed = [p if isinstance(p, TopicPattern) else TopicPattern.parse(p) for p in patterns]
@@ -130,13 +132,15 @@ class Registry:
             raise InvalidEvent("receiver %r has no topics" % (function,))
         if uid is not None:
             group_name(function, uid)  # a bad uid fails where it is written
-        self._entries.append((parsed, function, uid))
+        self._entries.append((parsed, function, uid, bool(batch)))
 
-    def receiver(self, signal, sender=None, *, topics=None, uid=None):
+    def receiver(self, signal, sender=None, *, topics=None, uid=None, batch=False):
         """Decorator: ``@registry.receiver("post_save", sender="auth.User")``. signal: a
         name, "*", a Django signal object, or a list of them; sender: a model label, a
         model class, or None/"*" for any. topics: patterns instead ("*/post_save").
-        uid: the name of its consumer group (default "<module>.<qualname>")."""
+        uid: the name of its consumer group (default "<module>.<qualname>").
+        batch: the function takes a list: every event of one transaction (an atomic
+        batch) that it subscribes to, at once, or one event alone in a list."""
         signals = signal if isinstance(signal, (list, tuple, set)) else [signal]
         patterns = list(topics or [])
         if signal is not None:
@@ -144,7 +148,7 @@ class Registry:
             patterns += [TopicPattern.parse("%s/%s" % (label, signal_name(s))) for s in signals]
 
         def register(function):
-            self.add(patterns, function, uid)
+            self.add(patterns, function, uid, batch)
             return function
 
         return register
@@ -154,35 +158,55 @@ class Registry:
         InvalidEvent for a name that breaks the grammar, or one shared by two receivers."""
         seen = {}
         out = []
-        for patterns, function, uid in self._entries:
+        for patterns, function, uid, batch in self._entries:
             name = group_name(function, uid)
             if name in seen:
                 raise InvalidEvent("receivers %s and %s would share consumer group %s; give one a uid="
                                    % (seen[name], getattr(function, "__qualname__", function), name))
             seen[name] = getattr(function, "__qualname__", function)
             one = Registry()
-            one._entries.append((patterns, function, uid))
+            one._entries.append((patterns, function, uid, batch))
             out.append((name, one))
         return out
 
     def patterns(self):
         """Every registered pattern once, in registration order: the group's subscriptions."""
         seen = []
-        for patterns, _, _ in self._entries:
+        for patterns, _, _, _ in self._entries:
             for pattern in patterns:
                 if pattern not in seen:
                     seen.append(pattern)
         return seen
 
+    @property
+    def batch(self):
+        """Whether its receivers take lists of events (a group's one receiver, batch=True)."""
+        return bool(self._entries) and all(entry[3] for entry in self._entries)
+
     def dispatch(self, topic, event):
-        """Calls each function whose patterns match `topic`, in registration order."""
+        """Calls each function whose patterns match `topic`, in registration order (a
+        batch receiver with [event])."""
+        return self._dispatch(topic, event, [event])
+
+    def dispatch_batch(self, topics, events):
+        """Calls each batch receiver with the events of `events` whose topics (`topics`,
+        in the same order) it subscribes to, once, in registration order."""
+        return self._dispatch(topics[0] if topics else "", events[0] if events else None, events, topics)
+
+    def _dispatch(self, topic, event, events, topics=None):
         result = DispatchResult()
-        for patterns, function, _ in self._entries:
-            if not any(p.matches(topic) for p in patterns):
-                continue
+        for patterns, function, _, batch in self._entries:
+            if topics is None:
+                if not any(p.matches(topic) for p in patterns):
+                    continue
+                argument = events if batch else event
+            else:
+                argument = [e for t, e in zip(topics, events) if any(p.matches(t) for p in patterns)]
+                if not argument or not batch:
+                    continue
             result.matched += 1
             try:
-                function(event)
+                function(argument)
                 result.succeeded += 1
             except Exception as error:  # a receiver's failure never stops the others
                 result.failed += 1
@@ -202,11 +226,17 @@ class Registry:
 default_registry = Registry()
 
 
-def receiver(signal, sender=None, *, topics=None, uid=None, registry=None):
+def receiver(signal, sender=None, *, topics=None, uid=None, batch=False, registry=None):
     """Registers the decorated function in the default registry (or `registry`):
 
         @signalbus.receiver("post_save", sender="auth.User", uid="welcome-mail")
         def welcome(event): ...
 
-    uid names its consumer group (default "<module>.<qualname>": "welcome.receivers.welcome")."""
-    return (registry or default_registry).receiver(signal, sender, topics=topics, uid=uid)
+    uid names its consumer group (default "<module>.<qualname>": "welcome.receivers.welcome").
+    batch=True: the function takes a list, every event of one transaction it subscribes
+    to at once (an order and its lines, never part of them), or one event in a list:
+
+        @signalbus.receiver("post_save", topics=["shop.Order/post_save", "shop.OrderLine/post_save"],
+                            batch=True, uid="invoices")
+        def invoice(events): ..."""
+    return (registry or default_registry).receiver(signal, sender, topics=topics, uid=uid, batch=batch)
