@@ -15,7 +15,7 @@ from django.test import override_settings
 
 from support.postgres import PostgresServer
 from support.processes import wait_until
-from support.programs import PYTHON, child_env, program, query, start_profile_creator
+from support.programs import PYTHON, child_env, program, query, start_profile_creator, start_worker
 
 USERS = 1000
 
@@ -199,3 +199,37 @@ def test_backfill_gives_every_existing_user_one_profile_again_and_after_an_inter
     wait_until(lambda: len(audited(audit_file)) == 1000, 60, "1000 events audited")
     wait_until(lambda: site.status()["waiting"] == 0, 30, "the outbox to empty")
     assert profiles(profiles_db) == 500
+
+
+def _batches(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def test_a_transaction_reaches_a_batch_receiver_whole_even_when_the_relay_is_killed_mid_publish(
+        spawn, broker, tmp_path, database):
+    # Orders of 1 + 3 events each, and turns of 10 rows: most transactions straddle a
+    # turn's limit, and the relay is killed between turns.
+    orders, lines = 150, 3
+    site = Site(spawn, tmp_path, database, broker, OUTBOX_RELAY="command", OUTBOX_BATCH=10,
+                SENDERS=["accounts.Order", "accounts.OrderLine"])
+    out = str(tmp_path / "batches.ndjson")
+    start_worker(spawn, broker, "shop", ["worker_batch_receivers"], env=child_env(SIGNALBUS_TEST_OUT=out))
+    site.run("create_orders", str(orders), str(lines))
+    assert site.status()["waiting"] == orders * (lines + 1)
+    first = site.relay()
+    wait_until(lambda: len(_batches(out)) >= orders // 4, 60, "a quarter of the orders")
+    first.signal(signal.SIGKILL)
+    first.wait(10)
+    site.relay()
+    wait_until(lambda: len({b[0][2] for b in _batches(out)}) == orders, 90, "every order")
+    seen = collections.Counter()
+    for batch in _batches(out):
+        models = sorted(row[0] for row in batch)
+        assert models == ["accounts.Order"] + ["accounts.OrderLine"] * lines, "a partial transaction: %s" % batch
+        assert len({row[2] for row in batch}) == 1, "rows of two transactions in one call: %s" % batch
+        seen[batch[0][2]] += 1
+    assert len(seen) == orders
+    wait_until(lambda: site.status()["waiting"] == 0, 30, "the outbox to empty")

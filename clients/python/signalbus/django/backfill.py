@@ -45,7 +45,7 @@ def run(model, config, *, signal="post_save", created=True, where=None, using="d
             for instance in chunk:
                 event = envelope.model_save(signal, label_of(model), None, created=created, using=using)
                 event.model_save.instance.CopyFrom(snapshot(instance, config.exclude_fields))
-                publishing.write_outbox(event, using, config)
+                publishing.write_outbox(event, using, config, alone=True)
             state.count += len(chunk)
             if chunk:
                 state.last_pk = str(chunk[-1].pk)

@@ -15,6 +15,9 @@ class OutboxEvent(models.Model):
     # (by this relay or the next) carries the same sequence and the broker drops it.
     sequence = models.BigIntegerField(null=True, db_index=True)
     rejected = models.TextField(blank=True, default="")  # the broker refused it: why (kept, never re-sent)
+    # The transaction that wrote it (a ULID made at its first outbox row; "" outside one):
+    # a relay publishes a transaction's rows as one atomic batch.
+    txn = models.CharField(max_length=26, blank=True, default="")
 
     class Meta:
         db_table = "signalbus_outbox"

@@ -13,18 +13,59 @@ from django.utils import timezone
 
 from signalbus import ulid
 from signalbus.django.models import OutboxEvent, OutboxRelay
+from signalbus.proto import MAX_BATCH_BYTES, MAX_BATCH_EVENTS
 
 RELAY_NAME = "default"
-_INSERT = "INSERT INTO signalbus_outbox (created_at, topic, payload, sequence, rejected) VALUES (%s, %s, %s, NULL, '')"
+_INSERT = ("INSERT INTO signalbus_outbox (created_at, topic, payload, sequence, rejected, txn) "
+           "VALUES (%s, %s, %s, NULL, '', %s)")
+# Rows of one transaction published as one atomic batch at most (the broker's default
+# bounds on a batch): a larger transaction goes out in consecutive atomic batches.
+UNIT_EVENTS = MAX_BATCH_EVENTS
+UNIT_BYTES = MAX_BATCH_BYTES - (64 << 10)
 
 
-def write(event, topic, using):
+def write(event, topic, using, alone=False):
     """Inserts `event` (a completed signalbus.v1.Event) on database `using`, in the
-    transaction open there: it commits or rolls back with the caller's changes."""
+    transaction open there: it commits or rolls back with the caller's changes. Rows of
+    one transaction share its id (see transaction_id) unless `alone` (a backfill's rows
+    are not one change)."""
     connection = connections[using]
     created = connection.ops.adapt_datetimefield_value(timezone.now())
+    txn = "" if alone else transaction_id(connection)
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT, [created, topic, event.SerializeToString()])
+        cursor.execute(_INSERT, [created, topic, event.SerializeToString(), txn])
+
+
+def transaction_id(connection):
+    """The id of the transaction open on `connection` ("" in autocommit: the row is a
+    transaction of its own). Made at its first outbox row and forgotten when it commits:
+    each write registers the forgetting with on_commit in its own savepoint, so a
+    committed row always has one that runs. After a rollback the id may be used again by
+    the next transaction, which is harmless: none of the rolled-back rows exist."""
+    if not connection.in_atomic_block:
+        return ""
+    txn = getattr(connection, "_signalbus_txn", None)
+    if txn is None:
+        txn = connection._signalbus_txn = ulid.new_ulid()
+    connection.on_commit(lambda: setattr(connection, "_signalbus_txn", None))
+    return txn
+
+
+def units(rows):
+    """Groups (sequence, payload bytes, txn) rows, in sequence order, into what is
+    published together: [[(sequence, payload)], ...], a transaction's consecutive rows in
+    one list (an atomic batch; at most UNIT_EVENTS rows and UNIT_BYTES), every other row
+    alone."""
+    out = []
+    last_txn, size = None, 0
+    for sequence, payload, txn in rows:
+        if txn and txn == last_txn and len(out[-1]) < UNIT_EVENTS and size + len(payload) <= UNIT_BYTES:
+            out[-1].append((sequence, payload))
+            size += len(payload)
+            continue
+        out.append([(sequence, payload)])
+        last_txn, size = txn, len(payload)
+    return out
 
 
 def _now():
@@ -68,16 +109,18 @@ def release(using, holder):
 
 
 def in_flight(using):
-    """The rows numbered and not settled, in sequence order: [(sequence, payload bytes)]."""
+    """The rows numbered and not settled, grouped as they are published (see units)."""
     rows = (OutboxEvent.objects.using(using).filter(sequence__isnull=False, rejected="")
-            .order_by("sequence").values_list("sequence", "payload"))
-    return [(sequence, bytes(payload)) for sequence, payload in rows]
+            .order_by("sequence").values_list("sequence", "payload", "txn"))
+    return units([(sequence, bytes(payload), txn) for sequence, payload, txn in rows])
 
 
 def number_next(using, holder, lease_seconds, limit):
-    """Numbers up to `limit` committed rows without a sequence, in id order, and renews
-    the lease, in one transaction. Returns [(sequence, payload bytes)], or None when
-    `holder` no longer holds the lease (nothing numbered)."""
+    """Numbers committed rows without a sequence and renews the lease, in one
+    transaction: the first `limit` in id order, and every other row of their
+    transactions. A transaction's rows get consecutive sequences, transactions in the
+    order of their first row. Returns them grouped as they are published (see units),
+    or None when `holder` no longer holds the lease (nothing numbered)."""
     now = _now()
     until = now + datetime.timedelta(seconds=lease_seconds)
     connection = connections[using]
@@ -89,16 +132,25 @@ def number_next(using, holder, lease_seconds, limit):
         if not renewed:
             return None
         next_sequence = OutboxRelay.objects.using(using).values_list("next_sequence", flat=True).get(name=RELAY_NAME)
-        rows = list(OutboxEvent.objects.using(using).filter(sequence__isnull=True, rejected="")
-                    .order_by("id").values_list("id", "payload")[:limit])
+        waiting = OutboxEvent.objects.using(using).filter(sequence__isnull=True, rejected="")
+        rows = list(waiting.order_by("id").values_list("id", "payload", "txn")[:limit])
         if not rows:
             return []
-        numbered = [(next_sequence + i, row_id, bytes(payload)) for i, (row_id, payload) in enumerate(rows)]
+        # A transaction is never split between two turns: its rows past the limit come too.
+        txns = {txn for _, _, txn in rows if txn}
+        if txns:
+            rows += list(waiting.filter(id__gt=rows[-1][0], txn__in=txns).order_by("id")
+                         .values_list("id", "payload", "txn"))
+        order = {}
+        for row_id, _, txn in rows:
+            order.setdefault(txn or row_id, len(order))
+        rows.sort(key=lambda row: (order[row[2] or row[0]], row[0]))
+        numbered = [(next_sequence + i, row_id, bytes(payload), txn) for i, (row_id, payload, txn) in enumerate(rows)]
         with connection.cursor() as cursor:
             cursor.executemany("UPDATE signalbus_outbox SET sequence = %s WHERE id = %s",
-                               [(sequence, row_id) for sequence, row_id, _ in numbered])
+                               [(sequence, row_id) for sequence, row_id, _, _ in numbered])
         OutboxRelay.objects.using(using).filter(name=RELAY_NAME).update(next_sequence=next_sequence + len(rows))
-    return [(sequence, payload) for sequence, _, payload in numbered]
+    return units([(sequence, payload, txn) for sequence, _, payload, txn in numbered])
 
 
 def settle(using, through, rejections):

@@ -106,7 +106,7 @@ def wake_relay_on_commit(using, config):
         transaction.on_commit(lambda: relay_thread.wake(using), using=using)
 
 
-def write_outbox(event, using, config):
+def write_outbox(event, using, config, alone=False):
     """Completes `event` and writes it into the outbox of `using`, in the open transaction.
     An event the broker would refuse is logged and dropped (the save goes on); a database
     error is the save's own (e.g. the outbox table is missing: run manage.py migrate)."""
@@ -115,5 +115,5 @@ def write_outbox(event, using, config):
     except SignalbusError as error:
         log.error("signalbus: DROPPED %s/%s: %s", event.sender, event.signal, error)
         return False
-    outbox.write(event, envelope.topic_of(event), using)
+    outbox.write(event, envelope.topic_of(event), using, alone)
     return True

@@ -100,14 +100,24 @@ class Relay:
                 self._abdicate()
                 return
             self._renew_at = time.monotonic() + self.config.outbox_lease / 3
-            for sequence, payload in numbered:
-                publisher.publish(event_pb2.Event.FromString(payload), timeout=self.config.close_timeout,
-                                  sequence=sequence)
+            for unit in numbered:
+                self._publish(unit)
             if numbered:
                 return  # more may be waiting: look again at once
         elif time.monotonic() >= self._renew_at and not self._renew():
             return
         self._wait(self.config.outbox_poll_interval)
+
+    def _publish(self, unit):
+        """One row alone, or one transaction's rows as an atomic batch: logged and
+        delivered whole, never in part."""
+        timeout = self.config.close_timeout
+        if len(unit) == 1:
+            sequence, payload = unit[0]
+            self._publisher.publish(event_pb2.Event.FromString(payload), timeout=timeout, sequence=sequence)
+            return
+        events = [event_pb2.Event.FromString(payload) for _, payload in unit]
+        self._publisher.publish_batch(events, timeout=timeout, atomic=True, sequences=unit[0][0])
 
     # ---- leadership --------------------------------------------------------------------
 
@@ -117,21 +127,27 @@ class Relay:
             return False
         publisher_id, next_sequence = state
         resume = []
-        for sequence, payload in outbox.in_flight(self.using):
-            event = event_pb2.Event.FromString(payload)
-            event.sequence = sequence
-            resume.append(event)
+        for unit in outbox.in_flight(self.using):
+            events = []
+            for sequence, payload in unit:
+                event = event_pb2.Event.FromString(payload)
+                event.sequence = sequence
+                events.append(event)
+            resume.append(events)
+        held = sum(len(unit) for unit in resume)
         self._publisher = Publisher(
             self.config.broker, self.config.source, publisher_id=publisher_id, connect_timeout=0,
             next_sequence=next_sequence, resume=resume, resend_interval=self.config.resend_interval,
-            max_unconfirmed=len(resume) + 2 * self.config.outbox_batch, send_timeout=self.config.close_timeout,
+            # Room for a turn's rows and the rest of their transactions.
+            max_unconfirmed=held + 2 * self.config.outbox_batch + outbox.UNIT_EVENTS,
+            send_timeout=self.config.close_timeout,
         )
-        self._through = (resume[0].sequence if resume else next_sequence) - 1
+        self._through = (resume[0][0].sequence if resume else next_sequence) - 1
         self._publisher.set_floor(self._through + 1)
         self._renew_at = time.monotonic() + self.config.outbox_lease / 3
         self.leading = True
         log.info("signalbus relay (%s): %s publishes the outbox as %s from sequence %d (%d rows to re-send)",
-                 self.using, self.holder, publisher_id, next_sequence, len(resume))
+                 self.using, self.holder, publisher_id, next_sequence, held)
         return True
 
     def _renew(self):

@@ -1,5 +1,7 @@
-"""The test project's own model: an Order with the field types a snapshot must carry
-(foreign key, big integer, decimal, datetime, UUID, JSON, boolean) and a many-to-many."""
+"""The test project's own models: an Order with the field types a snapshot must carry
+(foreign key, big integer, decimal, datetime, UUID, JSON, boolean) and a many-to-many,
+and its OrderLines (saved with their order in one transaction: the outbox's atomic
+batches)."""
 import uuid
 
 from django.conf import settings
@@ -19,3 +21,9 @@ class Order(models.Model):
     notes = models.JSONField(default=dict)
     paid = models.BooleanField(default=False)
     tags = models.ManyToManyField(Tag, blank=True)
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.CharField(max_length=50)
+    quantity = models.IntegerField(default=1)
