@@ -146,6 +146,8 @@ void Publisher::HandleSession(const zmq::message_t& frame) {
     case v1::SessionReply::OPEN:
       if (reply.publisher_id() != options_.publisher_id || open_) return;
       open_ = true;
+      max_batch_events_ = reply.max_batch_events();
+      max_batch_bytes_ = reply.max_batch_bytes();
       // On every new session, whatever the broker may not have received goes again; it
       // drops what it already logged.
       if (ever_open_) ResendAll();
@@ -240,14 +242,48 @@ void Publisher::SendUnsent() {
   if (!open_ || unsent_from_ == 0) return;
   auto it = std::lower_bound(unconfirmed_.begin(), unconfirmed_.end(), unsent_from_,
                              [](const Pending& p, std::uint64_t sequence) { return p.sequence < sequence; });
-  for (; it != unconfirmed_.end(); ++it) {
-    // A full queue (the broker is not reading) or no connection (ZMQ_IMMEDIATE): the
-    // rest waits here, for the socket to be writable or for the next session.
-    if (!socket_.send(zmq::buffer(it->topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-      unsent_from_ = it->sequence;
-      return;
+  while (it != unconfirmed_.end()) {
+    // What is ready goes in one message: an atomic batch alone, other events together
+    // up to the broker's bounds; a lone event as [topic, event].
+    auto end = it + 1;
+    bool atomic = false;
+    if (max_batch_events_ > 1 && it->unit_size > 1 && it->unit_index == 0 &&
+        static_cast<std::size_t>(unconfirmed_.end() - it) >= it->unit_size) {
+      end = it + it->unit_size;
+      atomic = true;
+    } else if (max_batch_events_ > 1) {
+      std::size_t bytes = it->topic.size() + it->bytes.size();
+      while (end != unconfirmed_.end() && end->unit_size == 0 &&
+             static_cast<std::size_t>(end - it) < max_batch_events_ &&
+             bytes + end->topic.size() + end->bytes.size() <= max_batch_bytes_) {
+        bytes += end->topic.size() + end->bytes.size();
+        ++end;
+      }
     }
-    (void)socket_.send(zmq::buffer(it->bytes), zmq::send_flags::dontwait);  // a started message is taken whole
+    // A full queue (the broker is not reading) or no connection (ZMQ_IMMEDIATE): the
+    // rest waits here, for the socket to be writable or for the next session. A started
+    // message is taken whole.
+    if (end - it == 1 && !atomic) {
+      if (!socket_.send(zmq::buffer(it->topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+        unsent_from_ = it->sequence;
+        return;
+      }
+      (void)socket_.send(zmq::buffer(it->bytes), zmq::send_flags::dontwait);
+    } else {
+      v1::BatchHeader header;
+      header.set_count(static_cast<std::uint32_t>(end - it));
+      header.set_atomic(atomic);
+      if (!socket_.send(zmq::buffer(kBatchKind), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+        unsent_from_ = it->sequence;
+        return;
+      }
+      (void)socket_.send(zmq::buffer(header.SerializeAsString()), zmq::send_flags::sndmore);
+      for (auto p = it; p != end; ++p) {
+        (void)socket_.send(zmq::buffer(p->topic), zmq::send_flags::sndmore);
+        (void)socket_.send(zmq::buffer(p->bytes), p + 1 == end ? zmq::send_flags::none : zmq::send_flags::sndmore);
+      }
+    }
+    it = end;
   }
   unsent_from_ = 0;
 }
@@ -290,8 +326,7 @@ Status Publisher::Flush(std::chrono::milliseconds timeout) {
   return TakeRejections();
 }
 
-Status Publisher::Publish(v1::Event event) {
-  if (!failure_.ok()) return failure_;
+void Publisher::Complete(v1::Event& event) const {
   if (event.schema_version() == 0) event.set_schema_version(kSchemaVersion);
   if (event.event_id().empty()) event.set_event_id(NewEventId());
   if (event.source().empty()) event.set_source(options_.source);
@@ -304,7 +339,9 @@ Status Publisher::Publish(v1::Event event) {
   if (instance != nullptr && instance->model().empty()) instance->set_model(event.sender());
   if (event.ordering_key().empty()) event.set_ordering_key(OrderingKeyFor(event.sender(), PrimaryKeyOf(event)));
   if (event.has_login_failed()) MaskCredentials(event.mutable_login_failed());
+}
 
+Status Publisher::WaitForRoom(std::size_t n) {
   // What the broker sent makes room; a full window waits for more, bounded. Looking
   // when nothing is waiting costs ZeroMQ two system calls, more than the rest of a
   // Publish, so a fast publisher looks once per kConfirmPollInterval.
@@ -312,41 +349,93 @@ Status Publisher::Publish(v1::Event event) {
     last_pump_ = now;
     if (Status s = Pump(std::chrono::milliseconds(0), [] { return true; }); !s.ok()) return s;
   }
-  if (unconfirmed_.size() >= options_.max_unconfirmed) {
+  if (unconfirmed_.size() + n > options_.max_unconfirmed) {
     if (Status s = Pump(options_.send_timeout,
-                        [this] { return unconfirmed_.size() < options_.max_unconfirmed; });
+                        [this, n] { return unconfirmed_.size() + n <= options_.max_unconfirmed; });
         !s.ok()) {
       return s;
     }
-    if (unconfirmed_.size() >= options_.max_unconfirmed && failure_.ok()) {
+    if (unconfirmed_.size() + n > options_.max_unconfirmed && failure_.ok()) {
       return DeadlineExceeded(std::to_string(unconfirmed_.size()) + " events await confirms from the broker at " +
                               options_.endpoint + "; none arrived within " +
                               std::to_string(options_.send_timeout.count()) + " ms");
     }
   }
-  if (!failure_.ok()) return failure_;
+  return failure_;
+}
 
-  // Stamped last: waiting for room may have moved this publisher to a fresh id.
+Result<Publisher::Pending> Publisher::Number(v1::Event& event, std::uint64_t sequence,
+                                             std::uint64_t unconfirmed_from) const {
   event.set_publisher_id(options_.publisher_id);
-  event.set_sequence(sequence_ + 1);
-  event.set_unconfirmed_from(unconfirmed_.empty() ? sequence_ + 1 : unconfirmed_.front().sequence);
+  event.set_sequence(sequence);
+  event.set_unconfirmed_from(unconfirmed_from);
   if (Status s = ValidateEvent(event); !s.ok()) return s;
-  Pending pending{sequence_ + 1, event.unconfirmed_from(), TopicOf(event), EncodeEvent(event)};
+  Pending pending{sequence, unconfirmed_from, TopicOf(event), EncodeEvent(event)};
   if (pending.bytes.size() > kDefaultMaxEventBytes) {
     return InvalidArgument("event of " + std::to_string(pending.bytes.size()) +
                            " bytes is over the broker's default limit of " + std::to_string(kDefaultMaxEventBytes));
   }
+  return pending;
+}
+
+Status Publisher::Hold(std::vector<Pending> pendings) {
   if (unconfirmed_.empty()) last_progress_ = std::chrono::steady_clock::now();
-  if (unsent_from_ == 0) unsent_from_ = pending.sequence;
-  unconfirmed_.push_back(std::move(pending));
-  ++sequence_;
+  if (unsent_from_ == 0) unsent_from_ = pendings.front().sequence;
+  for (Pending& p : pendings) unconfirmed_.push_back(std::move(p));
+  sequence_ = unconfirmed_.back().sequence;
   try {
-    // Without an open session the event waits here and goes out with the next one.
+    // Without an open session the events wait here and go out with the next one.
     SendUnsent();
   } catch (const zmq::error_t& e) {
     return Internal(std::string("send failed: ") + e.what());
   }
   return Status::Ok();
+}
+
+Status Publisher::Publish(v1::Event event) {
+  if (!failure_.ok()) return failure_;
+  Complete(event);
+  if (Status s = WaitForRoom(1); !s.ok()) return s;
+  // Numbered last: waiting for room may have moved this publisher to a fresh id.
+  Result<Pending> pending =
+      Number(event, sequence_ + 1, unconfirmed_.empty() ? sequence_ + 1 : unconfirmed_.front().sequence);
+  if (!pending.ok()) return pending.status();
+  std::vector<Pending> one;
+  one.push_back(std::move(*pending));
+  return Hold(std::move(one));
+}
+
+Status Publisher::PublishBatch(std::vector<v1::Event> events, bool atomic) {
+  if (!failure_.ok()) return failure_;
+  if (events.empty()) return Status::Ok();
+  if (events.size() > options_.max_unconfirmed) {
+    return InvalidArgument("a batch of " + std::to_string(events.size()) + " events is larger than max_unconfirmed (" +
+                           std::to_string(options_.max_unconfirmed) + ")");
+  }
+  if (atomic && events.size() > kDefaultMaxBatchEvents) {
+    return InvalidArgument("an atomic batch of " + std::to_string(events.size()) + " events is over the limit of " +
+                           std::to_string(kDefaultMaxBatchEvents));
+  }
+  for (v1::Event& event : events) Complete(event);
+  if (Status s = WaitForRoom(events.size()); !s.ok()) return s;
+  const std::uint64_t unconfirmed_from = unconfirmed_.empty() ? sequence_ + 1 : unconfirmed_.front().sequence;
+  std::vector<Pending> pendings;
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    Result<Pending> pending = Number(events[i], sequence_ + 1 + i, unconfirmed_from);
+    if (!pending.ok()) return pending.status();
+    bytes += pending->topic.size() + pending->bytes.size();
+    if (atomic && events.size() > 1) {
+      pending->unit_index = static_cast<std::uint32_t>(i);
+      pending->unit_size = static_cast<std::uint32_t>(events.size());
+    }
+    pendings.push_back(std::move(*pending));
+  }
+  if (atomic && bytes > kDefaultMaxBatchBytes) {
+    return InvalidArgument("an atomic batch of " + std::to_string(bytes) + " bytes is over the limit of " +
+                           std::to_string(kDefaultMaxBatchBytes));
+  }
+  return Hold(std::move(pendings));
 }
 
 namespace {

@@ -16,6 +16,8 @@
 #include "signalbus/core/codec.h"
 #include "signalbus/core/event_json.h"
 #include "signalbus/core/ingest_protocol.h"
+#include "signalbus/publisher/publisher.h"
+#include "signalbus/receivers/group_source.h"
 
 namespace signalbus::testing {
 namespace {
@@ -134,6 +136,54 @@ TEST(PublishBatchesTest, AnAtomicBatchWithOneInvalidEventLogsNothingOfItAndTells
   EXPECT_EQ(logged[1].sequence(), 6u);
   EXPECT_EQ(broker.Metric("signalbus_log_appended_total"), 2);
   EXPECT_EQ(broker.Metric("signalbus_ingest_rejected_total{reason=\"atomic_batch\"}"), 3);
+}
+
+TEST(PublishBatchesTest, ACppPublishersAtomicBatchesReachAGroupMemberAsUnitsAndAreAckedOnce) {
+  BrokerProcess broker;
+  ASSERT_TRUE(broker.ready());
+  GroupOptions group;
+  group.start.set_earliest(true);
+  group.heartbeat = std::chrono::milliseconds(200);
+  GroupSource member(broker.groups(), "units", group);
+  ASSERT_TRUE(member.Open({*TopicPattern::Parse("*/post_save")}).ok());
+  PublisherOptions options;
+  options.endpoint = broker.ingest();
+  options.source = "shop";
+  Result<std::unique_ptr<Publisher>> publisher = Publisher::Connect(options);
+  ASSERT_TRUE(publisher.ok()) << publisher.status().ToString();
+  constexpr int kUnits = 40;
+  for (int u = 0; u < kUnits; ++u) {
+    std::vector<v1::Event> unit;
+    for (int i = 0; i < 4; ++i) unit.push_back(UserCreated(std::to_string(u * 10 + i)));
+    ASSERT_TRUE((*publisher)->PublishBatch(std::move(unit)).ok());
+    ASSERT_TRUE((*publisher)->Publish(UserCreated(std::to_string(u * 10 + 9))).ok());
+  }
+  ASSERT_TRUE((*publisher)->Flush(10s).ok());
+
+  std::vector<Delivery> got;
+  for (auto deadline = std::chrono::steady_clock::now() + 30s;
+       got.size() < kUnits * 5u && std::chrono::steady_clock::now() < deadline;) {
+    Result<Received> r = member.Receive(100ms);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    if (r->kind != Received::Kind::kEvent) continue;
+    member.Settle(r->delivery, true, "");
+    got.push_back(r->delivery);
+  }
+  ASSERT_EQ(got.size(), kUnits * 5u);
+  for (std::size_t i = 0; i < got.size(); i += 5) {
+    for (std::size_t j = 0; j < 4; ++j) {
+      EXPECT_EQ(got[i + j].unit_size, 4u) << got[i + j].offset;
+      EXPECT_EQ(got[i + j].unit_offset, got[i].offset);
+      EXPECT_EQ(got[i + j].offset, got[i].offset + j);
+    }
+    EXPECT_EQ(got[i + 4].unit_size, 0u);
+  }
+  // One ack per unit and per single event (Close sends the last), none refused.
+  member.Close();
+  EXPECT_TRUE(broker.WaitForMetric("signalbus_group_acked_total", kUnits * 2, 10s));
+  EXPECT_EQ(broker.Metric("signalbus_group_acked_total"), kUnits * 2);
+  EXPECT_EQ(broker.Metric("signalbus_group_stale_acks_total"), 0);
+  EXPECT_EQ(broker.Metric("signalbus_log_appended_total"), kUnits * 5);
 }
 
 }  // namespace

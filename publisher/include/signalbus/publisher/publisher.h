@@ -109,6 +109,14 @@ class Publisher {
   // if a session is open. An event_id already set is kept (idempotent re-sends).
   Status Publish(v1::Event event);
 
+  // Publishes `events` (each prepared as Publish does) together, with consecutive
+  // sequences. atomic (the default): all or nothing — the broker logs every one or none
+  // (one invalid event rejects them all, the others with reason "atomic_batch"), and
+  // consumer groups deliver them as one unit: one database transaction's events, say.
+  // At most kDefaultMaxBatchEvents events and kDefaultMaxBatchBytes. Not atomic: they
+  // are merely sent in one message.
+  Status PublishBatch(std::vector<v1::Event> events, bool atomic = true);
+
   // Waits until the broker has confirmed everything published so far (durable), re-
   // sending as needed. kDeadlineExceeded names how many are still unconfirmed; an
   // event the broker rejected is reported as kInvalidArgument with its reason; a fixed
@@ -133,7 +141,19 @@ class Publisher {
     std::uint64_t unconfirmed_from;  // as encoded in bytes
     std::string topic;
     std::string bytes;
+    // Its place in the atomic batch it was published in (sent, logged and settled
+    // whole); unit_size 0: it stands alone.
+    std::uint32_t unit_index = 0;
+    std::uint32_t unit_size = 0;
   };
+  // Fills what is unset in `event` (everything but publisher id and sequence).
+  void Complete(v1::Event& event) const;
+  // Waits (up to send_timeout) until `n` more events fit in the window.
+  Status WaitForRoom(std::size_t n);
+  // Numbers and encodes `event`, checked as the broker would.
+  Result<Pending> Number(v1::Event& event, std::uint64_t sequence, std::uint64_t unconfirmed_from) const;
+  // Holds numbered events and sends what the socket takes.
+  Status Hold(std::vector<Pending> pendings);
   explicit Publisher(PublisherOptions options, bool generated_id);
   Status Open();
   // Reads what the broker sends for up to `timeout` (0: what is waiting), until `done`
@@ -173,6 +193,10 @@ class Publisher {
   std::uint64_t last_gap_ = 0;  // resend_from of the last gap re-sent for
   std::chrono::steady_clock::time_point last_gap_resend_;
   std::vector<std::string> rejections_;
+  // What the broker takes in one ["$batch", ...] message (its session reply says; 0: no
+  // batches, an older broker: one event per message).
+  std::size_t max_batch_events_ = 0;
+  std::size_t max_batch_bytes_ = 0;
 };
 
 }  // namespace signalbus
