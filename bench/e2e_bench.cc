@@ -7,7 +7,10 @@
 //             [--rate=EV_PER_S] [--pace-ticks=0,1000] [--latency-events=N] [--warmup=N]
 //             [--credits=C] [--ack-batch=B] [--baseline-events=N] [--dir=PATH]
 //             [--broker=PATH] [--only=throughput|latency] [--latency-trace=FILE.csv]
-//             [--transport=tcp|ipc]
+//             [--transport=tcp|ipc] [--batch=N]
+//
+// --batch=N: the throughput test publishes with PublishBatch, N events per call (one
+// $batch message, one log record each); 1 (default): one Publish per event.
 //
 // Each run: the baseline (PUB -> zmq_proxy child -> SUB), then per member count a fresh
 // broker (new --data-dir under PATH, ephemeral ports) for the throughput test and one
@@ -46,6 +49,7 @@ struct Flags {
   std::uint64_t warmup = 2'000;
   std::uint32_t credits = 1024;
   std::size_t ack_batch = 256;
+  std::size_t batch = 1;  // events per PublishBatch in the throughput test
   std::uint64_t baseline_events = 0;  // 0: --events
   std::string dir = "/tmp";
   std::string broker;  // empty: signalbus-broker next to this program
@@ -82,6 +86,7 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
     else if (const char* v = value("--warmup=")) f->warmup = std::strtoull(v, nullptr, 10);
     else if (const char* v = value("--credits=")) f->credits = static_cast<std::uint32_t>(std::strtoul(v, nullptr, 10));
     else if (const char* v = value("--ack-batch=")) f->ack_batch = std::strtoull(v, nullptr, 10);
+    else if (const char* v = value("--batch=")) f->batch = std::strtoull(v, nullptr, 10);
     else if (const char* v = value("--baseline-events=")) f->baseline_events = std::strtoull(v, nullptr, 10);
     else if (const char* v = value("--dir=")) f->dir = v;
     else if (const char* v = value("--broker=")) f->broker = v;
@@ -99,7 +104,7 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
     if (m == 0) return false;
   }
   return f->events > 0 && f->runs > 0 && f->rate > 0 && f->latency_events > 0 && f->credits > 0 &&
-         f->ack_batch > 0 && (f->only.empty() || f->only == "throughput" || f->only == "latency") &&
+         f->ack_batch > 0 && f->batch > 0 && f->batch <= 1000 && (f->only.empty() || f->only == "throughput" || f->only == "latency") &&
          (f->transport == "tcp" || f->transport == "ipc");
 }
 
@@ -115,6 +120,7 @@ E2eOptions OptionsFor(const Flags& f, const BrokerChild& broker, int members) {
   o.members = members;
   o.credits = f.credits;
   o.ack_batch = f.ack_batch;
+  o.batch = f.batch;
   o.broker_cpu = [&broker] { return broker.CpuSeconds(); };
   return o;
 }
@@ -145,7 +151,7 @@ int main(int argc, char** argv) {
                  "usage: e2e_bench [--events=N] [--members=1,3] [--runs=R] [--fsync=always|interval:1ms|never] "
                  "[--rate=EV_PER_S] [--pace-ticks=0,1000] [--latency-events=N] [--warmup=N] [--credits=C] "
                  "[--ack-batch=B] [--baseline-events=N] [--dir=PATH] [--broker=PATH] "
-                 "[--only=throughput|latency] [--latency-trace=FILE.csv] [--transport=tcp|ipc]\n");
+                 "[--only=throughput|latency] [--latency-trace=FILE.csv] [--transport=tcp|ipc] [--batch=N]\n");
     return 2;
   }
   spdlog::set_level(spdlog::level::warn);
@@ -155,6 +161,7 @@ int main(int argc, char** argv) {
 
   Report report;
   report.fsync = f.fsync;
+  report.batch = f.batch;
   report.transport = f.transport;
   report.event_bytes = event.size();
   report.topic_bytes = topic.size();

@@ -77,9 +77,9 @@ void PrintLatency(const Report& r) {
 
 void PrintReport(const Report& r) {
   std::printf("e2e_bench: confirmed publish -> broker (fsync %s) -> group member ack over %s; event %zu bytes + "
-              "%zu of topic; credits %u, acks of %zu; median of %d runs\n",
+              "%zu of topic; credits %u, acks of %zu; %zu events per publish call; median of %d runs\n",
               r.fsync.c_str(), r.transport == "ipc" ? "ipc://" : "loopback TCP", r.event_bytes, r.topic_bytes,
-              r.credits, r.ack_batch, r.runs);
+              r.credits, r.ack_batch, r.batch, r.runs);
   std::printf("baseline: bare ZeroMQ PUB -> XSUB/XPUB proxy -> SUB, %llu messages: %.0f msgs/s\n\n",
               static_cast<unsigned long long>(r.baseline_events), Median(r.baseline));
   if (!r.throughput.empty()) PrintThroughput(r);

@@ -26,6 +26,7 @@ struct LatencySeries {
 
 struct Report {
   std::string fsync;
+  std::size_t batch = 1;  // events per publish call in the throughput test
   std::string transport;  // "tcp" (loopback) or "ipc"
   std::size_t event_bytes = 0, topic_bytes = 0;
   std::uint32_t credits = 0;

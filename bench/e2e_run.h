@@ -24,6 +24,8 @@ struct E2eOptions {
   int members = 1;
   std::uint32_t credits = 64;     // per member (GroupOptions::credits)
   std::size_t ack_batch = 64;     // GroupOptions::ack_batch
+  // Throughput: events per Publisher::PublishBatch call (not atomic); 1: Publish each.
+  std::size_t batch = 1;
   // CPU seconds the broker process has used so far (for the per-event CPU figures).
   std::function<double()> broker_cpu;
 };
