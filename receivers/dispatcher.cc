@@ -27,23 +27,64 @@ void Dispatcher::Add(std::vector<TopicPattern> patterns, Handler handler) {
   entries_.push_back(Entry{std::move(patterns), std::move(handler)});
 }
 
+bool Dispatcher::Entry::Matches(std::string_view topic) const {
+  return std::any_of(patterns.begin(), patterns.end(), [&](const TopicPattern& p) { return p.Matches(topic); });
+}
+
+void Dispatcher::AddBatch(std::vector<TopicPattern> patterns, BatchHandler handler) {
+  if (patterns.empty()) throw std::invalid_argument("a handler needs at least one topic pattern");
+  if (!handler) throw std::invalid_argument("handler is empty");
+  entries_.push_back(Entry{std::move(patterns), nullptr, std::move(handler)});
+  ++batch_handlers_;
+}
+
+template <typename Call>
+void Dispatcher::Run(std::size_t index, std::string_view topic, const v1::Event& event, Call&& call,
+                     DispatchResult* result) {
+  ++result->matched;
+  // Exceptions stop here: one receiver's failure is not another's.
+  try {
+    call();
+    ++result->succeeded;
+  } catch (const std::exception& e) {
+    RecordFailure(index, topic, event, e.what(), result);
+  } catch (...) {
+    RecordFailure(index, topic, event, "an exception that is not a std::exception", result);
+  }
+}
+
 DispatchResult Dispatcher::Dispatch(std::string_view topic, const v1::Event& event) {
   DispatchResult result;
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     const Entry& entry = entries_[i];
-    bool matches = std::any_of(entry.patterns.begin(), entry.patterns.end(),
-                               [&](const TopicPattern& p) { return p.Matches(topic); });
-    if (!matches) continue;
-    ++result.matched;
-    // Exceptions stop here: one receiver's failure is not another's.
-    try {
-      entry.handler(event);
-      ++result.succeeded;
-    } catch (const std::exception& e) {
-      RecordFailure(i, topic, event, e.what(), &result);
-    } catch (...) {
-      RecordFailure(i, topic, event, "an exception that is not a std::exception", &result);
+    if (!entry.Matches(topic)) continue;
+    if (entry.handler) {
+      Run(i, topic, event, [&] { entry.handler(event); }, &result);
+    } else {
+      Run(i, topic, event, [&] { entry.batch(std::vector<v1::Event>{event}); }, &result);
     }
+  }
+  if (result.failed > 1) {
+    result.error += " (and " + std::to_string(result.failed - 1) + " more failed handlers)";
+  }
+  return result;
+}
+
+DispatchResult Dispatcher::DispatchUnit(const std::vector<std::string>& topics, const std::vector<v1::Event>& events) {
+  DispatchResult result;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const Entry& entry = entries_[i];
+    if (entry.handler) {
+      for (std::size_t j = 0; j < events.size(); ++j) {
+        if (entry.Matches(topics[j])) Run(i, topics[j], events[j], [&] { entry.handler(events[j]); }, &result);
+      }
+      continue;
+    }
+    std::vector<v1::Event> mine;
+    for (std::size_t j = 0; j < events.size(); ++j) {
+      if (entry.Matches(topics[j])) mine.push_back(events[j]);
+    }
+    if (!mine.empty()) Run(i, topics.front(), events.front(), [&] { entry.batch(mine); }, &result);
   }
   if (result.failed > 1) {
     result.error += " (and " + std::to_string(result.failed - 1) + " more failed handlers)";

@@ -336,6 +336,40 @@ TEST_F(GroupReceiverTest, AUnitWithOneFailedEventIsNackedWholeWithThatError) {
   StopAndExpectLeave();  // and no ack for any of it before
 }
 
+TEST_F(GroupReceiverTest, ABatchHandlerGetsAUnitInOneCallAndSinglesAsListsOfOne) {
+  MakeReceiver();
+  std::vector<std::size_t> calls;
+  receiver_->on_batch({*TopicPattern::Parse("auth.User/post_save")},
+                      [&](const std::vector<v1::Event>& events) { calls.push_back(events.size()); });
+  StartAndJoin();
+  broker_.Deliver({UnitDeliveryOf(10, 10, 3, testing::UserCreated("1")),
+                   UnitDeliveryOf(11, 10, 3, testing::UserCreated("2")),
+                   UnitDeliveryOf(12, 10, 3, testing::UserCreated("3")), DeliveryOf(13, 1, testing::UserCreated("4"))});
+  std::optional<v1::GroupRequest> ack = broker_.NextOf(Kind::kAck);
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(Refs(ack->ack()), (RefList{{10, 1}, {13, 1}}));
+  StopAndExpectLeave();
+  EXPECT_EQ(calls, (std::vector<std::size_t>{3, 1}));
+}
+
+TEST_F(GroupReceiverTest, ABatchHandlerThatThrowsNacksItsWholeUnitOnce) {
+  MakeReceiver();
+  int calls = 0;
+  receiver_->on_batch({*TopicPattern::Parse("auth.User/post_save")}, [&](const std::vector<v1::Event>&) {
+    ++calls;
+    throw std::runtime_error("invoice table is locked");
+  });
+  StartAndJoin();
+  broker_.Deliver({UnitDeliveryOf(20, 20, 2, testing::UserCreated("1")),
+                   UnitDeliveryOf(21, 20, 2, testing::UserCreated("2"))});
+  std::optional<v1::GroupRequest> nack = broker_.NextOf(Kind::kNack);
+  ASSERT_TRUE(nack.has_value());
+  EXPECT_EQ(nack->nack().delivery().offset(), 20u);
+  EXPECT_EQ(nack->nack().error(), "invoice table is locked");
+  StopAndExpectLeave();
+  EXPECT_EQ(calls, 1);
+}
+
 TEST_F(GroupReceiverTest, NackErrorsStayReadableAndBecomeValidUtf8) {
   MakeReceiver();
   receiver_->on("*", "*", [](const v1::Event&) { throw std::runtime_error("café \xff\\ done"); });

@@ -128,6 +128,20 @@ Receiver::Lane& Receiver::LaneFor(const HandlerOptions& options) {
 }
 
 Receiver& Receiver::on(std::vector<TopicPattern> patterns, Handler handler, HandlerOptions options) {
+  Lane& lane = LaneForPatterns(patterns, options);
+  lane.handler_patterns.push_back(patterns);
+  lane.dispatcher.Add(std::move(patterns), std::move(handler));
+  return *this;
+}
+
+Receiver& Receiver::on_batch(std::vector<TopicPattern> patterns, BatchHandler handler, HandlerOptions options) {
+  Lane& lane = LaneForPatterns(patterns, options);
+  lane.handler_patterns.push_back(patterns);
+  lane.dispatcher.AddBatch(std::move(patterns), std::move(handler));
+  return *this;
+}
+
+Receiver::Lane& Receiver::LaneForPatterns(const std::vector<TopicPattern>& patterns, const HandlerOptions& options) {
   RequireNotConnected();
   Lane& lane = LaneFor(options);
   if (!own_source_ && options_.mode == ReceiveMode::kGroup) {
@@ -146,9 +160,7 @@ Receiver& Receiver::on(std::vector<TopicPattern> patterns, Handler handler, Hand
       }
     }
   }
-  lane.handler_patterns.push_back(patterns);
-  lane.dispatcher.Add(std::move(patterns), std::move(handler));
-  return *this;
+  return lane;
 }
 
 std::vector<std::string> Receiver::groups() const {
@@ -224,6 +236,9 @@ Result<bool> Receiver::Serve(Lane& lane, std::chrono::milliseconds timeout, bool
     case Received::Kind::kMissed: *got = true; HandleMissed(lane, received->missed); break;
     case Received::Kind::kEvent: {
       *got = true;
+      if (received->delivery.unit_size > 1 && lane.dispatcher.has_batch_handlers()) {
+        return ServeUnit(lane, std::move(received->delivery));
+      }
       const Delivery& delivery = received->delivery;
       received_.fetch_add(1, std::memory_order_relaxed);
       DispatchResult result = lane.dispatcher.Dispatch(delivery.topic, delivery.event);
@@ -239,6 +254,57 @@ Result<bool> Receiver::Serve(Lane& lane, std::chrono::milliseconds timeout, bool
       lane.open = false;
       spdlog::info("receiver {} stopped ({})", options_.name, lane.source->Describe());
       return false;
+  }
+  return true;
+}
+
+Result<bool> Receiver::ServeUnit(Lane& lane, Delivery first) {
+  std::vector<Delivery> unit;
+  const std::uint32_t size = first.unit_size;
+  unit.push_back(std::move(first));
+  std::uint32_t taken = 1;
+  bool drained = false;
+  while (taken < size) {
+    Result<Received> next = lane.source->Receive(std::chrono::milliseconds(0));
+    if (!next.ok()) return next.status();
+    if (next->kind == Received::Kind::kMalformed) {
+      ++taken;  // nacked by the source already: the unit comes again, whole
+      HandleMalformed(lane, next->problem);
+      continue;
+    }
+    if (next->kind != Received::Kind::kEvent || next->delivery.unit_offset != unit.front().unit_offset ||
+        next->delivery.attempt != unit.front().attempt) {
+      drained = next->kind == Received::Kind::kDrained;
+      if (next->kind == Received::Kind::kEvent) {
+        // Not of this unit (never sent so): answered as failed, delivered again.
+        lane.source->Settle(next->delivery, false, "delivered out of its unit");
+      }
+      break;
+    }
+    ++taken;
+    unit.push_back(std::move(next->delivery));
+  }
+  received_.fetch_add(unit.size(), std::memory_order_relaxed);
+  if (unit.size() < size) {
+    for (const Delivery& d : unit) lane.source->Settle(d, false, "its atomic batch arrived incomplete");
+  } else {
+    std::vector<std::string> topics;
+    std::vector<v1::Event> events;
+    for (Delivery& d : unit) {
+      topics.push_back(d.topic);
+      events.push_back(std::move(d.event));
+    }
+    DispatchResult result = lane.dispatcher.DispatchUnit(topics, events);
+    if (result.matched == 0) unmatched_.fetch_add(unit.size(), std::memory_order_relaxed);
+    handled_.fetch_add(result.succeeded, std::memory_order_relaxed);
+    handler_failures_.fetch_add(result.failed, std::memory_order_relaxed);
+    for (const Delivery& d : unit) lane.source->Settle(d, result.ok(), result.error);
+  }
+  if (drained) {
+    lane.source->Close();
+    lane.open = false;
+    spdlog::info("receiver {} stopped ({})", options_.name, lane.source->Describe());
+    return false;
   }
   return true;
 }

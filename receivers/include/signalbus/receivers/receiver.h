@@ -108,6 +108,12 @@ class Receiver {
   // Topic patterns ("auth.User/post_save", "auth.User/*", "*/post_save", "*"); the
   // handler runs once per event that matches any of them.
   Receiver& on(std::vector<TopicPattern> patterns, Handler handler, HandlerOptions options = {});
+  // A batch handler: every event of one atomic batch (a database transaction published
+  // by the outbox relay, a PublishBatch) that matches `patterns`, in one call — an order
+  // and its lines together, never a part; an event published alone comes as a list of
+  // one. In group mode the unit is acked once the call returned, and delivered again
+  // whole when it threw.
+  Receiver& on_batch(std::vector<TopicPattern> patterns, BatchHandler handler, HandlerOptions options = {});
 
   // Group mode: the consumer groups of the handlers registered so far, in order.
   std::vector<std::string> groups() const;
@@ -149,6 +155,12 @@ class Receiver {
   void RequireNotConnected() const;
   bool StopRequested() const;
   Lane& LaneFor(const HandlerOptions& options);
+  // The lane for a new handler of `patterns`, refusing one that would share a group with
+  // a handler it overlaps.
+  Lane& LaneForPatterns(const std::vector<TopicPattern>& patterns, const HandlerOptions& options);
+  // A unit's first delivery arrived: takes the rest of it (in hand: a unit comes in one
+  // message) and dispatches it whole. False once the lane is drained and closed.
+  Result<bool> ServeUnit(Lane& lane, Delivery first);
   // Receives from one lane for up to `timeout` and handles what came; false once it is
   // drained and closed. An error only if the transport failed.
   Result<bool> Serve(Lane& lane, std::chrono::milliseconds timeout, bool* got);
