@@ -477,7 +477,9 @@ Status FileStore::VisitRecords(FileSegment& seg, std::uint64_t pos, std::uint64_
                                const std::function<bool(const RecordView&)>& visit, std::uint64_t step_below) {
   Result<const RandomAccessFile*> reader = ReaderFor(seg);
   if (!reader.ok()) return reader.status();
-  SegmentWindow window(*reader, kReadWindowBytes);
+  if (read_window_ == nullptr) read_window_ = std::make_unique<SegmentWindow>(*reader, kReadWindowBytes);
+  read_window_->Reset(*reader);
+  SegmentWindow& window = *read_window_;
   std::size_t skip = 0;
   bool counted = true;   // `expected` is the offset of the record at pos, not a lower bound
   bool stepped = false;  // records were stepped over unverified since the last verified one

@@ -23,6 +23,13 @@ class SegmentWindow {
   SegmentWindow(const RandomAccessFile* file, std::size_t window_bytes)
       : file_(file), window_bytes_(window_bytes) {}
 
+  // Reads `file` from now on, forgetting what was read; the buffer is kept for reuse.
+  void Reset(const RandomAccessFile* file) {
+    file_ = file;
+    size_ = 0;
+    buf_pos_ = 0;
+  }
+
   // The bytes [pos, pos + n) clipped to `limit` (and to the end of the file): fewer
   // than n only there. The view is valid until the next call.
   Result<std::string_view> Peek(std::uint64_t pos, std::size_t n, std::uint64_t limit);

@@ -23,6 +23,8 @@
 
 namespace signalbus::eventlog {
 
+class SegmentWindow;
+
 struct FileSegment;  // file_store.cc
 struct RecordView;   // log_record.h
 
@@ -119,6 +121,8 @@ class FileStore final : public EventStore {
   Status Roll();
   // REQUIRES: write_mu_ held.
   Status FlushLocked();
+  // The reads' buffer, kept from one Read to the next (owner thread only).
+  std::unique_ptr<SegmentWindow> read_window_;
   // Appends one record of `size` bytes holding `count` offsets; encode(first offset)
   // writes it into buffer_ (under buffer_mu_).
   Result<std::uint64_t> AppendRecord(std::uint64_t size, std::uint32_t count, std::int64_t timestamp_ms,
