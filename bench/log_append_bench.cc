@@ -2,7 +2,7 @@
 // (always, interval:1ms, never), end to end: the clock stops when the group committer
 // reports the last record durable. Also: how fast Open verifies a log, and CRC32C speed.
 //
-//   log_append_bench [--dir=PATH] [--records=N] [--size=BYTES] [--runs=R]
+//   log_append_bench [--dir=PATH] [--records=N] [--size=BYTES] [--runs=R] [--keep]
 //
 // PATH must be on the disk to measure (not tmpfs); each run uses a fresh directory
 // PATH/run, removed afterwards. Prints medians over R runs.
@@ -28,6 +28,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Flags {
   std::string dir = "log-bench-data";
+  bool keep = false;  // leave the last run's log behind
   std::uint64_t records = 1'000'000;
   std::size_t size = 200;
   int runs = 5;
@@ -40,6 +41,7 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       return a.substr(0, name.size()) == name ? argv[i] + name.size() : nullptr;
     };
     if (const char* v = value("--dir=")) f->dir = v;
+    else if (a == "--keep") f->keep = true;
     else if (const char* v = value("--records=")) f->records = std::strtoull(v, nullptr, 10);
     else if (const char* v = value("--size=")) f->size = std::strtoull(v, nullptr, 10);
     else if (const char* v = value("--runs=")) f->runs = std::atoi(v);
@@ -112,7 +114,7 @@ RunResult RunOnce(const Flags& f, const SyncPolicy& policy, const std::string& d
 int main(int argc, char** argv) {
   Flags f;
   if (!ParseFlags(argc, argv, &f)) {
-    std::fprintf(stderr, "usage: log_append_bench [--dir=PATH] [--records=N] [--size=BYTES] [--runs=R]\n");
+    std::fprintf(stderr, "usage: log_append_bench [--dir=PATH] [--records=N] [--size=BYTES] [--runs=R] [--keep]\n");
     return 2;
   }
   const std::string dir = f.dir + "/run";
@@ -159,6 +161,10 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 512; ++i) crc = fn(crc, buf.data(), buf.size());
     const double s = std::chrono::duration<double>(Clock::now() - start).count();
     std::printf("crc32c %-8s %.2f GB/s (%08x)\n", label, 512.0 * buf.size() / 1e9 / s, crc);
+  }
+  if (f.keep) {
+    std::printf("kept the last run's log in %s (a broker's --data-dir: restart time, RSS)\n", dir.c_str());
+    return 0;
   }
   std::filesystem::remove_all(dir);
   std::error_code ec;
