@@ -57,6 +57,12 @@ Status Broker::Start() {
   ingest_options.max_batch_events = options_.max_batch_events;
   ingest_options.max_batch_bytes = options_.max_batch_bytes;
   ingest_ = std::make_unique<Ingest>(context_, ingest_options, metrics_, static_cast<IngestHandler&>(*this));
+  if (!options_.ingest_pub_endpoint.empty()) {
+    IngestOptions pub_options = ingest_options;
+    pub_options.endpoint = options_.ingest_pub_endpoint;
+    pub_options.routed = false;
+    pub_ingest_ = std::make_unique<Ingest>(context_, pub_options, metrics_, static_cast<IngestHandler&>(*this));
+  }
   group_channel_ = std::make_unique<GroupChannel>(context_, options_.groups_endpoint, options_.groups_peer_queue);
   groups::CoordinatorOptions group_options = options_.groups;
   group_options.state_dir = options_.journal.data_dir + "/groups";
@@ -73,6 +79,7 @@ Status Broker::Start() {
   Status status = live_->Bind();
   if (status.ok()) status = group_channel_->Bind();
   if (status.ok()) status = ingest_->Bind();
+  if (status.ok() && pub_ingest_) status = pub_ingest_->Bind();
   if (status.ok() && options_.metrics) {
     metrics_server_ = std::make_unique<MetricsServer>(metrics_);
     status = metrics_server_->Start(*options_.metrics);
@@ -80,6 +87,7 @@ Status Broker::Start() {
   if (!status.ok()) {
     if (metrics_server_) metrics_server_->Stop();
     ingest_->Close();
+    if (pub_ingest_) pub_ingest_->Close();
     live_->Close();
     group_channel_->Close();
     journal_->Close();
@@ -115,6 +123,8 @@ Status Broker::PollOnce(std::chrono::milliseconds timeout) {
         {group_channel_->socket().handle(), 0, ZMQ_POLLIN, 0},
         // The groups' state-file writer: a new group's file on disk lets it deliver.
         {nullptr, coordinator_->wake_fd(), ZMQ_POLLIN, 0},
+        // Plain PUBs (--ingest-pub); polls nothing when off.
+        {pub_ingest_ ? pub_ingest_->socket().handle() : nullptr, -1, static_cast<short>(pub_ingest_ ? ZMQ_POLLIN : 0), 0},
     };
     // Wake for the coordinator's next timer (ack timeout, retry, heartbeat expiry).
     auto before = std::chrono::steady_clock::now();
@@ -124,7 +134,7 @@ Status Broker::PollOnce(std::chrono::milliseconds timeout) {
                          std::chrono::ceil<std::chrono::milliseconds>(next - before));
     }
     try {
-      zmq::poll(items, 5, timeout);
+      zmq::poll(items, pub_ingest_ ? 6 : 5, timeout);
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
       return Status::Ok();  // a signal: the caller checks ShutdownRequested()
@@ -132,6 +142,7 @@ Status Broker::PollOnce(std::chrono::milliseconds timeout) {
     // Listeners' requests first: a subscription read now gets the events read next.
     if (items[1].revents & ZMQ_POLLIN) live_->Drain(kLiveRequestBudget, std::chrono::steady_clock::now());
     if (items[0].revents & ZMQ_POLLIN) ingest_->Drain(kIngestBudget);
+    if (items[5].revents & ZMQ_POLLIN) pub_ingest_->Drain(kIngestBudget);
     SendConfirms();
     auto now = std::chrono::steady_clock::now();
     if (items[3].revents & ZMQ_POLLIN) group_channel_->Drain(kIngestBudget, now);
@@ -263,6 +274,7 @@ void Broker::Stop() {
   if (Status s = coordinator_->Persist(); !s.ok()) spdlog::error("saving consumer-group state: {}", s.message());
   group_channel_->Close();
   ingest_->Close();
+  if (pub_ingest_) pub_ingest_->Close();
   live_->Close();
   ReportSuppressed(true);
   MetricsSnapshot s = metrics_.Snapshot();

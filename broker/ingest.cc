@@ -27,10 +27,13 @@ Status Ingest::Bind() {
     socket_options.max_frame_bytes = IngestFrameCap(options_.max_event_bytes);
     socket_options.recv_hwm = options_.recv_hwm;
     socket_options.send_hwm = options_.send_hwm;
-    socket_ = MakeSocket(context_, zmq::socket_type::router, socket_options);
+    socket_ = MakeSocket(context_, options_.routed ? zmq::socket_type::router : zmq::socket_type::xsub,
+                         socket_options);
     Result<std::string> bound = signalbus::Bind(socket_, options_.endpoint);
     if (!bound.ok()) return bound.status();
     bound_endpoint_ = std::move(bound).value();
+    // An XSUB sends its subscriptions to every PUB that connects: everything.
+    if (!options_.routed) (void)socket_.send(zmq::buffer(std::string_view("\x01", 1)), zmq::send_flags::dontwait);
     return Status::Ok();
   } catch (const zmq::error_t& e) {
     return Internal("cannot create the ingest socket: " + std::string(e.what()));
@@ -45,18 +48,28 @@ std::size_t Ingest::Drain(std::size_t budget) {
 
 bool Ingest::HandleOne() {
   zmq::message_t peer;
-  if (!TryRecvFrame(socket_, peer)) return false;
-  // A ROUTER hands over [routing id, frames...] whole: what follows is readable now.
   AcceptedEvent message;
   std::size_t frames = 0;
   std::uint64_t bytes = 0;
-  bool more = peer.more();
-  if (more && TryRecvFrame(socket_, message.topic)) {
+  bool more = true;
+  if (options_.routed) {
+    if (!TryRecvFrame(socket_, peer)) return false;
+    // A ROUTER hands over [routing id, frames...] whole: what follows is readable now.
+    more = peer.more();
+  } else if (!TryRecvFrame(socket_, message.topic)) {
+    return false;
+  } else {
+    // A PUB's message has no routing id: its first frame is the topic.
     ++frames;
     bytes += message.topic.size();
     more = message.topic.more();
   }
-  if (frames == 1 && message.topic.to_string_view() == kBatchKind) {
+  if (options_.routed && more && TryRecvFrame(socket_, message.topic)) {
+    ++frames;
+    bytes += message.topic.size();
+    more = message.topic.more();
+  }
+  if (options_.routed && frames == 1 && message.topic.to_string_view() == kBatchKind) {
     metrics_.AddIngestBytes(bytes);
     HandleBatch(peer.to_string_view(), more);
     return true;
@@ -77,11 +90,11 @@ bool Ingest::HandleOne() {
   metrics_.AddIngestBytes(bytes);
   const std::string_view peer_id = peer.to_string_view();
 
-  if (frames == 1 && message.topic.size() == 0) {
+  if (options_.routed && frames == 1 && message.topic.size() == 0) {
     handler_.OnProbe(peer_id);
     return true;
   }
-  if (frames >= 1 && message.topic.to_string_view() == kHelloKind) {
+  if (options_.routed && frames >= 1 && message.topic.to_string_view() == kHelloKind) {
     handler_.OnHello(peer_id, frames == 2 ? message.event_view() : std::string_view());
     return true;
   }

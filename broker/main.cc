@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
                "publishers, and delivers them to consumer groups and live listeners.",
                kProgram};
   std::string ingest(signalbus::kDefaultIngestEndpoint);
+  std::string ingest_pub;  // off
   std::string live(signalbus::kDefaultLiveEndpoint);
   std::string groups(signalbus::kDefaultGroupsEndpoint);
   std::string metrics(signalbus::kDefaultMetricsAddress);
@@ -121,6 +122,10 @@ int main(int argc, char** argv) {
       ->envname(signalbus::kIngestEnv)
       ->check(kEndpoint)
       ->capture_default_str();
+  app.add_option("--ingest-pub", ingest_pub,
+                 "Also accept fire-and-forget events from plain ZeroMQ PUB sockets here (XSUB; off by default): "
+                 "not confirmed, not deduplicated")
+      ->check(kEndpoint);
   app.add_option("--live", live, "Endpoint live listeners connect to (ROUTER)")
       ->envname(signalbus::kLiveEnv)
       ->check(kEndpoint)
@@ -197,6 +202,7 @@ int main(int argc, char** argv) {
 
   signalbus::broker::BrokerOptions options;
   options.ingest_endpoint = ingest;
+  options.ingest_pub_endpoint = ingest_pub;
   options.live_endpoint = live;
   options.groups_endpoint = groups;
   options.groups = group_limits;
@@ -226,8 +232,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s: %s\n", kProgram, s.message().c_str());
     return signalbus::kExitFailure;
   }
-  std::printf("%s ready ingest=%s live=%s groups=%s metrics=%s\n", kProgram, broker.ingest_endpoint().c_str(),
-              broker.live_endpoint().c_str(), broker.groups_endpoint().c_str(), broker.metrics_url().c_str());
+  std::printf("%s ready ingest=%s live=%s groups=%s metrics=%s%s\n", kProgram, broker.ingest_endpoint().c_str(),
+              broker.live_endpoint().c_str(), broker.groups_endpoint().c_str(), broker.metrics_url().c_str(),
+              ingest_pub.empty() ? "" : (" ingest_pub=" + broker.ingest_pub_endpoint()).c_str());
   std::fflush(stdout);
 
   signalbus::Status run = broker.Run();

@@ -38,6 +38,7 @@ BrokerProcess::BrokerProcess(std::vector<std::string> extra_args) {
     return;
   }
   ingest_ = Field(*line, "ingest");
+  ingest_pub_ = Field(*line, "ingest_pub");
   live_ = Field(*line, "live");
   groups_ = Field(*line, "groups");
   metrics_url_ = Field(*line, "metrics");

@@ -17,6 +17,8 @@ class BrokerProcess {
   explicit BrokerProcess(std::vector<std::string> extra_args = {});
   bool ready() const { return ready_; }
   const std::string& ingest() const { return ingest_; }
+  // The plain-PUB endpoint when started with --ingest-pub; else empty.
+  const std::string& ingest_pub() const { return ingest_pub_; }
   const std::string& live() const { return live_; }
   const std::string& groups() const { return groups_; }
   const std::string& metrics_url() const { return metrics_url_; }
@@ -31,6 +33,7 @@ class BrokerProcess {
   std::unique_ptr<Process> process_;
   bool ready_ = false;
   std::string ingest_;
+  std::string ingest_pub_;
   std::string live_;
   std::string groups_;
   std::string metrics_url_;

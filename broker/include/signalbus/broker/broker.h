@@ -40,6 +40,8 @@ namespace signalbus::broker {
 
 struct BrokerOptions {
   std::string ingest_endpoint = std::string(kDefaultIngestEndpoint);
+  // Where plain ZeroMQ PUB sockets may publish fire-and-forget events (an XSUB); empty: off.
+  std::string ingest_pub_endpoint;
   std::string live_endpoint = std::string(kDefaultLiveEndpoint);
   // Consumer groups (ROUTER). Their state lives in "<journal.data_dir>/groups".
   std::string groups_endpoint = std::string(kDefaultGroupsEndpoint);
@@ -102,6 +104,8 @@ class Broker : private IngestHandler {
 
   // REQUIRES: Start() succeeded.
   const std::string& ingest_endpoint() const { return ingest_->endpoint(); }
+  // "" when --ingest-pub is off.
+  std::string ingest_pub_endpoint() const { return pub_ingest_ ? pub_ingest_->endpoint() : std::string(); }
   const std::string& live_endpoint() const { return live_->endpoint(); }
   const std::string& groups_endpoint() const { return group_channel_->endpoint(); }
   // "http://host:port", or "off".
@@ -133,6 +137,7 @@ class Broker : private IngestHandler {
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<PublisherSessions> sessions_;
   std::unique_ptr<Ingest> ingest_;
+  std::unique_ptr<Ingest> pub_ingest_;  // plain PUBs, fire-and-forget; null when off
   std::unique_ptr<GroupChannel> group_channel_;
   std::unique_ptr<groups::Coordinator> coordinator_;
   std::unique_ptr<MetricsServer> metrics_server_;

@@ -46,6 +46,9 @@ class IngestHandler {
 
 struct IngestOptions {
   std::string endpoint;
+  // false: an XSUB that plain PUB sockets connect to — messages carry no routing id,
+  // there are no sessions and nothing is sent back (fire-and-forget events only).
+  bool routed = true;
   std::size_t max_event_bytes = kDefaultMaxEventBytes;
   // Messages ZeroMQ queues per publisher connection, inbound and outbound (its high-water
   // marks count messages). Inbound, one connection can make the broker hold about
@@ -79,7 +82,7 @@ class Ingest {
   // Handles up to `budget` waiting messages without blocking; returns how many it read.
   // Throws zmq::error_t only for socket failures (never EINTR, never peer bytes).
   std::size_t Drain(std::size_t budget);
-  // Sends [kind, bytes] to one connection without blocking. A connection that is gone, or
+  // Sends [kind, bytes] to one connection without blocking (routed only). A connection that is gone, or
   // whose queue is full, misses it: replies and confirms are repeated when the publisher
   // re-sends.
   void Send(std::string_view peer, std::string_view kind, std::string_view bytes);
