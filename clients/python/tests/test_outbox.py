@@ -5,7 +5,6 @@ on SQLite and on a real PostgreSQL server. A committed save always reaches its
 receivers, exactly once in the log; a rolled-back one never."""
 import collections
 import json
-import os
 import signal
 
 import pytest
@@ -14,7 +13,7 @@ from django.db import transaction
 from django.test import override_settings
 
 from support.postgres import PostgresServer
-from support.processes import wait_until
+from support.processes import appended_lines, wait_until
 from support.programs import PYTHON, child_env, program, query, start_profile_creator, start_worker
 
 USERS = 1000
@@ -77,10 +76,7 @@ def start_audit(spawn, broker, path):
 
 def audited(path):
     """Event ids in the audit file, with how often each was logged."""
-    if not os.path.exists(path):
-        return collections.Counter()
-    with open(path) as f:
-        return collections.Counter(json.loads(line)["event_id"] for line in f if line.strip())
+    return collections.Counter(json.loads(line)["event_id"] for line in appended_lines(path))
 
 
 def profiles(db):
@@ -202,10 +198,7 @@ def test_backfill_gives_every_existing_user_one_profile_again_and_after_an_inter
 
 
 def _batches(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return [json.loads(line) for line in appended_lines(path)]
 
 
 def test_a_transaction_reaches_a_batch_receiver_whole_even_when_the_relay_is_killed_mid_publish(

@@ -8,16 +8,12 @@ import pytest
 
 from signalbus import Publisher, envelope
 from signalbus.errors import SignalbusError
-from support.processes import wait_until
+from support.processes import appended_lines, wait_until
 from support.programs import program
 
 
 def audited(path):
-    try:
-        with open(path) as f:
-            return collections.Counter(json.loads(line)["sequence"] for line in f if line.strip())
-    except FileNotFoundError:
-        return collections.Counter()
+    return collections.Counter(json.loads(line)["sequence"] for line in appended_lines(path))
 
 
 def test_resumed_events_are_logged_once_and_numbering_goes_on(spawn, broker, tmp_path):

@@ -9,16 +9,12 @@ import subprocess
 from django.contrib.auth.models import User
 
 from signalbus import Publisher
-from support.processes import wait_until
+from support.processes import appended_lines, wait_until
 from support.programs import PYTHON, admin, child_env, query, start_profile_creator, start_worker
 
 
 def recorded(path):
-    try:
-        with open(path) as f:
-            return [json.loads(line) for line in f if line.strip()]
-    except FileNotFoundError:
-        return []
+    return [json.loads(line) for line in appended_lines(path)]
 
 
 def group_info(broker, name):

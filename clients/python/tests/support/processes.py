@@ -8,6 +8,16 @@ import threading
 import time
 
 
+def appended_lines(path):
+    """The whole lines of a file that another process appends to: a last line it is still
+    writing (no newline yet) is left for the next look. [] while there is no file."""
+    try:
+        with open(path) as f:
+            return [line for line in f if line.endswith("\n") and line.strip()]
+    except FileNotFoundError:
+        return []
+
+
 def wait_until(condition, timeout=20.0, what="the condition", interval=0.02):
     """Polls `condition` until it returns something truthy (returned) or fails the test."""
     deadline = time.monotonic() + timeout
