@@ -7,10 +7,12 @@
 //             [--rate=EV_PER_S] [--pace-ticks=0,1000] [--latency-events=N] [--warmup=N]
 //             [--credits=C] [--ack-batch=B] [--baseline-events=N] [--dir=PATH]
 //             [--broker=PATH] [--only=throughput|latency] [--latency-trace=FILE.csv]
-//             [--transport=tcp|ipc] [--batch=N]
+//             [--transport=tcp|ipc] [--batch=N] [--handler-us=US]
 //
 // --batch=N: the throughput test publishes with PublishBatch, N events per call (one
 // $batch message, one log record each); 1 (default): one Publish per event.
+// --handler-us=US: every handler call sleeps US µs first (a handler doing I/O: how
+// members share work).
 //
 // Each run: the baseline (PUB -> zmq_proxy child -> SUB), then per member count a fresh
 // broker (new --data-dir under PATH, ephemeral ports) for the throughput test and one
@@ -50,6 +52,7 @@ struct Flags {
   std::uint32_t credits = 1024;
   std::size_t ack_batch = 256;
   std::size_t batch = 1;  // events per PublishBatch in the throughput test
+  long handler_us = 0;    // each handler call sleeps this long
   std::uint64_t baseline_events = 0;  // 0: --events
   std::string dir = "/tmp";
   std::string broker;  // empty: signalbus-broker next to this program
@@ -87,6 +90,7 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
     else if (const char* v = value("--credits=")) f->credits = static_cast<std::uint32_t>(std::strtoul(v, nullptr, 10));
     else if (const char* v = value("--ack-batch=")) f->ack_batch = std::strtoull(v, nullptr, 10);
     else if (const char* v = value("--batch=")) f->batch = std::strtoull(v, nullptr, 10);
+    else if (const char* v = value("--handler-us=")) f->handler_us = std::strtol(v, nullptr, 10);
     else if (const char* v = value("--baseline-events=")) f->baseline_events = std::strtoull(v, nullptr, 10);
     else if (const char* v = value("--dir=")) f->dir = v;
     else if (const char* v = value("--broker=")) f->broker = v;
@@ -104,7 +108,7 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
     if (m == 0) return false;
   }
   return f->events > 0 && f->runs > 0 && f->rate > 0 && f->latency_events > 0 && f->credits > 0 &&
-         f->ack_batch > 0 && f->batch > 0 && f->batch <= 1000 && (f->only.empty() || f->only == "throughput" || f->only == "latency") &&
+         f->ack_batch > 0 && f->batch > 0 && f->batch <= 1000 && f->handler_us >= 0 && (f->only.empty() || f->only == "throughput" || f->only == "latency") &&
          (f->transport == "tcp" || f->transport == "ipc");
 }
 
@@ -121,6 +125,7 @@ E2eOptions OptionsFor(const Flags& f, const BrokerChild& broker, int members) {
   o.credits = f.credits;
   o.ack_batch = f.ack_batch;
   o.batch = f.batch;
+  o.handler_time = std::chrono::microseconds(f.handler_us);
   o.broker_cpu = [&broker] { return broker.CpuSeconds(); };
   return o;
 }
@@ -151,7 +156,7 @@ int main(int argc, char** argv) {
                  "usage: e2e_bench [--events=N] [--members=1,3] [--runs=R] [--fsync=always|interval:1ms|never] "
                  "[--rate=EV_PER_S] [--pace-ticks=0,1000] [--latency-events=N] [--warmup=N] [--credits=C] "
                  "[--ack-batch=B] [--baseline-events=N] [--dir=PATH] [--broker=PATH] "
-                 "[--only=throughput|latency] [--latency-trace=FILE.csv] [--transport=tcp|ipc] [--batch=N]\n");
+                 "[--only=throughput|latency] [--latency-trace=FILE.csv] [--transport=tcp|ipc] [--batch=N] [--handler-us=US]\n");
     return 2;
   }
   spdlog::set_level(spdlog::level::warn);

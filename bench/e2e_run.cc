@@ -78,6 +78,7 @@ class MemberPool {
       m->seen.reserve(expected_ / static_cast<std::uint64_t>(options_.members) + 1024);
       Member* raw = m.get();
       m->receiver->on("post_save", kUserSender, [this, raw](const v1::Event& e) {
+        if (options_.handler_time.count() > 0) std::this_thread::sleep_for(options_.handler_time);
         raw->seen.emplace_back(e.sequence(), NowNs());
         handled_.fetch_add(1, std::memory_order_relaxed);
       });

@@ -26,6 +26,8 @@ struct E2eOptions {
   std::size_t ack_batch = 64;     // GroupOptions::ack_batch
   // Throughput: events per Publisher::PublishBatch call (not atomic); 1: Publish each.
   std::size_t batch = 1;
+  // Each handler call sleeps this long first (a handler doing I/O); 0: returns at once.
+  std::chrono::microseconds handler_time{0};
   // CPU seconds the broker process has used so far (for the per-event CPU figures).
   std::function<double()> broker_cpu;
 };
