@@ -343,12 +343,7 @@ void Group::Admit(eventlog::Record& record) {
   e.topic = std::move(record.topic);
   e.event = std::move(record.event);
   e.key = *key;
-  if (!abandoned_attempts_.empty()) {
-    if (auto a = abandoned_attempts_.find(offset); a != abandoned_attempts_.end()) {
-      e.attempt = e.base = a->second;
-      abandoned_attempts_.erase(a);
-    }
-  }
+  ContinueAttempts(offset, e);
   PassGate(offset, e, /*first=*/false);
 }
 
@@ -379,13 +374,16 @@ void Group::AdmitUnit(eventlog::Record* records, std::size_t count) {
     e.parts.push_back(UnitPart{wanted[i].first->offset, wanted[i].second, std::move(wanted[i].first->topic),
                                std::move(wanted[i].first->event)});
   }
-  if (!abandoned_attempts_.empty()) {
-    if (auto a = abandoned_attempts_.find(offset); a != abandoned_attempts_.end()) {
-      e.attempt = e.base = a->second;
-      abandoned_attempts_.erase(a);
-    }
-  }
+  ContinueAttempts(offset, e);
   PassGate(offset, e, /*first=*/false);
+}
+
+void Group::ContinueAttempts(std::uint64_t offset, Entry& e) {
+  if (abandoned_attempts_.empty()) return;
+  if (auto a = abandoned_attempts_.find(offset); a != abandoned_attempts_.end()) {
+    e.attempt = e.base = a->second;
+    abandoned_attempts_.erase(a);
+  }
 }
 
 std::vector<std::uint64_t> Group::KeysOf(const Entry& e) {

@@ -262,6 +262,8 @@ class Group {
   // Takes the entry's keys (queueing it behind their holders) and makes it ready when
   // it holds them all. `first`: it jumps the keys' queues (a replay).
   void PassGate(std::uint64_t offset, Entry& e, bool first);
+  // An offset delivered before a Seek numbers its attempts on from the abandoned ones.
+  void ContinueAttempts(std::uint64_t offset, Entry& e);
   // KeyHash of the record's ordering key, from the KeyCache or by decoding the event.
   Result<std::uint64_t> KeyOf(const eventlog::Record& record);
   void MakeReady(std::uint64_t offset, Entry& e, bool front);

@@ -45,26 +45,6 @@ std::vector<std::string> BatchOf(const std::vector<v1::Event>& events, bool atom
   return frames;
 }
 
-// Every event in the broker's log, in log order (a fresh group from the earliest offset).
-std::vector<v1::Event> ReadLog(BrokerProcess& broker, int count) {
-  static int groups = 0;
-  RunResult listed = RunToCompletion(
-      "signalbus-listen", {"--groups", broker.groups(), "--group", "log-reader-" + std::to_string(++groups),
-                           "--start", "earliest", "--count", std::to_string(count)},
-      60s);
-  EXPECT_EQ(listed.exit_code, 0) << listed.err;
-  std::vector<v1::Event> events;
-  std::size_t start = 0;
-  while (start < listed.out.size()) {
-    std::size_t end = listed.out.find('\n', start);
-    if (end == std::string::npos) end = listed.out.size();
-    Result<v1::Event> event = EventFromJson(listed.out.substr(start, end - start));
-    EXPECT_TRUE(event.ok()) << event.status().ToString();
-    if (event.ok()) events.push_back(*event);
-    start = end + 1;
-  }
-  return events;
-}
 
 TEST(PublishBatchesTest, BatchedAndSingleEventsInterleavedAreLoggedOnceInSequencePerPublisher) {
   BrokerProcess broker;

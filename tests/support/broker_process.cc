@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "signalbus/core/event_json.h"
+
 namespace signalbus::testing {
 namespace {
 
@@ -53,6 +55,26 @@ double BrokerProcess::Metric(const std::string& sample) const {
 
 bool BrokerProcess::WaitForMetric(const std::string& sample, double value, std::chrono::milliseconds timeout) const {
   return Eventually([&] { return Metric(sample) >= value; }, timeout);
+}
+
+std::vector<v1::Event> ReadLog(const BrokerProcess& broker, int count) {
+  static int groups = 0;
+  RunResult listed = RunToCompletion(
+      "signalbus-listen", {"--groups", broker.groups(), "--group", "log-reader-" + std::to_string(++groups),
+                           "--start", "earliest", "--count", std::to_string(count)},
+      std::chrono::seconds(60));
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  std::vector<v1::Event> events;
+  std::size_t start = 0;
+  while (start < listed.out.size()) {
+    std::size_t end = listed.out.find('\n', start);
+    if (end == std::string::npos) end = listed.out.size();
+    Result<v1::Event> event = EventFromJson(listed.out.substr(start, end - start));
+    EXPECT_TRUE(event.ok()) << event.status().ToString();
+    if (event.ok()) events.push_back(*event);
+    start = end + 1;
+  }
+  return events;
 }
 
 }  // namespace signalbus::testing

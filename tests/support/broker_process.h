@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "process.h"
+#include "signalbus/v1/event.pb.h"
 
 namespace signalbus::testing {
 
@@ -39,5 +40,9 @@ class BrokerProcess {
   std::string metrics_url_;
   std::string data_dir_;
 };
+
+// Every event in the broker's log, in log order: `count` of them, read by signalbus-listen
+// in a consumer group of its own that starts at the earliest offset.
+std::vector<v1::Event> ReadLog(const BrokerProcess& broker, int count);
 
 }  // namespace signalbus::testing
