@@ -251,6 +251,7 @@ void GroupSource::HandleReply(v1::GroupReply& reply, Clock::time_point now) {
     case v1::GroupReply::kJoined:
       // A second Joined answers a Join re-sent while the first was in flight.
       member_id_ = reply.joined().member_id();
+      ack_ranges_ = reply.joined().ack_ranges();
       if (state_ != State::kJoined) {
         state_ = State::kJoined;
         last_refusal_.clear();
@@ -472,7 +473,11 @@ void GroupSource::FlushSettlements(bool all) {
   if (!acks_.empty()) {
     v1::GroupRequest request;
     v1::Ack* ack = request.mutable_ack();
-    for (const v1::DeliveryRef& ref : acks_) *ack->add_deliveries() = ref;
+    if (ack_ranges_) {
+      AddAckRanges(acks_, ack);
+    } else {
+      for (const v1::DeliveryRef& ref : acks_) *ack->add_deliveries() = ref;
+    }
     // Unsent (no connection): kept for the next flush.
     if (Send(request)) {
       stats_.acked += acks_.size();

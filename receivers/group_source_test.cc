@@ -252,6 +252,23 @@ TEST_F(GroupReceiverTest, AcksAreBatchedAndNameOffsetAndAttempt) {
   StopAndExpectLeave();
 }
 
+TEST_F(GroupReceiverTest, ToABrokerThatTakesRangesAcksGoAsRangesOfConsecutiveOffsets) {
+  broker_.set_ack_ranges(true);
+  MakeReceiver();
+  receiver_->on("post_save", "auth.User", [](const v1::Event&) {});
+  StartAndJoin();
+  broker_.Deliver({DeliveryOf(10, 1, testing::UserCreated("1")), DeliveryOf(11, 1, testing::UserCreated("2")),
+                   DeliveryOf(12, 1, testing::UserCreated("3")), DeliveryOf(13, 2, testing::UserCreated("4")),
+                   DeliveryOf(20, 1, testing::UserCreated("5"))});
+  std::optional<v1::GroupRequest> ack = broker_.NextOf(Kind::kAck);
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(ack->ack().deliveries_size(), 0);
+  std::vector<std::vector<std::uint64_t>> ranges;
+  for (const v1::AckRange& r : ack->ack().ranges()) ranges.push_back({r.first(), r.count(), r.attempt()});
+  EXPECT_EQ(ranges, (std::vector<std::vector<std::uint64_t>>{{10, 3, 1}, {13, 1, 2}, {20, 1, 1}}));
+  StopAndExpectLeave();
+}
+
 TEST_F(GroupReceiverTest, FullAckBatchesGoOutBeforeTheRestIsHandled) {
   GroupOptions options = FastOptions();
   options.credits = 8;  // acks are sent by 4, half the window

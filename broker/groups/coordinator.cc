@@ -168,9 +168,22 @@ void Coordinator::Impl::HandleMember(PeerMap::iterator it, const v1::GroupReques
     case v1::GroupRequest::kCredit:
       group.AddCredit(p.member, request.credit().credits());
       break;
-    case v1::GroupRequest::kAck:
-      for (const v1::DeliveryRef& ref : request.ack().deliveries()) group.Ack(p.member, ref);
+    case v1::GroupRequest::kAck: {
+      const v1::Ack& ack = request.ack();
+      std::uint64_t named = static_cast<std::uint64_t>(ack.deliveries_size());
+      for (const v1::AckRange& range : ack.ranges()) named += range.count();
+      if (named > kMaxAckRefs) {
+        Refuse(it->first, Refusal::kMalformed,
+               "an ack naming " + std::to_string(named) + " deliveries (at most " + std::to_string(kMaxAckRefs) + ")",
+               /*fatal=*/false);
+        break;
+      }
+      for (const v1::DeliveryRef& ref : ack.deliveries()) group.Ack(p.member, ref.offset(), ref.attempt());
+      for (const v1::AckRange& range : ack.ranges()) {
+        group.AckRange(p.member, range.first(), range.count(), range.attempt());
+      }
       break;
+    }
     case v1::GroupRequest::kNack:
       // The text is kept with a dead letter: bounded like the names the broker keeps.
       group.Nack(p.member, request.nack().delivery(), TruncateUtf8(request.nack().error(), kMaxNackErrorBytes),
@@ -321,6 +334,7 @@ void Coordinator::Impl::AddMember(Group* group, std::string_view peer, const v1:
   reply.mutable_joined()->set_member_id(std::to_string(id));
   reply.mutable_joined()->set_credits(static_cast<std::uint32_t>(std::min<std::uint64_t>(join.credits(), kMaxCredits)));
   reply.mutable_joined()->set_window_bytes(window_bytes);
+  reply.mutable_joined()->set_ack_ranges(true);
   Send(peer, reply);
   group->Pump(now, durable_);
 }

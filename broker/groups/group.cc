@@ -150,9 +150,9 @@ void Group::Settled(Member& m, std::uint64_t bytes) {
   RingUpdate(m);
 }
 
-std::uint64_t Group::TakenBackBytes(Member& m, const v1::DeliveryRef& ref) {
+std::uint64_t Group::TakenBackBytes(Member& m, std::uint64_t offset, std::uint32_t attempt) {
   if (m.taken_back.empty()) return 0;
-  auto it = m.taken_back.find({ref.offset(), ref.attempt()});
+  auto it = m.taken_back.find({offset, attempt});
   if (it == m.taken_back.end()) return 0;
   std::uint64_t bytes = it->second;
   m.taken_back.erase(it);
@@ -190,12 +190,12 @@ Group::Member* Group::TakerFor(std::uint64_t bytes, std::string_view topic) {
   return nullptr;
 }
 
-void Group::Ack(MemberId id, const v1::DeliveryRef& ref) {
+void Group::Ack(MemberId id, std::uint64_t offset, std::uint32_t attempt) {
   Member* m = FindMember(id);
   if (m == nullptr) return;
-  Entry* e = entries_.Find(ref.offset());
-  if (e == nullptr || e->state != State::kInFlight || e->member != m || e->attempt != ref.attempt()) {
-    Settled(*m, TakenBackBytes(*m, ref));
+  Entry* e = entries_.Find(offset);
+  if (e == nullptr || e->state != State::kInFlight || e->member != m || e->attempt != attempt) {
+    Settled(*m, TakenBackBytes(*m, offset, attempt));
     ++env_.counters->stale_acks;
     return;
   }
@@ -203,7 +203,28 @@ void Group::Ack(MemberId id, const v1::DeliveryRef& ref) {
   --in_flight_;
   ++acked_total_;
   ++env_.counters->acked;
-  Finish(ref.offset(), *e, /*acked=*/true);
+  Finish(offset, *e, /*acked=*/true);
+}
+
+void Group::AckRange(MemberId id, std::uint64_t first, std::uint32_t count, std::uint32_t attempt) {
+  Member* m = FindMember(id);
+  if (m == nullptr || count == 0) return;
+  // Only offsets above the floor and below the cursor can be in flight: the others are
+  // stale acks, answered at once however many a hostile range names.
+  const std::uint64_t last = first + std::min<std::uint64_t>(count - 1, ~std::uint64_t{0} - first);
+  const std::uint64_t begin = std::max(first, tracker_.floor() + 1);
+  const std::uint64_t end = std::min(last, cursor_ - 1);  // inclusive; cursor_ >= 1
+  std::uint64_t walked = 0;
+  for (std::uint64_t offset = begin; begin <= end; ++offset) {
+    Ack(id, offset, attempt);
+    ++walked;
+    if (offset == end) break;  // (end may be the largest offset there is)
+  }
+  if (const std::uint64_t outside = static_cast<std::uint64_t>(count) - walked; outside > 0) {
+    env_.counters->stale_acks += outside;
+    m->available = std::min<std::uint64_t>(m->window, m->available + outside);
+    RingUpdate(*m);
+  }
 }
 
 void Group::Nack(MemberId id, const v1::DeliveryRef& ref, std::string_view error, TimePoint now) {
@@ -213,7 +234,7 @@ void Group::Nack(MemberId id, const v1::DeliveryRef& ref, std::string_view error
   Entry* found = entries_.Find(ref.offset());
   if (found == nullptr || found->state != State::kInFlight || found->member != m ||
       found->attempt != ref.attempt()) {
-    Settled(*m, TakenBackBytes(*m, ref));
+    Settled(*m, TakenBackBytes(*m, ref.offset(), ref.attempt()));
     ++env_.counters->stale_acks;
     return;
   }

@@ -93,7 +93,10 @@ class Group {
   // Counts only if `ref` names the current attempt of a delivery in flight to this
   // member; otherwise it is a stale ack. Either way the member gets a credit back, and
   // the bytes of that delivery if it was taken back from the member.
-  void Ack(MemberId id, const v1::DeliveryRef& ref);
+  void Ack(MemberId id, std::uint64_t offset, std::uint32_t attempt);
+  // Ack of (first, attempt) .. (first + count - 1, attempt), walking only the offsets
+  // that can be pending: a range's cost is bounded by the group's, not by `count`.
+  void AckRange(MemberId id, std::uint64_t first, std::uint32_t count, std::uint32_t attempt);
   void Nack(MemberId id, const v1::DeliveryRef& ref, std::string_view error, TimePoint now);
   std::size_t member_count() const { return members_.size(); }
 
@@ -233,7 +236,7 @@ class Group {
   // `bytes` released.
   void Settled(Member& m, std::uint64_t bytes);
   // Charges the answer to `ref` if it names a delivery taken back from `m`; its bytes.
-  std::uint64_t TakenBackBytes(Member& m, const v1::DeliveryRef& ref);
+  std::uint64_t TakenBackBytes(Member& m, std::uint64_t offset, std::uint32_t attempt);
   void KeepCharged(Member& m, std::uint64_t offset, const Entry& e);
   void RingUpdate(Member& m);
   // The member that gets an event of `bytes` next (round-robin), or nullptr: members

@@ -43,6 +43,7 @@ TEST(GroupRulesTest, LimitsAreTheSharedOnes) {
   EXPECT_EQ(Number(v, "max_heartbeat_ms"), kMaxHeartbeat.count());
   EXPECT_EQ(Number(v, "default_heartbeat_ms"), kDefaultHeartbeat.count());
   EXPECT_EQ(Number(v, "missed_heartbeats"), kMissedHeartbeats);
+  EXPECT_EQ(Number(v, "max_ack_refs"), kMaxAckRefs);
 }
 
 TEST(GroupRulesTest, GroupNamesAreJudgedAsTheVectorsSay) {
@@ -67,6 +68,30 @@ TEST(GroupRulesTest, HeartbeatsAreJudgedAsTheVectorsSay) {
     Status s = ValidateHeartbeat(std::chrono::milliseconds(static_cast<std::int64_t>(ms.number_value())));
     EXPECT_FALSE(s.ok()) << ms.number_value();
     EXPECT_NE(s.message().find("is outside 10ms to 60s"), std::string::npos) << s.message();
+  }
+}
+
+TEST(GroupRulesTest, AcksBecomeTheRangesTheVectorsSay) {
+  google::protobuf::Struct v = Vectors();
+  ASSERT_GT(List(v, "ack_ranges").values_size(), 3);
+  auto number = [](const google::protobuf::Value& list, int i) {
+    return static_cast<std::uint64_t>(list.list_value().values(i).number_value());
+  };
+  for (const auto& c : List(v, "ack_ranges").values()) {
+    const auto& fields = c.struct_value().fields();
+    std::vector<v1::DeliveryRef> refs;
+    for (const auto& r : fields.at("refs").list_value().values()) {
+      refs.emplace_back().set_offset(number(r, 0));
+      refs.back().set_attempt(static_cast<std::uint32_t>(number(r, 1)));
+    }
+    v1::Ack ack;
+    AddAckRanges(refs, &ack);
+    std::vector<std::vector<std::uint64_t>> got;
+    for (const v1::AckRange& range : ack.ranges()) got.push_back({range.first(), range.count(), range.attempt()});
+    std::vector<std::vector<std::uint64_t>> want;
+    for (const auto& r : fields.at("ranges").list_value().values()) want.push_back({number(r, 0), number(r, 1), number(r, 2)});
+    EXPECT_EQ(got, want) << refs.size() << " refs";
+    EXPECT_EQ(ack.deliveries_size(), 0);
   }
 }
 

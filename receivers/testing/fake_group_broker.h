@@ -94,8 +94,12 @@ class FakeGroupBroker {
     v1::GroupReply reply;
     reply.mutable_joined()->set_group("g");
     reply.mutable_joined()->set_member_id(member_id);
+    reply.mutable_joined()->set_ack_ranges(ack_ranges_);
     Reply(reply);
   }
+  // Whether the Joined replies say that this broker takes Ack.ranges (an older broker
+  // does not: the member must send refs).
+  void set_ack_ranges(bool on) { ack_ranges_ = on; }
   void ReplyError(const std::string& message, bool fatal) {
     v1::GroupReply reply;
     reply.mutable_error()->set_message(message);
@@ -126,6 +130,7 @@ class FakeGroupBroker {
   std::string endpoint_;
   std::string peer_;
   int heartbeats_ = 0;
+  bool ack_ranges_ = false;
 };
 
 inline v1::Delivery DeliveryOf(std::uint64_t offset, std::uint32_t attempt, const v1::Event& event) {

@@ -26,7 +26,8 @@ from signalbus.endpoints import printable, validate_endpoint
 from signalbus.envelope import topic_of, validate
 from signalbus.errors import InvalidEvent, SignalbusError
 from signalbus.group_rules import (  # noqa: F401  (GroupError and validate_group_name are part of this API)
-    MAX_NACK_ERROR_BYTES, MISSED_HEARTBEATS, GroupError, JoinRefused, JoinTimedOut, validate_group_name, validate_heartbeat)
+    MAX_NACK_ERROR_BYTES, MISSED_HEARTBEATS, GroupError, JoinRefused, JoinTimedOut, add_ack_ranges, validate_group_name,
+    validate_heartbeat)
 from signalbus.proto import MAX_EVENT_BYTES, event_pb2, groups_pb2
 from signalbus.ratelimit import RateLimiter
 
@@ -129,6 +130,7 @@ class GroupMember:
         self._draining = False
         self._join = None
         self.member_id = ""
+        self._ack_ranges = False  # the broker takes Ack.ranges (its Joined says so)
         self._last_refusal = ""
         self._in_hand = collections.deque()  # groups_pb2.Delivery, not yet handed out
         self._stale = set()  # (offset, attempt) of a lost membership: not settled
@@ -269,6 +271,7 @@ class GroupMember:
         kind = reply.WhichOneof("kind")
         if kind == "joined":
             self.member_id = reply.joined.member_id
+            self._ack_ranges = reply.joined.ack_ranges
             if self._state != "joined":
                 self._state = "joined"
                 self._last_refusal = ""
@@ -451,7 +454,10 @@ class GroupMember:
             return
         if self._acks:
             request = groups_pb2.GroupRequest()
-            request.ack.deliveries.extend(self._acks)
+            if self._ack_ranges:
+                add_ack_ranges(self._acks, request.ack)
+            else:
+                request.ack.deliveries.extend(self._acks)
             if self._send(request):  # unsent (no connection): kept for the next flush
                 self.stats["acked"] += len(self._acks)
                 self._acks = []

@@ -1,5 +1,6 @@
 """The consumer-group rules a member shares with the broker: the group-name grammar, the
-bounds of the heartbeat interval and the longest names the broker keeps. The mirror of
+bounds of the heartbeat interval, the longest names the broker keeps, and how acks are
+written as ranges. The mirror of
 core/include/signalbus/core/group_rules.h; tests/test_group_rules.py checks both against
 proto/testdata/group_rules.json, the one list of vectors."""
 from signalbus.endpoints import printable
@@ -12,6 +13,7 @@ MIN_HEARTBEAT_MS = 10
 MAX_HEARTBEAT_MS = 60_000
 DEFAULT_HEARTBEAT_MS = 1000
 MISSED_HEARTBEATS = 3  # silent intervals after which either side presumes the other gone
+MAX_ACK_REFS = 1 << 20  # the most deliveries one Ack may name, refs and ranges together
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
@@ -48,3 +50,15 @@ def validate_heartbeat(seconds):
     if not MIN_HEARTBEAT_MS <= ms <= MAX_HEARTBEAT_MS:
         raise GroupError("heartbeat interval %s is outside %s to %s"
                          % (_duration(ms), _duration(MIN_HEARTBEAT_MS), _duration(MAX_HEARTBEAT_MS)))
+
+
+def add_ack_ranges(refs, ack):
+    """Writes the DeliveryRefs `refs` into the Ack `ack` as ranges (for a broker whose Joined
+    says ack_ranges): each run of consecutive offsets with one attempt, in the order given,
+    becomes one AckRange."""
+    run = None
+    for ref in refs:
+        if run is not None and run.attempt == ref.attempt and ref.offset == run.first + run.count:
+            run.count += 1
+            continue
+        run = ack.ranges.add(first=ref.offset, count=1, attempt=ref.attempt)

@@ -1,7 +1,8 @@
 """GroupMember against a scripted ROUTER standing in for the broker, to put on the wire
 what a real broker never sends: garbage replies, undecodable events, a delivery whose
 topic is not its event's. The member survives all of it, nacks the bad deliveries with
-the reason, acks the good one, joins again after a fatal GroupError, and leaves."""
+the reason, acks the good one, joins again after a fatal GroupError, and leaves; it
+writes its acks as ranges only to a broker that says it takes them."""
 import threading
 
 import zmq
@@ -42,9 +43,10 @@ class ScriptedBroker:
         self.socket.close(0)
 
 
-def joined(member_id="m-1"):
+def joined(member_id="m-1", ack_ranges=False):
     reply = groups_pb2.GroupReply()
     reply.joined.group, reply.joined.member_id = "g", member_id
+    reply.joined.ack_ranges = ack_ranges
     return reply
 
 
@@ -122,4 +124,31 @@ def test_member_survives_garbage_nacks_bad_deliveries_and_rejoins_after_a_fatal_
         assert not closing.is_alive()
     finally:
         member.close()
+        broker.close()
+
+
+def test_to_a_broker_that_takes_ranges_acks_go_as_ranges_of_consecutive_offsets():
+    broker = ScriptedBroker()
+    member = GroupMember(broker.endpoint, "g", GroupOptions(credits=16, heartbeat=1, join_timeout=10, leave_timeout=0.2))
+    opened = threading.Thread(target=member.open, args=(["auth.User/post_save"],))
+    opened.start()
+    try:
+        assert broker.receive().WhichOneof("kind") == "join"
+        broker.send(joined(ack_ranges=True))
+        opened.join(10)
+        batch = groups_pb2.GroupReply()
+        for offset, attempt in ((10, 1), (11, 1), (12, 1), (13, 2), (20, 1)):
+            batch.deliveries.deliveries.add(offset=offset, attempt=attempt, topic="auth.User/post_save",
+                                            event=user_created_bytes(offset))
+        broker.send(batch)
+        for _ in range(5):
+            received = member.receive(10)
+            assert received.kind == Received.EVENT
+            member.settle(received.delivery, True)
+        assert member.receive(0.05).kind == Received.NOTHING  # sends what it holds
+        ack = broker.receive().ack
+        assert not ack.deliveries
+        assert [(r.first, r.count, r.attempt) for r in ack.ranges] == [(10, 3, 1), (13, 1, 2), (20, 1, 1)]
+    finally:
+        member.close()  # nobody answers its Leave: it gives up after leave_timeout
         broker.close()

@@ -7,7 +7,8 @@ import pathlib
 import pytest
 
 from signalbus import group_rules
-from signalbus.group_rules import GroupError, validate_group_name, validate_heartbeat
+from signalbus.group_rules import GroupError, add_ack_ranges, validate_group_name, validate_heartbeat
+from signalbus.proto import groups_pb2
 
 VECTORS = json.loads((pathlib.Path(__file__).resolve().parents[3] / "proto/testdata/group_rules.json").read_text())
 
@@ -20,6 +21,15 @@ def test_limits_are_the_shared_ones():
     assert group_rules.MAX_HEARTBEAT_MS == VECTORS["max_heartbeat_ms"]
     assert group_rules.DEFAULT_HEARTBEAT_MS == VECTORS["default_heartbeat_ms"]
     assert group_rules.MISSED_HEARTBEATS == VECTORS["missed_heartbeats"]
+    assert group_rules.MAX_ACK_REFS == VECTORS["max_ack_refs"]
+
+
+@pytest.mark.parametrize("case", VECTORS["ack_ranges"], ids=lambda c: "%d refs" % len(c["refs"]))
+def test_acks_become_the_ranges_the_vectors_say(case):
+    ack = groups_pb2.Ack()
+    add_ack_ranges([groups_pb2.DeliveryRef(offset=o, attempt=a) for o, a in case["refs"]], ack)
+    assert [[r.first, r.count, r.attempt] for r in ack.ranges] == case["ranges"]
+    assert not ack.deliveries
 
 
 @pytest.mark.parametrize("name", VECTORS["valid_group_names"])

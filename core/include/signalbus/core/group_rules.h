@@ -1,6 +1,6 @@
 // The consumer-group protocol's rules that members and the broker share: the group-name
 // grammar, the bounds of a member's heartbeat interval and the longest names the broker
-// keeps. One definition for the broker (broker/groups) and the C++ member
+// keeps, and how a member writes its acks as ranges. One definition for the broker (broker/groups) and the C++ member
 // (receivers/group_source); the Python member (clients/python/signalbus/group_member.py)
 // mirrors it, and both languages are tested against proto/testdata/group_rules.json.
 #pragma once
@@ -13,6 +13,7 @@
 #include "signalbus/core/duration.h"
 #include "signalbus/core/logging.h"
 #include "signalbus/core/status.h"
+#include "signalbus/v1/groups.pb.h"
 
 namespace signalbus {
 
@@ -28,6 +29,9 @@ inline constexpr std::chrono::milliseconds kMinHeartbeat{10};
 inline constexpr std::chrono::milliseconds kMaxHeartbeat{60'000};
 inline constexpr std::chrono::milliseconds kDefaultHeartbeat{1'000};
 inline constexpr int kMissedHeartbeats = 3;
+// The most deliveries one Ack may name, its refs and ranges together (a member never
+// holds more: credits are capped at this too).
+inline constexpr std::uint64_t kMaxAckRefs = 1 << 20;
 
 inline Status ValidateGroupName(std::string_view group) {
   if (group.empty()) return InvalidArgument("consumer group name is empty");
@@ -52,6 +56,24 @@ inline Status ValidateHeartbeat(std::chrono::milliseconds heartbeat) {
                            FormatDuration(kMinHeartbeat) + " to " + FormatDuration(kMaxHeartbeat));
   }
   return Status::Ok();
+}
+
+// Writes `refs` into `ack` as ranges for a broker whose Joined says ack_ranges: each
+// run of consecutive offsets with one attempt, in the order given, becomes one
+// AckRange. (5,1) (6,1) (7,2) (9,2) -> (5, 2, 1) (7, 1, 2) (9, 1, 2).
+template <typename Refs>
+void AddAckRanges(const Refs& refs, v1::Ack* ack) {
+  v1::AckRange* run = nullptr;
+  for (const v1::DeliveryRef& ref : refs) {
+    if (run != nullptr && run->attempt() == ref.attempt() && ref.offset() == run->first() + run->count()) {
+      run->set_count(run->count() + 1);
+      continue;
+    }
+    run = ack->add_ranges();
+    run->set_first(ref.offset());
+    run->set_count(1);
+    run->set_attempt(ref.attempt());
+  }
 }
 
 }  // namespace signalbus

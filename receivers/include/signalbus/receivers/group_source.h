@@ -164,6 +164,7 @@ class GroupSource final : public EventSource {
   bool draining_ = false;
   v1::Join join_;
   std::string member_id_;
+  bool ack_ranges_ = false;   // the broker takes Ack.ranges (its Joined says so)
   std::string last_refusal_;  // the last fatal error while joining, for Open()'s error
 
   std::deque<v1::Delivery> in_hand_;  // received, not yet returned by Receive()
