@@ -1,4 +1,5 @@
-// The publisher-identity scan agrees with a full parse and survives hostile bytes.
+// The publisher-identity and ordering-key scans agree with a full parse and survive
+// hostile bytes.
 #include "signalbus/core/event_scan.h"
 
 #include <random>
@@ -53,6 +54,32 @@ TEST(EventScan, TruncatedAndRandomBytesNeverCrash) {
     std::string random(rng() % 300, '\0');
     for (char& c : random) c = static_cast<char>(rng());
     (void)ScanPublisherFields(random);
+    (void)ScanOrderingKey(random);
+  }
+}
+
+TEST(EventScan, FindsTheOrderingKeyOfEverySignalAsAFullParseDoes) {
+  for (v1::Event event : testing::OneOfEverySignal()) {
+    std::string bytes = EncodeEvent(event);
+    std::optional<std::string_view> key = ScanOrderingKey(bytes);
+    ASSERT_TRUE(key.has_value()) << event.signal();
+    EXPECT_EQ(*key, event.ordering_key()) << event.signal();
+    event.clear_ordering_key();
+    bytes = EncodeEvent(event);
+    key = ScanOrderingKey(bytes);
+    ASSERT_TRUE(key.has_value());
+    EXPECT_EQ(*key, "");
+  }
+}
+
+TEST(EventScan, AnOrderingKeyCutShortIsMalformedNotAShorterKey) {
+  v1::Event event = testing::UserCreated("77");
+  ASSERT_FALSE(event.ordering_key().empty());
+  std::string bytes = EncodeEvent(event);
+  const std::size_t at = bytes.find(event.ordering_key());
+  ASSERT_NE(at, std::string::npos);
+  for (std::size_t n = at; n < at + event.ordering_key().size(); ++n) {
+    EXPECT_FALSE(ScanOrderingKey(std::string_view(bytes).substr(0, n)).has_value()) << n;
   }
 }
 

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "signalbus/core/codec.h"
+#include "signalbus/core/event_scan.h"
 
 namespace signalbus::groups {
 
@@ -337,11 +338,12 @@ bool Group::Refill(std::uint64_t durable, std::size_t* budget) {
 
 Result<std::uint64_t> Group::KeyOf(const eventlog::Record& record) {
   if (std::optional<std::uint64_t> noted = env_.keys->Get(record.offset)) return *noted;
-  // The event was validated at ingest; decoding fails only for a log written by
-  // something else. Its size was checked at ingest too, so no limit here.
-  Result<v1::Event> event = DecodeEvent(record.event, std::max<std::size_t>(record.event.size(), 1));
-  if (!event.ok()) return event.status();
-  std::uint64_t key = KeyHash(event->ordering_key());
+  // The event was validated at ingest: it is scanned for the key, not decoded (its
+  // top-level framing checked). It fails only for a log written by something else.
+  std::optional<std::string_view> ordering_key =
+      record.event.empty() ? std::nullopt : ScanOrderingKey(record.event);
+  if (!ordering_key) return InvalidArgument("its fields do not parse");
+  std::uint64_t key = KeyHash(*ordering_key);
   env_.keys->Put(record.offset, key);  // the next group reading it is spared
   return key;
 }

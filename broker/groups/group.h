@@ -267,7 +267,7 @@ class Group {
   void PassGate(std::uint64_t offset, Entry& e, bool first);
   // An offset delivered before a Seek numbers its attempts on from the abandoned ones.
   void ContinueAttempts(std::uint64_t offset, Entry& e);
-  // KeyHash of the record's ordering key, from the KeyCache or by decoding the event.
+  // KeyHash of the record's ordering key, from the KeyCache or by scanning the event.
   Result<std::uint64_t> KeyOf(const eventlog::Record& record);
   void MakeReady(std::uint64_t offset, Entry& e, bool front);
   void Dispatch();
