@@ -22,10 +22,13 @@ void Header(std::string& out, const char* name, const char* type, const char* he
 }
 
 template <typename Int>
-void Sample(std::string& out, const char* name, Int value, const char* label = nullptr) {
+void Sample(std::string& out, const char* name, Int value, const char* label = nullptr,
+            const char* label_name = "reason") {
   out += name;
   if (label != nullptr) {
-    out += "{reason=\"";
+    out += '{';
+    out += label_name;
+    out += "=\"";
     out += label;
     out += "\"}";
   }
@@ -153,6 +156,10 @@ MetricsSnapshot Metrics::Snapshot() const {
   for (std::size_t i = 0; i < groups::kRefusalCount; ++i) {
     s.group_refused[i] = group_refused_[i].load(std::memory_order_relaxed);
   }
+  for (std::size_t i = 0; i < kAuthOpCount; ++i) {
+    s.auth_refused[i] = auth_refused_[i].load(std::memory_order_relaxed);
+  }
+  s.auth_up = auth_up_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -203,6 +210,11 @@ std::string Metrics::RenderPrometheus() const {
   for (Refusal refusal : kAllRefusals) {
     Sample(out, kRefusedMetric, s.refused[RefusalIndex(refusal)], RefusalName(refusal));
   }
+  Header(out, kAuthRefusedMetric, "counter",
+         "Connections, messages and requests refused by access control (CURVE on), by operation.");
+  for (AuthOp op : kAllAuthOps) Sample(out, kAuthRefusedMetric, s.auth_refused[AuthOpIndex(op)], AuthOpName(op), "op");
+  Header(out, kAuthUpMetric, "gauge", "1 while new clients can be authenticated (or CURVE is off); 0 when not.");
+  Sample(out, kAuthUpMetric, s.auth_up ? 1 : 0);
   Header(out, kSessionsOpenedMetric, "counter", "Publisher sessions opened by a hello.");
   Sample(out, kSessionsOpenedMetric, s.sessions_opened);
   Header(out, kSessionsTakenOverMetric, "counter",

@@ -20,6 +20,7 @@ const char* RejectReasonName(RejectReason reason) {
     case RejectReason::kTopicMismatch: return "topic_mismatch";
     case RejectReason::kBadBatch: return "bad_batch";
     case RejectReason::kAtomicBatch: return "atomic_batch";
+    case RejectReason::kForbidden: return "forbidden";
   }
   return "unknown";
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "signalbus/broker/auth_refusal.h"
 #include "signalbus/broker/live_metrics.h"
 #include "signalbus/broker/session_refusal.h"
 #include "signalbus/broker/validator.h"
@@ -34,6 +35,10 @@ inline constexpr const char* kSessionsOpenedMetric = "signalbus_publisher_sessio
 inline constexpr const char* kSessionsTakenOverMetric = "signalbus_publisher_sessions_taken_over_total";
 inline constexpr const char* kPublishersMetric = "signalbus_publishers";
 inline constexpr const char* kPublisherSessionsMetric = "signalbus_publisher_sessions";
+// Access control (CURVE on): refusals by AuthOp, signalbus_auth_refused_total{op="..."}.
+inline constexpr const char* kAuthRefusedMetric = "signalbus_auth_refused_total";
+// 1 while the ZAP handler answers (or CURVE is off); 0: no new client can connect.
+inline constexpr const char* kAuthUpMetric = "signalbus_auth_handler_up";
 
 // Consumer-group totals, copied from the coordinator by the poll thread.
 enum class GroupCounter { kDelivered, kRedelivered, kAcked, kNacked, kStaleAcks, kDeadLettered, kMembersExpired,
@@ -70,6 +75,8 @@ struct MetricsSnapshot {
   std::uint64_t publisher_sessions = 0;
   std::array<std::uint64_t, kGroupCounterCount> groups{};
   std::array<std::uint64_t, groups::kRefusalCount> group_refused{};
+  std::array<std::uint64_t, kAuthOpCount> auth_refused{};
+  bool auth_up = true;
 
   std::uint64_t rejected_total() const;
 };
@@ -107,6 +114,14 @@ class Metrics {
     group_refused_[static_cast<std::size_t>(reason)].store(value, std::memory_order_relaxed);
   }
 
+  void CountAuthRefused(AuthOp op) { auth_refused_[AuthOpIndex(op)].fetch_add(1, std::memory_order_relaxed); }
+  // Totals counted elsewhere (the ZAP handler's thread counts connects).
+  void SetAuthRefused(AuthOp op, std::uint64_t value) {
+    auth_refused_[AuthOpIndex(op)].store(value, std::memory_order_relaxed);
+  }
+  void SetAuthUp(bool up) { auth_up_.store(up, std::memory_order_relaxed); }
+  bool auth_up() const { return auth_up_.load(std::memory_order_relaxed); }
+
   // Replaces the groups behind the per-group gauges, as the coordinator lists them
   // (groups that are gone disappear from /metrics).
   void SetGroups(std::vector<v1::GroupInfo> groups);
@@ -133,6 +148,8 @@ class Metrics {
   std::atomic<std::uint64_t> publisher_sessions_{0};
   std::array<std::atomic<std::uint64_t>, kGroupCounterCount> groups_{};
   std::array<std::atomic<std::uint64_t>, groups::kRefusalCount> group_refused_{};
+  std::array<std::atomic<std::uint64_t>, kAuthOpCount> auth_refused_{};
+  std::atomic<bool> auth_up_{true};
   mutable std::mutex groups_mutex_;
   std::vector<v1::GroupInfo> group_infos_;  // guarded by groups_mutex_
 };

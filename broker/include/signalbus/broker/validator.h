@@ -29,12 +29,13 @@ enum class RejectReason {
   kBadBatch,       // a ["$batch", ...] message that breaks the batch rules (header, count,
                    // limits; an atomic batch's publisher and consecutive sequences)
   kAtomicBatch,    // valid itself, but another event of its atomic batch was rejected
+  kForbidden,      // valid, but its sender's principal may not publish its topic (docs/security.md)
 };
-inline constexpr std::size_t kRejectReasonCount = 8;
+inline constexpr std::size_t kRejectReasonCount = 9;
 inline constexpr std::array<RejectReason, kRejectReasonCount> kAllRejectReasons = {
     RejectReason::kFrameCount,   RejectReason::kOversized,    RejectReason::kBadTopic,
     RejectReason::kUndecodable,  RejectReason::kInvalidEvent, RejectReason::kTopicMismatch,
-    RejectReason::kBadBatch,     RejectReason::kAtomicBatch,
+    RejectReason::kBadBatch,     RejectReason::kAtomicBatch,  RejectReason::kForbidden,
 };
 
 // "frame_count", "oversized", ...: the metric label and the word used in logs.

@@ -1,17 +1,40 @@
 // The one place signalbus creates ZeroMQ sockets. Limits (high-water marks, maximum
-// message size, linger) are applied here, so later security options are added once
-// for every socket of every program.
+// message size, linger, handshake time) and CURVE are applied here, once for every
+// socket of every program.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
+#include <stdexcept>
 #include <string>
 
 #include <zmq.hpp>
 
+#include "signalbus/core/curve_keys.h"
 #include "signalbus/core/status.h"
 
 namespace signalbus {
+
+// Every CURVE server socket asks the ZAP handler of its context about each client, in
+// this domain, and with ZMQ_ZAP_ENFORCE_DOMAIN set: with no handler running, no client
+// gets in (docs/security.md).
+inline constexpr const char* kZapDomain = "signalbus";
+
+// CURVE for one socket. A server needs its secret key; a client its own pair and the
+// server's public key, which it pins: a server holding another key is refused.
+struct CurveSecurity {
+  bool server = false;
+  CurveKeyPair keys;
+  std::string server_key;  // clients only
+};
+
+// A security option that could not be set, or did not read back as set. Thrown by
+// MakeSocket: a socket that would be less protected than asked is never returned.
+class SocketSecurityError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 struct SocketOptions {
   int send_hwm = 100'000;
@@ -25,11 +48,18 @@ struct SocketOptions {
   // Reconnect back-off after a connection is lost.
   std::chrono::milliseconds reconnect_interval{100};
   std::chrono::milliseconds reconnect_interval_max{2000};
+  // How long a new connection may take to finish its handshake before it is dropped
+  // (ZeroMQ's default is 30 s: a peer that connects and says nothing holds a slot).
+  std::chrono::milliseconds handshake_interval{5000};
+  // nullopt: no security mechanism (NULL), for loopback and ipc:// in a private directory.
+  std::optional<CurveSecurity> curve;
 };
 
 // The process-wide ZeroMQ context. Lives until exit.
 zmq::context_t& SharedContext();
 
+// Throws zmq::error_t, or SocketSecurityError when `options.curve` cannot be applied
+// exactly (no CURVE in this libzmq, a key refused, an option that reads back otherwise).
 zmq::socket_t MakeSocket(zmq::context_t& context, zmq::socket_type type,
                          const SocketOptions& options = {});
 
