@@ -17,22 +17,12 @@ const char* AuthOpName(AuthOp op) {
   return "unknown";
 }
 
-const auth::Principal& Everyone() {
-  static const auth::Principal* everyone = [] {
-    auto* p = new auth::Principal;
-    p->name = "everyone";
-    p->everything = true;
-    return p;
-  }();
-  return *everyone;
-}
-
 AccessControl::AccessControl(Metrics& metrics) : metrics_(metrics) {}
 
 void AccessControl::Enforce(std::shared_ptr<const auth::AllowList> list) { list_ = std::move(list); }
 
 Peer AccessControl::Identify(const zmq::message_t& frame) {
-  if (list_ == nullptr) return Peer{&Everyone(), {}};
+  if (list_ == nullptr) return Peer{&auth::Everyone(), {}};
   const char* user_id = zmq_msg_gets(frame.handle(), "User-Id");
   if (user_id == nullptr || *user_id == '\0') {
     Refused(AuthOp::kMessage, Peer{}, "a message without a User-Id (not authenticated by CURVE)");
@@ -43,8 +33,8 @@ Peer AccessControl::Identify(const zmq::message_t& frame) {
   return peer;
 }
 
-void AccessControl::Refused(AuthOp op, const Peer& peer, std::string_view what) {
-  metrics_.CountAuthRefused(op);
+void AccessControl::Refused(AuthOp op, const Peer& peer, std::string_view what, std::uint64_t n) {
+  for (std::uint64_t i = 0; i < n; ++i) metrics_.CountAuthRefused(op);
   if (!log_limiter_.Allow()) return;
   spdlog::warn("access refused ({}): {} from {} (key {}...){}", AuthOpName(op), what,
                peer.principal != nullptr ? peer.principal->name : std::string("an unknown principal"),

@@ -28,8 +28,61 @@ Broker::Broker(BrokerOptions options, zmq::context_t& context)
 
 Broker::~Broker() { Stop(); }
 
+Status Broker::StartSecurity() {
+  if (options_.curve_key_file.empty() && options_.allow_list_file.empty()) return Status::Ok();
+  if (options_.curve_key_file.empty() || options_.allow_list_file.empty()) {
+    return InvalidArgument("CURVE needs both the broker's key file (--curve-key-file) and the allow-list of its "
+                           "clients (--allow-list)");
+  }
+  if (!CurveAvailable()) return Unavailable("this libzmq was built without CURVE (zmq_has(\"curve\") is false)");
+  Result<CurveKeyPair> keys = ReadCurveSecretFile(options_.curve_key_file);
+  if (!keys.ok()) return keys.status();
+  Result<auth::AllowList> list = auth::AllowList::Load(options_.allow_list_file);
+  if (!list.ok()) return list.status();
+  auto shared = std::make_shared<const auth::AllowList>(std::move(list).value());
+  zap_ = std::make_unique<auth::ZapHandler>(context_);
+  if (Status s = zap_->Start(shared); !s.ok()) {
+    zap_.reset();
+    return s;
+  }
+  access_.Enforce(shared);
+  curve_ = CurveSecurity{true, std::move(keys).value(), ""};
+  spdlog::info("CURVE on every endpoint: broker key {}..., allow-list {} ({} principals, {} keys)",
+               auth::KeyFingerprint(curve_->keys.public_key), options_.allow_list_file, shared->principals(),
+               shared->keys());
+  return Status::Ok();
+}
+
+Status Broker::ReloadAllowList() {
+  if (!zap_) return Status::Ok();
+  Result<auth::AllowList> list = auth::AllowList::Load(options_.allow_list_file);
+  if (!list.ok()) {
+    spdlog::error("allow-list not reloaded, the old one stays in force: {}", list.status().message());
+    return list.status();
+  }
+  auto shared = std::make_shared<const auth::AllowList>(std::move(list).value());
+  zap_->Replace(shared);
+  access_.Enforce(shared);
+  spdlog::info("allow-list {} reloaded: {} principals, {} keys", options_.allow_list_file, shared->principals(),
+               shared->keys());
+  return Status::Ok();
+}
+
+void Broker::CheckSecurity() {
+  if (!zap_) return;
+  metrics_.SetAuthRefused(AuthOp::kConnect, zap_->refused());
+  if (zap_->running() || zap_down_reported_) return;
+  zap_down_reported_ = true;
+  metrics_.SetAuthUp(false);
+  spdlog::error("the ZAP handler is not running: no new client can connect (connections already authenticated "
+                "go on); restart the broker");
+}
+
 Status Broker::Start() {
-  live_ = std::make_unique<LiveFanout>(context_, options_.live_endpoint, options_.live, metrics_.live());
+  if (Status s = StartSecurity(); !s.ok()) return s;
+  LiveOptions live_options = options_.live;
+  live_options.curve = curve_;
+  live_ = std::make_unique<LiveFanout>(context_, options_.live_endpoint, live_options, metrics_.live(), access_);
   PublisherSessionsOptions session_options;
   session_options.max_publishers = options_.max_publishers;
   session_options.verify_window = options_.publisher_verify_window;
@@ -47,6 +100,7 @@ Status Broker::Start() {
   if (Status s = journal_->Open([&](const PublisherFields& fields) { sessions_->Recover(fields, recovered_at); });
       !s.ok()) {
     journal_.reset();
+    if (zap_) zap_->Stop();
     return s;
   }
   metrics_.SetDurableOffset(journal_->durable_offset());
@@ -56,14 +110,17 @@ Status Broker::Start() {
   ingest_options.recv_hwm = options_.ingest_queue_messages;
   ingest_options.max_batch_events = options_.max_batch_events;
   ingest_options.max_batch_bytes = options_.max_batch_bytes;
-  ingest_ = std::make_unique<Ingest>(context_, ingest_options, metrics_, static_cast<IngestHandler&>(*this));
+  ingest_options.curve = curve_;
+  ingest_ = std::make_unique<Ingest>(context_, ingest_options, metrics_, access_, static_cast<IngestHandler&>(*this));
   if (!options_.ingest_pub_endpoint.empty()) {
     IngestOptions pub_options = ingest_options;
     pub_options.endpoint = options_.ingest_pub_endpoint;
     pub_options.routed = false;
-    pub_ingest_ = std::make_unique<Ingest>(context_, pub_options, metrics_, static_cast<IngestHandler&>(*this));
+    pub_ingest_ =
+        std::make_unique<Ingest>(context_, pub_options, metrics_, access_, static_cast<IngestHandler&>(*this));
   }
-  group_channel_ = std::make_unique<GroupChannel>(context_, options_.groups_endpoint, options_.groups_peer_queue);
+  group_channel_ =
+      std::make_unique<GroupChannel>(context_, options_.groups_endpoint, access_, curve_, options_.groups_peer_queue);
   groups::CoordinatorOptions group_options = options_.groups;
   group_options.state_dir = options_.journal.data_dir + "/groups";
   coordinator_ = std::make_unique<groups::Coordinator>(
@@ -72,6 +129,7 @@ Status Broker::Start() {
   group_channel_->set_coordinator(coordinator_.get());
   if (Status s = coordinator_->Open(); !s.ok()) {
     journal_->Close();
+    if (zap_) zap_->Stop();
     return Status(s.code(), "consumer groups in " + group_options.state_dir + ": " + s.message());
   }
   coordinator_->OnDurable(journal_->durable_offset(), std::chrono::steady_clock::now());
@@ -91,6 +149,7 @@ Status Broker::Start() {
     live_->Close();
     group_channel_->Close();
     journal_->Close();
+    if (zap_) zap_->Stop();
     return status;
   }
   started_ = true;
@@ -107,6 +166,7 @@ Status Broker::Start() {
 
 Status Broker::Run() {
   while (!ShutdownRequested()) {
+    if (TakeReloadRequest()) (void)ReloadAllowList();  // a bad file is logged and changes nothing
     if (Status s = PollOnce(options_.poll_timeout); !s.ok()) return s;
   }
   spdlog::info("shutdown requested (signal {})", ShutdownSignal());
@@ -151,6 +211,7 @@ Status Broker::PollOnce(std::chrono::milliseconds timeout) {
     live_->Tick(now);
     PublishGroupCounters();
     PublishGroupGauges(now, /*force=*/false);
+    CheckSecurity();
     if (Status failure = journal_->failure(); !failure.ok()) {
       return Status(failure.code(), "durable log failed, stopping so that publishers re-send to a healthy broker: " +
                                         failure.message());
@@ -176,8 +237,9 @@ void Broker::SendConfirms() {
 
 void Broker::OnProbe(std::string_view peer) { sessions_->OnProbe(peer); }
 
-void Broker::OnHello(std::string_view peer, std::string_view hello) {
-  sessions_->OnHello(peer, hello, std::chrono::steady_clock::now());
+void Broker::OnHello(std::string_view peer, std::string_view hello, const Peer& sender) {
+  sessions_->OnHello(peer, hello, std::chrono::steady_clock::now(),
+                     sender ? std::string_view(sender.principal->name) : std::string_view());
 }
 
 // An accepted event's whole way through the broker.
@@ -276,6 +338,7 @@ void Broker::Stop() {
   ingest_->Close();
   if (pub_ingest_) pub_ingest_->Close();
   live_->Close();
+  if (zap_) zap_->Stop();
   ReportSuppressed(true);
   MetricsSnapshot s = metrics_.Snapshot();
   std::string by_reason;

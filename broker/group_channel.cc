@@ -4,12 +4,18 @@
 
 #include <spdlog/spdlog.h>
 
+#include "signalbus/broker/group_grants.h"
 #include "signalbus/core/sockets.h"
 
 namespace signalbus::broker {
 
-GroupChannel::GroupChannel(zmq::context_t& context, std::string endpoint, int peer_queue)
-    : context_(context), endpoint_(std::move(endpoint)), peer_queue_(peer_queue > 0 ? peer_queue : 1) {}
+GroupChannel::GroupChannel(zmq::context_t& context, std::string endpoint, AccessControl& access,
+                           std::optional<CurveSecurity> curve, int peer_queue)
+    : context_(context),
+      endpoint_(std::move(endpoint)),
+      access_(access),
+      curve_(std::move(curve)),
+      peer_queue_(peer_queue > 0 ? peer_queue : 1) {}
 
 Status GroupChannel::Bind() {
   SocketOptions options;
@@ -18,7 +24,12 @@ Status GroupChannel::Bind() {
   // Members' deliveries are bounded by their credits and byte windows; this bounds what
   // any peer's unread replies can queue (admin replies are pages of 64 KiB).
   options.send_hwm = peer_queue_;
-  socket_ = MakeSocket(context_, zmq::socket_type::router, options);
+  options.curve = curve_;
+  try {
+    socket_ = MakeSocket(context_, zmq::socket_type::router, options);
+  } catch (const std::exception& e) {  // zmq::error_t, SocketSecurityError
+    return Internal("cannot create the groups socket: " + std::string(e.what()));
+  }
   // A full queue (or a peer that is gone) makes the send fail, instead of a silent
   // drop, so that it is counted.
   socket_.set(zmq::sockopt::router_mandatory, 1);
@@ -58,12 +69,19 @@ std::size_t GroupChannel::Drain(std::size_t budget, groups::TimePoint now) {
       skipped_bytes_ = body.size();
       continue;
     }
+    const Peer sender = access_.Identify(body);
+    if (!sender) continue;  // counted and logged by access control
     v1::GroupRequest request;
     if (!request.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
       skipped_peer_ = peer.to_string();
       Malformed("an undecodable request of " + std::to_string(body.size()) + " bytes: '" +
                     Printable(body.to_string_view(), 32) + "'",
                 now);
+      continue;
+    }
+    if (std::optional<GroupRefusal> refusal = CheckGroupRequest(*sender.principal, request)) {
+      access_.Refused(refusal->op, sender, refusal->why);
+      Send(peer.to_string_view(), ForbiddenReply(request, refusal->why));
       continue;
     }
     coordinator_->HandleRequest(peer.to_string_view(), request, now);

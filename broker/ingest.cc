@@ -14,11 +14,13 @@ std::int64_t IngestFrameCap(std::size_t max_event_bytes) {
   return static_cast<std::int64_t>(max_event_bytes) + 64 * 1024;
 }
 
-Ingest::Ingest(zmq::context_t& context, IngestOptions options, Metrics& metrics, IngestHandler& handler)
+Ingest::Ingest(zmq::context_t& context, IngestOptions options, Metrics& metrics, AccessControl& access,
+               IngestHandler& handler)
     : context_(context),
       options_(std::move(options)),
       validator_options_{options_.max_event_bytes},
       metrics_(metrics),
+      access_(access),
       handler_(handler) {}
 
 Status Ingest::Bind() {
@@ -27,6 +29,7 @@ Status Ingest::Bind() {
     socket_options.max_frame_bytes = IngestFrameCap(options_.max_event_bytes);
     socket_options.recv_hwm = options_.recv_hwm;
     socket_options.send_hwm = options_.send_hwm;
+    socket_options.curve = options_.curve;
     socket_ = MakeSocket(context_, options_.routed ? zmq::socket_type::router : zmq::socket_type::xsub,
                          socket_options);
     Result<std::string> bound = signalbus::Bind(socket_, options_.endpoint);
@@ -35,7 +38,7 @@ Status Ingest::Bind() {
     // An XSUB sends its subscriptions to every PUB that connects: everything.
     if (!options_.routed) (void)socket_.send(zmq::buffer(std::string_view("\x01", 1)), zmq::send_flags::dontwait);
     return Status::Ok();
-  } catch (const zmq::error_t& e) {
+  } catch (const std::exception& e) {  // zmq::error_t, SocketSecurityError
     return Internal("cannot create the ingest socket: " + std::string(e.what()));
   }
 }
@@ -69,9 +72,11 @@ bool Ingest::HandleOne() {
     bytes += message.topic.size();
     more = message.topic.more();
   }
+  // The sender, from the first frame's User-Id (every frame of a message carries it).
+  const Peer sender = access_.Identify(options_.routed ? peer : message.topic);
   if (options_.routed && frames == 1 && message.topic.to_string_view() == kBatchKind) {
     metrics_.AddIngestBytes(bytes);
-    HandleBatch(peer.to_string_view(), more);
+    HandleBatch(peer.to_string_view(), more, sender);
     return true;
   }
   if (more && TryRecvFrame(socket_, message.event)) {
@@ -95,7 +100,7 @@ bool Ingest::HandleOne() {
     return true;
   }
   if (options_.routed && frames >= 1 && message.topic.to_string_view() == kHelloKind) {
-    handler_.OnHello(peer_id, frames == 2 ? message.event_view() : std::string_view());
+    handler_.OnHello(peer_id, frames == 2 ? message.event_view() : std::string_view(), sender);
     return true;
   }
   Verdict verdict = ValidateMessage(frames, message.topic_view(), message.event_view(), validator_options_);
@@ -103,10 +108,22 @@ bool Ingest::HandleOne() {
     Reject(peer_id, verdict.rejection(), message.topic_view(), message.event_view());
     return true;
   }
+  if (std::optional<Rejection> forbidden = Forbidden(sender, message.topic_view())) {
+    Reject(peer_id, *forbidden, message.topic_view(), message.event_view());
+    return true;
+  }
   message.fields = std::move(verdict.fields());
   metrics_.CountAccepted();
   handler_.OnEvent(peer_id, message);
   return true;
+}
+
+std::optional<Rejection> Ingest::Forbidden(const Peer& sender, std::string_view topic) {
+  if (sender && sender.principal->MayPublish(topic)) return std::nullopt;
+  if (!sender) return Rejection{RejectReason::kForbidden, "not authenticated, or its key is no longer allowed"};
+  std::string why = "principal '" + sender.principal->name + "' may not publish " + std::string(topic);
+  access_.Refused(AuthOp::kPublish, sender, why);
+  return Rejection{RejectReason::kForbidden, std::move(why)};
 }
 
 void Ingest::Reject(std::string_view peer, const Rejection& rejection, std::string_view topic,
@@ -132,7 +149,7 @@ std::string AtomicBatchProblem(const std::vector<BatchItem>& items) {
 
 }  // namespace
 
-void Ingest::HandleBatch(std::string_view peer, bool more) {
+void Ingest::HandleBatch(std::string_view peer, bool more, const Peer& sender) {
   // Frames after the header come in (topic, event) pairs. At most max_batch_events
   // pairs and max_batch_bytes are held; the rest is read and released, and the batch
   // refused.
@@ -196,12 +213,12 @@ void Ingest::HandleBatch(std::string_view peer, bool more) {
   bool all_accepted = true;
   for (BatchItem& item : items) {
     Verdict verdict = ValidateMessage(2, item.event.topic_view(), item.event.event_view(), validator_options_);
-    if (verdict.accepted()) {
-      item.event.fields = std::move(verdict.fields());
-    } else {
+    if (!verdict.accepted()) {
       item.rejection = verdict.rejection();
-      all_accepted = false;
+    } else if (!(item.rejection = Forbidden(sender, item.event.topic_view()))) {
+      item.event.fields = std::move(verdict.fields());
     }
+    if (item.rejection) all_accepted = false;
   }
   if (header.atomic()) {
     if (std::string rule = all_accepted ? AtomicBatchProblem(items) : ""; !rule.empty()) {

@@ -25,7 +25,7 @@ using namespace std::chrono_literals;
 
 struct Recorder : IngestHandler {
   void OnProbe(std::string_view peer) override { probes.emplace_back(peer); }
-  void OnHello(std::string_view peer, std::string_view hello) override {
+  void OnHello(std::string_view peer, std::string_view hello, const Peer&) override {
     hellos.emplace_back(hello);
     peers.emplace_back(peer);
   }
@@ -58,7 +58,7 @@ class IngestTest : public ::testing::Test {
   void SetUp() override {
     ingest_ = std::make_unique<Ingest>(SharedContext(), IngestOptions{.endpoint = "tcp://127.0.0.1:*",
                                                                       .max_event_bytes = 4096},
-                                       metrics_, recorder_);
+                                       metrics_, access_, recorder_);
     ASSERT_TRUE(ingest_->Bind().ok());
   }
 
@@ -113,6 +113,7 @@ class IngestTest : public ::testing::Test {
   }
 
   Metrics metrics_;
+  AccessControl access_{metrics_};
   Recorder recorder_;
   std::unique_ptr<Ingest> ingest_;
   std::size_t handled_ = 0;
@@ -246,7 +247,7 @@ TEST_F(IngestTest, ABatchOverItsLimitsIsRefusedHoldingNoMoreThanTheLimit) {
   ingest_ = std::make_unique<Ingest>(SharedContext(),
                                      IngestOptions{.endpoint = "tcp://127.0.0.1:*", .max_event_bytes = 4096,
                                                    .max_batch_events = 3},
-                                     metrics_, recorder_);
+                                     metrics_, access_, recorder_);
   ASSERT_TRUE(ingest_->Bind().ok());
   zmq::socket_t pub = ConnectPublisher();
   SendFrames(pub, BatchFrames({1, 2, 3, 4, 5}, false));

@@ -52,11 +52,13 @@ std::string PeerName(std::string_view peer) { return Printable(peer, 16); }
 
 }  // namespace
 
-LiveFanout::LiveFanout(zmq::context_t& context, std::string endpoint, LiveOptions options, LiveMetrics& metrics)
+LiveFanout::LiveFanout(zmq::context_t& context, std::string endpoint, LiveOptions options, LiveMetrics& metrics,
+                       AccessControl& access)
     : context_(context),
       endpoint_(std::move(endpoint)),
       options_(options),
       metrics_(metrics),
+      access_(access),
       listeners_(std::make_unique<LiveListeners>(options_)),
       tokens_(std::make_unique<MarkTokens>()),
       log_limiter_(kLogsPerSecond, kLogBurst),
@@ -73,6 +75,7 @@ Status LiveFanout::Bind() {
         static_cast<int>(std::min<std::uint64_t>(options_.max_window_bytes / LiveWindow::kMessageOverheadBytes +
                                                      kSendQueueSlack,
                                                  std::uint64_t{1} << 30));
+    socket_options.curve = options_.curve;
     socket_ = MakeSocket(context_, zmq::socket_type::router, socket_options);
     // A send to a connection that is gone fails (EHOSTUNREACH) instead of vanishing: how
     // the fan-out learns that a listener's connection, and what it held, is gone. A full
@@ -82,7 +85,7 @@ Status LiveFanout::Bind() {
     if (!bound.ok()) return bound.status();
     bound_endpoint_ = std::move(bound).value();
     return Status::Ok();
-  } catch (const zmq::error_t& e) {
+  } catch (const std::exception& e) {  // zmq::error_t, SocketSecurityError
     return Internal("cannot create the live socket: " + std::string(e.what()));
   }
 }
@@ -223,17 +226,20 @@ std::size_t LiveFanout::Drain(std::size_t budget, Clock::time_point now) {
       ++frames;
       more = extra.more();
     }
+    const Peer sender = access_.Identify(peer);
+    if (!sender) continue;  // counted and logged by access control
     if (frames != 1) {
       RefuseBadRequest(peer.to_string_view(), std::to_string(frames) + " frames (want 1: a LiveRequest)");
       continue;
     }
-    HandleRequest(peer.to_string_view(), body.to_string_view(), now);
+    HandleRequest(peer.to_string_view(), body.to_string_view(), now, sender);
   }
   if (!gone_.empty()) ForgetGone();
   return handled;
 }
 
-void LiveFanout::HandleRequest(std::string_view peer, std::string_view body, Clock::time_point now) {
+void LiveFanout::HandleRequest(std::string_view peer, std::string_view body, Clock::time_point now,
+                               const Peer& sender) {
   v1::LiveRequest request;
   if (!request.ParseFromArray(body.data(), static_cast<int>(body.size())) ||
       request.kind_case() == v1::LiveRequest::KIND_NOT_SET) {
@@ -242,8 +248,11 @@ void LiveFanout::HandleRequest(std::string_view peer, std::string_view body, Clo
   }
   if (request.kind_case() == v1::LiveRequest::kSubscribe || request.kind_case() == v1::LiveRequest::kUnsubscribe) {
     const bool subscribe = request.kind_case() == v1::LiveRequest::kSubscribe;
-    LiveListeners::Outcome outcome = subscribe ? listeners_->Subscribe(peer, request.subscribe(), now)
+    LiveListeners::Outcome outcome = subscribe ? listeners_->Subscribe(peer, request.subscribe(), now, *sender.principal)
                                                : listeners_->Unsubscribe(peer, request.unsubscribe(), now);
+    if (std::uint32_t n = outcome.refused[LiveRefusalIndex(LiveRefusal::kForbidden)]; n > 0) {
+      access_.Refused(AuthOp::kSubscribe, sender, "live patterns it may not read", n);
+    }
     for (LiveRefusal why : kAllLiveRefusals) {
       if (std::uint32_t n = outcome.refused[LiveRefusalIndex(why)]; n > 0) {
         const v1::LiveSubscribed& s = outcome.reply.subscribed();

@@ -48,7 +48,7 @@ class LiveFanoutTest : public ::testing::Test {
 
   void Start(LiveOptions options) {
     if (live_) live_->Close();
-    live_ = std::make_unique<LiveFanout>(SharedContext(), "tcp://127.0.0.1:*", options, metrics_);
+    live_ = std::make_unique<LiveFanout>(SharedContext(), "tcp://127.0.0.1:*", options, metrics_, access_);
     ASSERT_TRUE(live_->Bind().ok());
   }
 
@@ -92,6 +92,8 @@ class LiveFanoutTest : public ::testing::Test {
   LiveMetricsSnapshot Snapshot() { return metrics_.Snapshot(); }
 
   LiveMetrics metrics_;
+  Metrics broker_metrics_;
+  AccessControl access_{broker_metrics_};
   std::unique_ptr<LiveFanout> live_;
   Clock::time_point now_ = Clock::now();
 };

@@ -82,7 +82,7 @@ std::optional<LiveListeners::Slot> LiveListeners::Create(std::string_view peer, 
 }
 
 LiveListeners::Outcome LiveListeners::Subscribe(std::string_view peer, const v1::LiveSubscribe& request,
-                                                Clock::time_point now) {
+                                                Clock::time_point now, const auth::Principal& reader) {
   Outcome out;
   std::optional<Slot> slot = Find(peer);
   if (!slot) {
@@ -109,7 +109,7 @@ LiveListeners::Outcome LiveListeners::Subscribe(std::string_view peer, const v1:
                              options_.max_heartbeat);
   }
   v1::LiveSubscribed* s = out.reply.mutable_subscribed();
-  for (const std::string& text : request.patterns()) AddPattern(*slot, text, &out);
+  for (const std::string& text : request.patterns()) AddPattern(*slot, text, reader, &out);
   s->set_patterns(static_cast<std::uint32_t>(l.pattern_list.size()));
   s->set_max_patterns(static_cast<std::uint32_t>(options_.max_patterns));
   s->set_window_bytes(l.window.limit());
@@ -117,11 +117,15 @@ LiveListeners::Outcome LiveListeners::Subscribe(std::string_view peer, const v1:
   return out;
 }
 
-void LiveListeners::AddPattern(Slot slot, std::string_view text, Outcome* out) {
+void LiveListeners::AddPattern(Slot slot, std::string_view text, const auth::Principal& reader, Outcome* out) {
   Listener& l = slots_[slot];
   Result<TopicPattern> pattern = TopicPattern::Parse(text);
   if (!pattern.ok()) {
     Refuse(out, LiveRefusal::kBadPattern, text, pattern.status().message());
+    return;
+  }
+  if (!reader.MaySubscribe(*pattern)) {
+    Refuse(out, LiveRefusal::kForbidden, text, "principal '" + reader.name + "' may not read " + pattern->ToString());
     return;
   }
   if (l.patterns.Contains(*pattern)) return;  // held already: nothing changes

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "live_window.h"
+#include "signalbus/auth/allow_list.h"
 #include "signalbus/broker/live_metrics.h"
 #include "signalbus/broker/live_options.h"
 #include "signalbus/core/pattern_index.h"
@@ -67,9 +68,11 @@ class LiveListeners {
 
   // Makes `peer` a listener if it is none (refused past max_listeners, or when no window
   // of at least kMinLiveWindowBytes is left), revives it if it expired, applies the window
-  // and heartbeat asked for, and adds the patterns (each refused if it is no topic pattern
-  // or past max_patterns). Answered with LiveSubscribed, or LiveError when refused.
-  Outcome Subscribe(std::string_view peer, const v1::LiveSubscribe& request, Clock::time_point now);
+  // and heartbeat asked for, and adds the patterns (each refused if it is no topic pattern,
+  // past max_patterns, or not one `reader` may read). Answered with LiveSubscribed, or
+  // LiveError when refused. `reader` must outlive the call only.
+  Outcome Subscribe(std::string_view peer, const v1::LiveSubscribe& request, Clock::time_point now,
+                    const auth::Principal& reader = auth::Everyone());
   // Removes the patterns the listener holds; the others change nothing (counted as
   // not_subscribed). A peer that is no listener gets UNKNOWN_LISTENER.
   Outcome Unsubscribe(std::string_view peer, const v1::LiveUnsubscribe& request, Clock::time_point now);
@@ -114,7 +117,7 @@ class LiveListeners {
   // max_window_bytes), given `held` already granted to this listener; 0 if not even
   // kMinLiveWindowBytes is left.
   std::uint64_t Grant(std::uint64_t want, std::uint64_t held) const;
-  void AddPattern(Slot slot, std::string_view text, Outcome* out);
+  void AddPattern(Slot slot, std::string_view text, const auth::Principal& reader, Outcome* out);
   void ClearPatterns(Slot slot);
   static void Refuse(Outcome* out, LiveRefusal why, std::string_view pattern, std::string message);
 

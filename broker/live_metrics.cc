@@ -13,6 +13,7 @@ std::string_view LiveRefusalName(LiveRefusal refusal) {
     case LiveRefusal::kBadPattern: return "bad_pattern";
     case LiveRefusal::kNotSubscribed: return "not_subscribed";
     case LiveRefusal::kBadCredit: return "bad_credit";
+    case LiveRefusal::kForbidden: return "forbidden";
   }
   return "unknown";
 }

@@ -22,6 +22,7 @@ const char* RefusalName(Refusal refusal) {
     case Refusal::kIdInUse: return "id_in_use";
     case Refusal::kBadHello: return "bad_hello";
     case Refusal::kTooManyPublishers: return "too_many_publishers";
+    case Refusal::kForbidden: return "forbidden";
   }
   return "unknown";
 }
@@ -41,6 +42,7 @@ constexpr std::size_t kMaxListedRejections = 1024;
 // What the broker holds for one publisher id.
 struct PublisherSessions::Publisher {
   std::string id;
+  std::string owner;            // the principal that speaks for this id ("": recovered, not claimed yet)
   std::uint64_t logged = 0;     // every sequence <= logged is settled: logged, or rejected
   std::uint64_t confirmed = 0;  // every logged sequence <= confirmed is durable
   std::uint64_t floor = 1;      // the publisher's word: every sequence below was confirmed to it
@@ -154,7 +156,8 @@ void PublisherSessions::OnProbe(std::string_view peer) {
 
 // ---- Hello --------------------------------------------------------------------------------
 
-void PublisherSessions::OnHello(std::string_view peer, std::string_view bytes, TimePoint now) {
+void PublisherSessions::OnHello(std::string_view peer, std::string_view bytes, TimePoint now,
+                                std::string_view principal) {
   v1::PublisherHello hello;
   auto refuse = [&](Refusal refusal, const std::string& message, std::uint64_t logged_through = 0) {
     Refuse(refusal, peer, hello.publisher_id(), message);
@@ -168,6 +171,9 @@ void PublisherSessions::OnHello(std::string_view peer, std::string_view bytes, T
   if (Status s = id.empty() ? InvalidArgument("the hello names no publisher_id") : ValidatePublisherId(id); !s.ok()) {
     hello.set_publisher_id(Printable(id, 40));
     return refuse(Refusal::kBadHello, s.message());
+  }
+  if (principal.empty()) {
+    return refuse(Refusal::kForbidden, "this connection is not authenticated, or its key is no longer allowed");
   }
   const std::uint64_t from = hello.unconfirmed_from();
   const std::uint64_t next = hello.next_sequence();
@@ -191,6 +197,10 @@ void PublisherSessions::OnHello(std::string_view peer, std::string_view bytes, T
   Publisher* p = nullptr;
   if (auto it = publishers_.find(id); it != publishers_.end()) {
     p = it->second.get();
+    if (!p->owner.empty() && p->owner != principal) {
+      return refuse(Refusal::kForbidden, "publisher id '" + id + "' speaks for principal '" + p->owner +
+                                             "', not for '" + std::string(principal) + "'");
+    }
     if (next - 1 < p->logged) {
       return refuse(Refusal::kIdInUse,
                     "the broker holds sequences up to " + std::to_string(p->logged) + " of publisher '" + id +
@@ -223,6 +233,7 @@ void PublisherSessions::OnHello(std::string_view peer, std::string_view bytes, T
   }
   p->floor = std::max(p->floor, from);
   p->last_seen = now;
+  p->owner = std::string(principal);
 
   auto session = std::make_unique<Session>();
   session->peer = std::string(peer);

@@ -51,7 +51,7 @@ class SessionsTest : public ::testing::Test {
     hello.set_publisher_id(id);
     hello.set_unconfirmed_from(from);
     hello.set_next_sequence(next);
-    sessions_->OnHello(peer, hello.SerializeAsString(), now_);
+    sessions_->OnHello(peer, hello.SerializeAsString(), now_, "everyone");
   }
 
   // Sends an event; returns whether it was logged (and logs it).
@@ -341,7 +341,7 @@ TEST_F(SessionsTest, AHelloThatSaysMoreWasConfirmedThanTheBrokerHoldsStartsThere
 }
 
 TEST_F(SessionsTest, BadHellosAreRefusedWithAReason) {
-  sessions_->OnHello("A", "\xff\xff not a hello", now_);
+  sessions_->OnHello("A", "\xff\xff not a hello", now_, "everyone");
   EXPECT_EQ(Reply("A")->reason(), "bad_hello");
   Hello("B", std::string(129, 'x'), 1, 1);
   EXPECT_EQ(Reply("B")->reason(), "bad_hello");

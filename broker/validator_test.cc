@@ -104,7 +104,7 @@ TEST(ValidatorTest, NamesEveryReasonForMetricLabels) {
   std::set<std::string> names;
   for (RejectReason reason : kAllRejectReasons) names.insert(RejectReasonName(reason));
   EXPECT_EQ(names, (std::set<std::string>{"frame_count", "oversized", "bad_topic", "undecodable", "invalid_event",
-                                          "topic_mismatch", "bad_batch", "atomic_batch"}));
+                                          "topic_mismatch", "bad_batch", "atomic_batch", "forbidden"}));
 }
 
 // Either path (the canonical walk, or the full parse for bytes that are not canonical:

@@ -82,6 +82,16 @@ constexpr std::string_view kFields[] = {"name", "keys", "publish", "subscribe", 
 
 }  // namespace
 
+const Principal& Everyone() {
+  static const Principal* everyone = [] {
+    auto* p = new Principal;
+    p->name = "everyone";
+    p->everything = true;
+    return p;
+  }();
+  return *everyone;
+}
+
 bool Principal::MayPublish(std::string_view topic) const {
   if (everything) return true;
   return std::any_of(publish.begin(), publish.end(), [&](const TopicPattern& p) { return p.Matches(topic); });

@@ -41,16 +41,13 @@ class AccessControl {
   // counted (op "message") and logged.
   Peer Identify(const zmq::message_t& frame);
 
-  // Counts and logs a refusal of `op` to `peer`: "what" says what was asked for.
-  void Refused(AuthOp op, const Peer& peer, std::string_view what);
+  // Counts (`n` times) and logs a refusal of `op` to `peer`: `what` says what was asked.
+  void Refused(AuthOp op, const Peer& peer, std::string_view what, std::uint64_t n = 1);
 
  private:
   Metrics& metrics_;
   std::shared_ptr<const auth::AllowList> list_;
   RateLimiter log_limiter_{5, 20};
 };
-
-// The principal everyone is with CURVE off: every grant.
-const auth::Principal& Everyone();
 
 }  // namespace signalbus::broker

@@ -23,6 +23,8 @@
 
 #include <zmq.hpp>
 
+#include "signalbus/auth/zap_handler.h"
+#include "signalbus/broker/access_control.h"
 #include "signalbus/broker/group_channel.h"
 #include "signalbus/broker/ingest.h"
 #include "signalbus/broker/journal.h"
@@ -66,6 +68,12 @@ struct BrokerOptions {
   LiveOptions live;
   // The durable log: where, how it syncs, retention.
   JournalOptions journal;
+  // CURVE on every endpoint (docs/security.md): the broker's secret key file (mode 0600,
+  // from signalbus-keygen) and the allow-list of client keys, principals and grants
+  // (reloaded on Reload()). Both empty: no security (loopback, or ipc:// in a private
+  // directory); one without the other is refused.
+  std::string curve_key_file;
+  std::string allow_list_file;
   // How often retention runs.
   std::chrono::milliseconds maintenance_interval{5000};
   // How often the per-group gauges on /metrics (lag, pending, ...) are refreshed.
@@ -102,6 +110,13 @@ class Broker : private IngestHandler {
   // Closes everything and logs the totals in one line. Idempotent.
   void Stop();
 
+  // Reads the allow-list file again (SIGHUP): later handshakes and every later message
+  // are checked against the new one. A file that does not parse keeps the old list, and
+  // the error says why. OK and nothing done when CURVE is off.
+  Status ReloadAllowList();
+  // The ZAP handler, null with CURVE off (tests stop it to see the broker fail closed).
+  auth::ZapHandler* zap_handler() { return zap_.get(); }
+
   // REQUIRES: Start() succeeded.
   const std::string& ingest_endpoint() const { return ingest_->endpoint(); }
   // "" when --ingest-pub is off.
@@ -116,7 +131,7 @@ class Broker : private IngestHandler {
  private:
   // IngestHandler: what publishers send, by kind.
   void OnProbe(std::string_view peer) override;
-  void OnHello(std::string_view peer, std::string_view hello) override;
+  void OnHello(std::string_view peer, std::string_view hello, const Peer& sender) override;
   void OnEvent(std::string_view peer, AcceptedEvent& event) override;
   void OnBatch(std::string_view peer, bool atomic, std::vector<BatchItem>& items) override;
   void OnRejected(std::string_view peer, const Rejection& rejection, std::string_view topic,
@@ -129,10 +144,18 @@ class Broker : private IngestHandler {
   // group_gauges_interval.
   void PublishGroupGauges(std::chrono::steady_clock::time_point now, bool force);
   void ReportSuppressed(bool force);
+  // Reads the key and allow-list files and starts the ZAP handler, before any socket.
+  Status StartSecurity();
+  // Notices a ZAP handler that stopped (no new client gets in) and copies its counts.
+  void CheckSecurity();
 
   BrokerOptions options_;
   zmq::context_t& context_;
   Metrics metrics_;
+  AccessControl access_{metrics_};
+  std::unique_ptr<auth::ZapHandler> zap_;  // null with CURVE off
+  std::optional<CurveSecurity> curve_;     // the server sockets' CURVE, if on
+  bool zap_down_reported_ = false;
   std::unique_ptr<LiveFanout> live_;
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<PublisherSessions> sessions_;

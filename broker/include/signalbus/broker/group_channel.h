@@ -1,6 +1,7 @@
 // The consumer-group channel: the ROUTER socket members and signalbus-admin connect to
 // with DEALER sockets. It frames and parses (one GroupRequest per message, one
-// GroupReply back) and hands requests to the groups::Coordinator; the coordinator's
+// GroupReply back), lets through only what the sender's principal may ask
+// (group_grants.h), and hands requests to the groups::Coordinator; the coordinator's
 // replies and deliveries go out through Send().
 //
 //   receivers (DEALER) <--> GroupChannel (ROUTER) <--> groups::Coordinator <-- durable log
@@ -17,13 +18,16 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include <zmq.hpp>
 
+#include "signalbus/broker/access_control.h"
 #include "signalbus/broker/metrics.h"
 #include "signalbus/core/logging.h"
+#include "signalbus/core/sockets.h"
 #include "signalbus/core/status.h"
 #include "signalbus/groups/coordinator.h"
 #include "signalbus/v1/groups.pb.h"
@@ -41,7 +45,9 @@ class GroupChannel {
   // Default replies queued per connection (--groups-peer-queue).
   static constexpr int kDefaultPeerQueue = 100;
 
-  GroupChannel(zmq::context_t& context, std::string endpoint, int peer_queue = kDefaultPeerQueue);
+  // `access` must outlive the channel; `curve`: CURVE server (docs/security.md), or none.
+  GroupChannel(zmq::context_t& context, std::string endpoint, AccessControl& access,
+               std::optional<CurveSecurity> curve = std::nullopt, int peer_queue = kDefaultPeerQueue);
   Status Bind();
   // REQUIRES: Bind() succeeded.
   const std::string& endpoint() const { return bound_endpoint_; }
@@ -66,6 +72,8 @@ class GroupChannel {
 
   zmq::context_t& context_;
   std::string endpoint_;
+  AccessControl& access_;
+  std::optional<CurveSecurity> curve_;
   int peer_queue_;
   std::string bound_endpoint_;
   zmq::socket_t socket_;

@@ -2,25 +2,28 @@
 // with at most three frames held in memory (the connection's routing id and the first
 // two frames; any more are read and released one at a time) — a batch holds at most its
 // bounded events — tells a connection's probe, a hello, an event and a batch apart, has
-// the validator judge each event, and hands everything to the IngestHandler together
-// with the routing id of the connection it came on. Send() answers one connection,
-// never another.
+// the validator judge each event and access control whether its sender may publish it
+// (docs/security.md), and hands everything to the IngestHandler together with the
+// routing id of the connection it came on. Send() answers one connection, never another.
 //
 // Data flow: publisher DEALER -> Ingest (ROUTER) -> ValidateMessage -> IngestHandler (the broker)
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <zmq.hpp>
 
+#include "signalbus/broker/access_control.h"
 #include "signalbus/broker/event_sink.h"
 #include "signalbus/broker/metrics.h"
 #include "signalbus/broker/validator.h"
 #include "signalbus/core/ingest_protocol.h"
+#include "signalbus/core/sockets.h"
 #include "signalbus/core/status.h"
 
 namespace signalbus::broker {
@@ -31,8 +34,9 @@ class IngestHandler {
   virtual ~IngestHandler() = default;
   // A new connection's first message (ZMQ_PROBE_ROUTER: one empty frame).
   virtual void OnProbe(std::string_view peer) = 0;
-  // ["$hello", hello] (the hello is empty if the message had another frame count).
-  virtual void OnHello(std::string_view peer, std::string_view hello) = 0;
+  // ["$hello", hello] (the hello is empty if the message had another frame count) from
+  // `sender` (no principal: not authenticated, or its key is no longer allowed).
+  virtual void OnHello(std::string_view peer, std::string_view hello, const Peer& sender) = 0;
   // An event the validator accepted. The handler may keep its frames (share them).
   virtual void OnEvent(std::string_view peer, AcceptedEvent& event) = 0;
   // Anything else: why, and its first two frames (empty when absent).
@@ -58,6 +62,8 @@ struct IngestOptions {
   // Bounds on one ["$batch", ...] message: events, and bytes of their topics and events.
   std::size_t max_batch_events = kDefaultMaxBatchEvents;
   std::size_t max_batch_bytes = kDefaultMaxBatchBytes;
+  // CURVE server (docs/security.md); nullopt: none.
+  std::optional<CurveSecurity> curve;
 };
 
 // ZeroMQ's own per-frame cap for a given application limit: far enough above it that
@@ -66,11 +72,12 @@ struct IngestOptions {
 // it is ever buffered whole.
 std::int64_t IngestFrameCap(std::size_t max_event_bytes);
 
-// Not thread-safe: used from the poll thread only. The context, metrics and handler must
-// outlive the Ingest.
+// Not thread-safe: used from the poll thread only. The context, metrics, access control
+// and handler must outlive the Ingest.
 class Ingest {
  public:
-  Ingest(zmq::context_t& context, IngestOptions options, Metrics& metrics, IngestHandler& handler);
+  Ingest(zmq::context_t& context, IngestOptions options, Metrics& metrics, AccessControl& access,
+         IngestHandler& handler);
 
   // Creates and binds the socket.
   Status Bind();
@@ -93,13 +100,16 @@ class Ingest {
   // Reads one whole message if one is waiting. False if none was.
   bool HandleOne();
   // The rest of a ["$batch", ...] message whose first frame was read; `more`: frames follow.
-  void HandleBatch(std::string_view peer, bool more);
+  void HandleBatch(std::string_view peer, bool more, const Peer& sender);
   void Reject(std::string_view peer, const Rejection& rejection, std::string_view topic, std::string_view event);
+  // Why `sender` may not publish `topic` (counted and logged by access control), or nullopt.
+  std::optional<Rejection> Forbidden(const Peer& sender, std::string_view topic);
 
   zmq::context_t& context_;
   IngestOptions options_;
   ValidatorOptions validator_options_;
   Metrics& metrics_;
+  AccessControl& access_;
   IngestHandler& handler_;
   zmq::socket_t socket_;
   std::string bound_endpoint_;

@@ -20,6 +20,7 @@
 
 #include <zmq.hpp>
 
+#include "signalbus/broker/access_control.h"
 #include "signalbus/broker/event_sink.h"
 #include "signalbus/broker/live_metrics.h"
 #include "signalbus/broker/live_options.h"
@@ -35,13 +36,15 @@ namespace signalbus::broker {
 class LiveListeners;
 class MarkTokens;
 
-// Not thread-safe: used from the poll thread only. The context and metrics must outlive
-// the LiveFanout.
+// Not thread-safe: used from the poll thread only. The context, metrics and access
+// control must outlive the LiveFanout. Every request's sender is identified by access
+// control (unidentified ones are dropped) and may hold only patterns it may read.
 class LiveFanout : public EventSink {
  public:
   using Clock = std::chrono::steady_clock;
 
-  LiveFanout(zmq::context_t& context, std::string endpoint, LiveOptions options, LiveMetrics& metrics);
+  LiveFanout(zmq::context_t& context, std::string endpoint, LiveOptions options, LiveMetrics& metrics,
+             AccessControl& access);
   ~LiveFanout() override;
 
   Status Bind();
@@ -73,7 +76,7 @@ class LiveFanout : public EventSink {
   enum class SendResult { kSent, kFull, kGone };
   using Slot = std::uint32_t;
 
-  void HandleRequest(std::string_view peer, std::string_view body, Clock::time_point now);
+  void HandleRequest(std::string_view peer, std::string_view body, Clock::time_point now, const Peer& sender);
   void Deliver(Slot slot, const AcceptedEvent& event, std::uint64_t charge);
   // Charged to the listener's window; false (not sent) when it does not fit. `eager_mark`
   // marks whatever is unmarked (heartbeat answers, replies).
@@ -95,6 +98,7 @@ class LiveFanout : public EventSink {
   std::string endpoint_;
   LiveOptions options_;
   LiveMetrics& metrics_;
+  AccessControl& access_;
   zmq::socket_t socket_;
   std::string bound_endpoint_;
   std::unique_ptr<LiveListeners> listeners_;

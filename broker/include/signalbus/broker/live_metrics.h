@@ -30,12 +30,13 @@ enum class LiveRefusal {
   kBadPattern,        // a pattern that is not a topic pattern (per pattern)
   kNotSubscribed,     // an unsubscribe of a pattern the listener does not hold (per pattern)
   kBadCredit,         // a credit naming no mark awaiting credit
+  kForbidden,         // a pattern its principal may not read (per pattern; docs/security.md)
 };
-inline constexpr std::size_t kLiveRefusalCount = 8;
+inline constexpr std::size_t kLiveRefusalCount = 9;
 inline constexpr std::array<LiveRefusal, kLiveRefusalCount> kAllLiveRefusals = {
     LiveRefusal::kBadRequest,      LiveRefusal::kUnknownListener, LiveRefusal::kTooManyListeners,
     LiveRefusal::kNoWindowLeft,    LiveRefusal::kTooManyPatterns, LiveRefusal::kBadPattern,
-    LiveRefusal::kNotSubscribed,   LiveRefusal::kBadCredit};
+    LiveRefusal::kNotSubscribed,   LiveRefusal::kBadCredit,       LiveRefusal::kForbidden};
 std::string_view LiveRefusalName(LiveRefusal refusal);
 inline std::size_t LiveRefusalIndex(LiveRefusal refusal) { return static_cast<std::size_t>(refusal); }
 

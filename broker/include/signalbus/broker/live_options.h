@@ -5,6 +5,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+
+#include "signalbus/core/sockets.h"
 
 namespace signalbus::broker {
 
@@ -20,6 +23,8 @@ struct LiveOptions {
   // The longest heartbeat interval granted: a listener that vanishes is forgotten after
   // three of its intervals.
   std::chrono::milliseconds max_heartbeat{30'000};
+  // CURVE server on the live socket (docs/security.md); nullopt: none.
+  std::optional<CurveSecurity> curve;
 };
 
 // A listener that asks for no particular window or heartbeat gets these.

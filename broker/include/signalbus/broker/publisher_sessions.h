@@ -104,8 +104,11 @@ class PublisherSessions {
 
   // A connection's first message (ZMQ_PROBE_ROUTER's empty frame): tells it to say hello.
   void OnProbe(std::string_view peer);
-  // ["$hello", bytes]: opens the session, or refuses it; always answered.
-  void OnHello(std::string_view peer, std::string_view bytes, TimePoint now);
+  // ["$hello", bytes] from a connection authenticated as `principal` ("": none, so
+  // refused): opens the session, or refuses it; always answered. A publisher id belongs
+  // to the principal that first opened a session for it, for as long as it is
+  // remembered: a hello from another principal is refused (forbidden).
+  void OnHello(std::string_view peer, std::string_view bytes, TimePoint now, std::string_view principal);
   // An event the validator accepted. nullopt: drop it (a duplicate, refused or out of
   // order; the connection is told in its next confirm or at once); else append it and
   // call Logged() with the ticket.

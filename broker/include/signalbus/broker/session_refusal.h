@@ -18,12 +18,15 @@ enum class Refusal {
   kIdInUse,                // a hello from a publisher behind what the broker holds for that id
   kBadHello,               // a hello that does not parse, names an invalid id, or contradicts itself
   kTooManyPublishers,      // a hello for one publisher id more than --max-publishers
+  kForbidden,              // a hello from a connection with no principal (CURVE on, key not allowed), or for
+                           // a publisher id another principal speaks for (docs/security.md)
 };
-inline constexpr std::size_t kRefusalCount = 9;
+inline constexpr std::size_t kRefusalCount = 10;
 inline constexpr std::array<Refusal, kRefusalCount> kAllRefusals = {
     Refusal::kNoSession,          Refusal::kTakenOver,          Refusal::kWrongPublisher,
     Refusal::kSequenceReused,     Refusal::kDuplicateUnverifiable, Refusal::kPreviouslyRejected,
     Refusal::kIdInUse,            Refusal::kBadHello,           Refusal::kTooManyPublishers,
+    Refusal::kForbidden,
 };
 
 // "no_session", "taken_over", ...

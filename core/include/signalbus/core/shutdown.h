@@ -1,5 +1,6 @@
-// SIGINT / SIGTERM handling for long-running programs: the handler only records the
-// signal; loops poll ShutdownRequested() between bounded waits.
+// SIGINT / SIGTERM (shutdown) and SIGHUP (reload) handling for long-running programs:
+// the handlers only record the signal; loops poll ShutdownRequested() and
+// TakeReloadRequest() between bounded waits.
 #pragma once
 
 namespace signalbus {
@@ -11,5 +12,10 @@ bool ShutdownRequested();
 int ShutdownSignal();
 // Asks for shutdown from code (tests, fatal errors in a worker thread).
 void RequestShutdown();
+
+// Installs a handler that records SIGHUP (a daemon that reloads its files on it).
+void InstallReloadHandler();
+// True once per SIGHUP received since the last call.
+bool TakeReloadRequest();
 
 }  // namespace signalbus
