@@ -29,6 +29,7 @@
 
 #include "bench_events.h"
 #include "bench_stats.h"
+#include "signalbus/broker/access_control.h"
 #include "signalbus/broker/live_fanout.h"
 #include "signalbus/broker/metrics.h"
 #include "signalbus/core/sockets.h"
@@ -129,7 +130,8 @@ RunResult RunOnce(const Flags& flags, int listener_count, const std::string& eve
   std::string endpoint = flags.transport == "ipc"
                              ? "ipc:///tmp/live_fanout_bench_" + std::to_string(getpid()) + "_" + std::to_string(run)
                              : "tcp://127.0.0.1:*";
-  broker::LiveFanout live(broker_context, endpoint, broker::LiveOptions{}, metrics.live());
+  broker::AccessControl access(metrics);  // CURVE off: every listener may read everything
+  broker::LiveFanout live(broker_context, endpoint, broker::LiveOptions{}, metrics.live(), access);
   // What the poll loop does between bursts: listeners' requests (credits), then timers.
   auto drain = [&] {
     auto now = Clock::now();

@@ -185,6 +185,16 @@ int main(int argc, char** argv) {
                  "The longest heartbeat interval granted to a live listener; one silent for three is forgotten")
       ->check(kDuration)
       ->capture_default_str();
+  std::string curve_key_file;
+  std::string allow_list_file;
+  app.add_option("--curve-key-file", curve_key_file,
+                 "The broker's CURVE secret key file (signalbus-keygen; mode 0600): CURVE on every endpoint, "
+                 "clients authenticated against --allow-list (docs/security.md)")
+      ->envname("SIGNALBUS_BROKER_KEY_FILE");
+  app.add_option("--allow-list", allow_list_file,
+                 "TOML file of the client keys allowed in, the principal each is, and what each may publish, read, "
+                 "join and administer; reloaded on SIGHUP")
+      ->envname("SIGNALBUS_ALLOW_LIST");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
@@ -199,6 +209,7 @@ int main(int argc, char** argv) {
     return signalbus::kExitUsage;
   }
   signalbus::InstallShutdownHandlers();
+  signalbus::InstallReloadHandler();
 
   signalbus::broker::BrokerOptions options;
   options.ingest_endpoint = ingest;
@@ -226,6 +237,8 @@ int main(int argc, char** argv) {
   options.journal.retention.max_age = signalbus::ParseDuration(retention_age).value();
   options.journal.dedupe_window = signalbus::ParseDuration(dedupe_window).value();
   options.journal.skip_corrupt = skip_corrupt;
+  options.curve_key_file = curve_key_file;
+  options.allow_list_file = allow_list_file;
 
   signalbus::broker::Broker broker(options);
   if (signalbus::Status s = broker.Start(); !s.ok()) {

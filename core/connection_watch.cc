@@ -48,6 +48,7 @@ ConnectionWatch::Change ConnectionWatch::Drain() {
     for (bool more = frame.more(); more && TryRecvFrame(events_, frame);) more = frame.more();
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       up_ = true;
+      refusal_.clear();
       change = Change::kUp;
     } else if (event == ZMQ_EVENT_DISCONNECTED) {
       up_ = false;

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   app.add_option("--source", command.publisher.source, "This service's name (env SIGNALBUS_SOURCE)")
       ->capture_default_str();
   app.add_option("--timeout", timeout, "Bound on connecting, sending and flushing")->capture_default_str();
+  AddCurveClientFlags(app, &command.publisher.curve);
   app.add_option("--pk", flags.pk, "Primary key of the instance (or user)");
   app.add_option("--event-id", flags.event_id, "Event id to use (re-sending the same event); default: new");
   app.add_flag("--created", flags.created, "post_save: the instance was created");

@@ -54,7 +54,14 @@ Result<std::unique_ptr<Publisher>> Publisher::Connect(PublisherOptions options) 
 Status Publisher::Open() {
   SocketOptions socket_options;
   socket_options.send_hwm = options_.send_hwm;
-  socket_ = MakeSocket(context_, zmq::socket_type::dealer, socket_options);
+  Result<std::optional<CurveSecurity>> curve = LoadCurveClient(CurveClientFromEnv(options_.curve));
+  if (!curve.ok()) return curve.status();
+  socket_options.curve = std::move(curve).value();
+  try {
+    socket_ = MakeSocket(context_, zmq::socket_type::dealer, socket_options);
+  } catch (const SocketSecurityError& e) {
+    return FailedPrecondition(e.what());
+  }
   // Each new connection starts with an empty message, which the broker answers "no
   // session": how a restarted broker or a re-established connection is noticed at once.
   socket_.set(zmq::sockopt::probe_router, 1);
@@ -95,7 +102,15 @@ Status Publisher::Pump(std::chrono::milliseconds timeout, const std::function<bo
     }
     if (got) continue;
     // A session lives and dies with its connection; the next one says hello again.
-    if (watch_->Drain() == ConnectionWatch::Change::kDown) open_ = false;
+    switch (watch_->Drain()) {
+      case ConnectionWatch::Change::kDown: open_ = false; break;
+      case ConnectionWatch::Change::kRefused:
+        open_ = false;
+        // Before a session, nothing will ever get through: say why instead of waiting.
+        if (!ever_open_) failure_ = PermissionDenied(options_.endpoint + ": " + watch_->refusal());
+        break;
+      default: break;
+    }
     if (done() || !failure_.ok()) return Status::Ok();
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return Status::Ok();

@@ -131,12 +131,21 @@ Status GroupSource::Open(const std::vector<TopicPattern>& patterns) {
   SocketOptions socket_options;
   // What is queued at close (the last acks, Leave) may still go out after Close().
   socket_options.linger = options_.leave_timeout;
-  socket_.emplace(MakeSocket(SharedContext(), zmq::socket_type::dealer, socket_options));
+  Result<std::optional<CurveSecurity>> curve = LoadCurveClient(CurveClientFromEnv(options_.curve));
+  if (!curve.ok()) return curve.status();
+  socket_options.curve = std::move(curve).value();
+  try {
+    socket_.emplace(MakeSocket(SharedContext(), zmq::socket_type::dealer, socket_options));
+  } catch (const SocketSecurityError& e) {
+    return FailedPrecondition(e.what());
+  }
+  watch_ = std::make_unique<ConnectionWatch>(SharedContext(), *socket_);
   // Queue only to a live connection: requests written while the broker is away (stale
   // heartbeats, acks) are not replayed to a restarted broker, which would answer each
   // with "unknown member" and confuse the join that follows.
   socket_->set(zmq::sockopt::immediate, 1);
   if (Status s = signalbus::Connect(*socket_, endpoint_); !s.ok()) {
+    watch_.reset();
     socket_->close();
     socket_.reset();
     return s;
@@ -163,7 +172,9 @@ Status GroupSource::Open(const std::vector<TopicPattern>& patterns) {
       return s;
     }
     // Only Joins were sent on this connection so far, so a fatal error answers one:
-    // the broker refused the configuration (a bad pattern or name, a limit).
+    // the broker refused the configuration (a bad pattern or name, a limit, a grant).
+    // A failed handshake means no Join will ever get through.
+    if (!watch_->refusal().empty()) last_refusal_ = watch_->refusal();
     if (state_ == State::kJoined || !last_refusal_.empty() || Clock::now() >= deadline) break;
     try {
       // A signal ends the wait early (false): the check below sees it.
@@ -191,6 +202,7 @@ Status GroupSource::Open(const std::vector<TopicPattern>& patterns) {
 
 Status GroupSource::Pump() {
   try {
+    (void)watch_->Drain();  // keeps refusal() current, and the poll from waking for nothing
     Clock::time_point now = Clock::now();
     // An empty read costs ZeroMQ two system calls, more than handing out a delivery:
     // with deliveries in hand, the socket is read once per kInHandReadInterval.
@@ -339,9 +351,9 @@ bool GroupSource::WaitForReply(Clock::time_point until) {
   short events = ZMQ_POLLIN;
   // A due Join that could not be sent goes out as soon as a connection is writable.
   if (state_ == State::kJoining && !draining_ && next_join_ <= now) events |= ZMQ_POLLOUT;
-  zmq::pollitem_t item{socket_->handle(), 0, events, 0};
+  zmq::pollitem_t items[] = {{socket_->handle(), 0, events, 0}, {watch_->socket().handle(), 0, ZMQ_POLLIN, 0}};
   try {
-    zmq::poll(&item, 1, timeout);
+    zmq::poll(items, 2, timeout);
     return true;
   } catch (const zmq::error_t& e) {
     if (e.num() == EINTR) return false;
@@ -504,9 +516,10 @@ void GroupSource::Close() {
       v1::GroupRequest leave;
       leave.mutable_leave();
       v1::GroupRequest barrier;
-      barrier.mutable_list_groups()->set_limit(1);
-      // The broker reads one connection's requests in order and answers every admin
-      // request, so its answer to the barrier proves it has read the acks and the Leave.
+      barrier.mutable_heartbeat();
+      // The broker reads one connection's requests in order, and answers a heartbeat from
+      // a connection that is no member with an error: that error proves it has read the
+      // acks and the Leave (a heartbeat needs no grant, unlike an admin request).
       // Without it, a process exiting right after Close() could lose them in the
       // socket's queue, and the broker would wait for the heartbeat expiry instead.
       if (Send(leave) && Send(barrier)) {
@@ -523,7 +536,7 @@ void GroupSource::Close() {
           while (!answered && TryRecvFrame(*socket_, frame)) {
             v1::GroupReply reply;
             answered = !frame.more() && reply.ParseFromArray(frame.data(), static_cast<int>(frame.size())) &&
-                       reply.kind_case() == v1::GroupReply::kAdmin;
+                       reply.kind_case() == v1::GroupReply::kError;
           }
         }
         if (!answered) spdlog::warn("group {}: the broker at {} did not confirm the leave", group_, endpoint_);
@@ -536,6 +549,7 @@ void GroupSource::Close() {
     spdlog::warn("group {}: {} acks and {} nacks were not sent; the broker delivers those events again", group_,
                  acks_.size(), nacks_.size());
   }
+  watch_.reset();
   socket_->close();
   socket_.reset();
   state_ = State::kClosed;

@@ -73,9 +73,7 @@ class GroupReceiverTest : public ::testing::Test {
   // Stops the receiver and expects it to send its last acks, leave, and return OK.
   void StopAndExpectLeave() {
     receiver_->Stop();
-    ASSERT_TRUE(broker_.NextOf(Kind::kLeave).has_value());
-    ASSERT_TRUE(broker_.NextOf(Kind::kListGroups).has_value());
-    broker_.ReplyAdmin();
+    ASSERT_TRUE(broker_.ConfirmLeave());
     runner_.join();
     EXPECT_TRUE(run_status_.ok()) << run_status_.ToString();
   }
@@ -197,9 +195,7 @@ TEST(GroupSourceJoinTest, DrainedSourceHandsOutWhatIsInHandThenReportsDrained) {
   std::optional<v1::GroupRequest> ack = broker.NextOf(Kind::kAck);
   ASSERT_TRUE(ack.has_value());
   EXPECT_EQ(Refs(ack->ack()), (RefList{{1, 1}, {2, 1}}));
-  ASSERT_TRUE(broker.NextOf(Kind::kLeave).has_value());
-  ASSERT_TRUE(broker.NextOf(Kind::kListGroups).has_value());
-  broker.ReplyAdmin();
+  ASSERT_TRUE(broker.ConfirmLeave());
   close.get();
   EXPECT_EQ(source.stats().acked, 2u);
 }
@@ -560,9 +556,7 @@ TEST_F(GroupReceiverTest, StopFinishesAndAcksWhatIsInHandThenLeaves) {
   std::optional<v1::GroupRequest> ack = broker_.NextOf(Kind::kAck);
   ASSERT_TRUE(ack.has_value());
   EXPECT_EQ(Refs(ack->ack()), (RefList{{41, 1}, {42, 1}, {43, 1}, {44, 1}, {45, 1}}));
-  ASSERT_TRUE(broker_.NextOf(Kind::kLeave).has_value());
-  ASSERT_TRUE(broker_.NextOf(Kind::kListGroups).has_value());
-  broker_.ReplyAdmin();
+  ASSERT_TRUE(broker_.ConfirmLeave());
   runner_.join();
   EXPECT_TRUE(run_status_.ok()) << run_status_.ToString();
   EXPECT_EQ(seen, (std::vector<std::string>{"1", "2", "3", "4", "5"}));
@@ -590,9 +584,7 @@ TEST_F(GroupReceiverTest, DeliveriesArrivingWhileDrainingAreNotHandled) {
   std::optional<v1::GroupRequest> ack = broker_.NextOf(Kind::kAck);
   ASSERT_TRUE(ack.has_value());
   EXPECT_EQ(Refs(ack->ack()), (RefList{{1, 1}}));
-  ASSERT_TRUE(broker_.NextOf(Kind::kLeave).has_value());
-  ASSERT_TRUE(broker_.NextOf(Kind::kListGroups).has_value());
-  broker_.ReplyAdmin();
+  ASSERT_TRUE(broker_.ConfirmLeave());
   runner_.join();
   EXPECT_EQ(seen, (std::set<std::uint64_t>{1}));
 }

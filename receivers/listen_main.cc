@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
   }
   signalbus::ReceiverOptions options{.name = "listen", .mode = signalbus::ReceiveMode::kLive, .live_endpoint = live};
   options.live.window_bytes = static_cast<std::uint64_t>(window);
+  options.curve = group_flags.curve;
   if (app.get_option("--group")->count() == 0) {
     // --heartbeat means the same to a live listener: the broker forgets it after 3 missed.
     auto heartbeat = signalbus::ParseDuration(group_flags.heartbeat);

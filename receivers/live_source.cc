@@ -81,7 +81,15 @@ Status LiveSource::Open(const std::vector<TopicPattern>& patterns) {
   SocketOptions socket_options;
   // No ZMQ_MAXMSGSIZE here: ZeroMQ would drop the whole connection to the broker over one
   // large event. Size is checked per event instead, and such an event is counted.
-  socket_.emplace(MakeSocket(SharedContext(), zmq::socket_type::dealer, socket_options));
+  Result<std::optional<CurveSecurity>> curve = LoadCurveClient(CurveClientFromEnv(options_.curve));
+  if (!curve.ok()) return curve.status();
+  socket_options.curve = std::move(curve).value();
+  try {
+    socket_.emplace(MakeSocket(SharedContext(), zmq::socket_type::dealer, socket_options));
+  } catch (const SocketSecurityError& e) {
+    return FailedPrecondition(e.what());
+  }
+  watch_ = std::make_unique<ConnectionWatch>(SharedContext(), *socket_);
   // Queue only to a live connection: heartbeats and credits written while the broker is
   // away mean nothing to a restarted one, which would answer each with UNKNOWN_LISTENER.
   socket_->set(zmq::sockopt::immediate, 1);
@@ -157,8 +165,8 @@ void LiveSource::WaitForMessage(Clock::time_point until) {
   short events = ZMQ_POLLIN;
   // What could not be sent goes out as soon as a connection is writable.
   if (SendPending()) events |= ZMQ_POLLOUT;
-  zmq::pollitem_t item{socket_->handle(), 0, events, 0};
-  zmq::poll(&item, 1, Until(std::min(until, NextTimer()), now));
+  zmq::pollitem_t items[] = {{socket_->handle(), 0, events, 0}, {watch_->socket().handle(), 0, ZMQ_POLLIN, 0}};
+  zmq::poll(items, 2, Until(std::min(until, NextTimer()), now));
 }
 
 Result<Received> LiveSource::Receive(milliseconds timeout) {
@@ -171,6 +179,11 @@ Result<Received> LiveSource::Receive(milliseconds timeout) {
         Received drained;
         drained.kind = Received::Kind::kDrained;
         return drained;
+      }
+      // Never let in (a key the broker does not allow, a pinned key that is not its own),
+      // before any answer: say so. (Later, the DEALER reconnects on its own.)
+      if (watch_->Drain() == ConnectionWatch::Change::kRefused && state_ == State::kSubscribing) {
+        return PermissionDenied("live source " + endpoint_ + ": " + watch_->refusal());
       }
       Clock::time_point now = Clock::now();
       RunTimers(now);
@@ -308,6 +321,7 @@ Received LiveSource::DecodeEventMessage(const zmq::message_t& topic, const zmq::
 void LiveSource::Drain() { draining_ = true; }
 
 void LiveSource::Close() {
+  watch_.reset();
   if (socket_) {
     socket_->close();
     socket_.reset();

@@ -34,9 +34,13 @@ ReceiverOptions Resolved(ReceiverOptions options) {
 
 std::unique_ptr<EventSource> MakeSource(const ReceiverOptions& options, const std::string& group) {
   if (options.mode == ReceiveMode::kLive) {
-    return std::make_unique<LiveSource>(options.live_endpoint, options.max_event_bytes, options.live);
+    LiveSourceOptions live = options.live;
+    live.curve = options.curve;
+    return std::make_unique<LiveSource>(options.live_endpoint, options.max_event_bytes, live);
   }
-  return std::make_unique<GroupSource>(options.groups_endpoint, group, options.group, options.max_event_bytes);
+  GroupOptions group_options = options.group;
+  group_options.curve = options.curve;
+  return std::make_unique<GroupSource>(options.groups_endpoint, group, group_options, options.max_event_bytes);
 }
 
 // Whether one topic can match both patterns: each segment equal, or "*" in either.

@@ -2,10 +2,12 @@
 #include "signalbus/admin/admin_client.h"
 
 #include <cerrno>
+#include <optional>
 #include <utility>
 
 #include <zmq.hpp>
 
+#include "signalbus/core/connection_watch.h"
 #include "signalbus/core/duration.h"
 #include "signalbus/core/endpoints.h"
 #include "signalbus/core/logging.h"
@@ -13,15 +15,27 @@
 
 namespace signalbus::admin {
 
-AdminClient::AdminClient(std::string endpoint, std::chrono::milliseconds timeout)
-    : endpoint_(std::move(endpoint)), timeout_(timeout) {}
+AdminClient::AdminClient(std::string endpoint, std::chrono::milliseconds timeout, CurveClientSettings curve)
+    : endpoint_(std::move(endpoint)), timeout_(timeout), curve_(std::move(curve)) {}
 
 Result<v1::AdminReply> AdminClient::Call(const v1::GroupRequest& request) const {
   if (Status s = ValidateEndpoint(endpoint_); !s.ok()) return InvalidArgument("broker endpoint: " + s.message());
   using Clock = std::chrono::steady_clock;
   const Clock::time_point deadline = Clock::now() + timeout_;
-  zmq::socket_t socket = MakeSocket(SharedContext(), zmq::socket_type::dealer);
+  Result<std::optional<CurveSecurity>> curve = LoadCurveClient(CurveClientFromEnv(curve_));
+  if (!curve.ok()) return curve.status();
+  SocketOptions options;
+  options.curve = std::move(curve).value();
+  std::optional<zmq::socket_t> socket_holder;
+  try {
+    socket_holder.emplace(MakeSocket(SharedContext(), zmq::socket_type::dealer, options));
+  } catch (const SocketSecurityError& e) {
+    return FailedPrecondition(e.what());
+  }
+  zmq::socket_t& socket = *socket_holder;
+  ConnectionWatch watch(SharedContext(), socket);
   auto no_answer = [&] {
+    if (!watch.refusal().empty()) return PermissionDenied(endpoint_ + ": " + watch.refusal());
     return Unavailable("no broker answered at " + endpoint_ + " within " + FormatDuration(timeout_));
   };
   try {
@@ -45,9 +59,10 @@ Result<v1::AdminReply> AdminClient::Call(const v1::GroupRequest& request) const 
       }
       const Clock::time_point now = Clock::now();
       if (now >= deadline) return no_answer();
-      zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+      if (watch.Drain() == ConnectionWatch::Change::kRefused) return no_answer();
+      zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0}, {watch.socket().handle(), 0, ZMQ_POLLIN, 0}};
       try {
-        zmq::poll(&item, 1, std::chrono::ceil<std::chrono::milliseconds>(deadline - now));
+        zmq::poll(items, 2, std::chrono::ceil<std::chrono::milliseconds>(deadline - now));
       } catch (const zmq::error_t& e) {
         if (e.num() != EINTR) throw;
       }

@@ -57,6 +57,8 @@ int main(int argc, char** argv) {
       ->envname(signalbus::kGroupsEnv)
       ->capture_default_str();
   app.add_option("--timeout", timeout_text, "How long to wait for the broker's answer")->capture_default_str();
+  signalbus::CurveClientSettings curve;
+  signalbus::AddCurveClientFlags(app, &curve);
 
   CLI::App* groups_cmd = app.add_subcommand("groups", "Lists the consumer groups and their progress");
   bool json = false;
@@ -150,7 +152,7 @@ int main(int argc, char** argv) {
   auto timeout = signalbus::ParseDuration(timeout_text);
   if (!timeout.ok()) return Fail(signalbus::kExitUsage, "--timeout: " + timeout.status().message());
   if (timeout->count() == 0) return Fail(signalbus::kExitUsage, "--timeout: must be more than 0");
-  signalbus::admin::AdminClient client(broker, *timeout);
+  signalbus::admin::AdminClient client(broker, *timeout, curve);
 
   if (groups_cmd->parsed()) {
     auto groups = client.ListGroups();

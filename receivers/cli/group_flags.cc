@@ -29,6 +29,7 @@ Status ParseOptionalDuration(const std::string& flag, const std::string& text, s
 }  // namespace
 
 void GroupFlags::AddTo(CLI::App& app) {
+  AddCurveClientFlags(app, &curve);
   app.add_option("--groups", groups, "The broker's consumer-group endpoint")->envname(kGroupsEnv)->capture_default_str();
   app.add_option("--credits", credits, "Deliveries held unacknowledged at once")->capture_default_str();
   app.add_option("--window-bytes", window_bytes,
@@ -51,6 +52,7 @@ void GroupFlags::AddTo(CLI::App& app) {
 Status GroupFlags::ApplyTo(ReceiverOptions* options) const {
   if (Status s = ValidateEndpoint(groups); !s.ok()) return InvalidArgument("--groups: " + s.message());
   options->groups_endpoint = groups;
+  options->curve = curve;
   GroupOptions& g = options->group;
   if (credits < 1 || credits > kMaxCredits) {
     return InvalidArgument("--credits: must be between 1 and " + std::to_string(kMaxCredits));

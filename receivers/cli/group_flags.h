@@ -1,6 +1,6 @@
 // The command-line flags every receiver program shares for consumer-group membership
 // (--groups, --credits, --window-bytes, --heartbeat, --join-timeout and the group's
-// configuration), so
+// configuration) and for CURVE (--curve-server-key, --curve-key-file), so
 // signalbus-listen, signalbus-profile-creator and signalbus-audit spell them alike.
 #pragma once
 
@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "signalbus/core/curve_config.h"
 #include "signalbus/core/endpoints.h"
 #include "signalbus/core/status.h"
 #include "signalbus/receivers/receiver.h"
@@ -30,10 +31,13 @@ struct GroupFlags {
   std::int64_t max_deliver = 0;
   std::string backoff;
   std::string backoff_max;
+  // CURVE, for live listeners too (docs/security.md).
+  CurveClientSettings curve;
 
   // Adds the flags to `app` (the group's own name is each program's --group).
   void AddTo(CLI::App& app);
-  // Checks the values and sets options->groups_endpoint and options->group. An error
+  // Checks the values and sets options->groups_endpoint, options->group and
+  // options->curve. An error
   // names the flag: "--heartbeat: duration 'x' is not like 250ms, 5s, 2m or 1h".
   Status ApplyTo(ReceiverOptions* options) const;
 };

@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
     }
     options.mode = signalbus::ReceiveMode::kLive;
     options.live_endpoint = live;
+    options.curve = group_flags.curve;
   } else {
     if (signalbus::Status s = signalbus::ValidateGroupName(group); !s.ok()) {
       return Fail(signalbus::kExitUsage, "--group: " + s.message());

@@ -111,6 +111,19 @@ class FakeGroupBroker {
     reply.mutable_admin();
     Reply(reply);
   }
+  // Expects what a closing member sends last: its Leave, then the heartbeat it uses as a
+  // barrier, answered as the broker answers a heartbeat from no member (an error). True
+  // when both came.
+  bool ConfirmLeave() {
+    if (!NextOf(Kind::kLeave).has_value()) return false;
+    std::optional<v1::GroupRequest> barrier = Next();
+    if (!barrier || barrier->kind_case() != Kind::kHeartbeat) {
+      ADD_FAILURE() << "no heartbeat after the Leave";
+      return false;
+    }
+    ReplyError("unknown member; join again", /*fatal=*/true);
+    return true;
+  }
   // Waits for a Join and answers it; the Join, or nullopt.
   std::optional<v1::Join> AcceptJoin() {
     std::optional<v1::GroupRequest> request = NextOf(Kind::kJoin);

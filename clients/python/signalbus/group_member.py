@@ -487,7 +487,8 @@ class GroupMember:
 
     def close(self):
         """Sends the acks and nacks held, then Leave, and waits up to leave_timeout for the
-        broker to have read them (it answers a ListGroups sent after the Leave)."""
+        broker to have read them (it answers a heartbeat sent after the Leave with an
+        error: this connection is no member any more)."""
         if self._socket is None:
             return
         try:
@@ -496,7 +497,7 @@ class GroupMember:
                 leave = groups_pb2.GroupRequest()
                 leave.leave.SetInParent()
                 barrier = groups_pb2.GroupRequest()
-                barrier.list_groups.limit = 1
+                barrier.heartbeat.SetInParent()
                 if self._send(leave) and self._send(barrier):
                     deadline = time.monotonic() + self.options.leave_timeout
                     answered = False
@@ -512,7 +513,7 @@ class GroupMember:
                                 reply.ParseFromString(frames[-1])
                             except Exception:
                                 continue
-                            answered = len(frames) == 1 and reply.WhichOneof("kind") == "admin"
+                            answered = len(frames) == 1 and reply.WhichOneof("kind") == "error"
                     if not answered:
                         log.warning("group %s: the broker at %s did not confirm the leave", self.group, self.endpoint)
         except zmq.ZMQError as error:

@@ -31,7 +31,8 @@ class ConnectionWatch {
   // Reads what is waiting; the last change it saw, or kNone.
   Change Drain();
   bool up() const { return up_; }
-  // Why the last handshake failed ("" if none has): what a client's error says.
+  // Why the last handshake failed ("" if none has, or one succeeded since): what a
+  // client's error says.
   const std::string& refusal() const { return refusal_; }
 
  private:

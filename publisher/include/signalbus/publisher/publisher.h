@@ -39,6 +39,7 @@
 #include <zmq.hpp>
 
 #include "signalbus/core/connection_watch.h"
+#include "signalbus/core/curve_config.h"
 #include "signalbus/core/status.h"
 #include "signalbus/v1/event.pb.h"
 
@@ -61,6 +62,9 @@ struct PublisherOptions {
   std::size_t max_unconfirmed = 50'000;
   // Unconfirmed events are sent again when no confirm has arrived for this long.
   std::chrono::milliseconds resend_interval{2000};
+  // CURVE (docs/security.md): the broker's public key and this publisher's key file.
+  // Empty fields: $SIGNALBUS_CURVE_SERVER_KEY and $SIGNALBUS_CURVE_KEY_FILE; none: no CURVE.
+  CurveClientSettings curve;
 };
 
 // pre_save / post_save details besides the instance.

@@ -26,6 +26,7 @@
 #include <functional>
 #include <optional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -35,6 +36,8 @@
 #include <zmq.hpp>
 
 #include "signalbus/core/codec.h"
+#include "signalbus/core/connection_watch.h"
+#include "signalbus/core/curve_config.h"
 #include "signalbus/core/group_rules.h"
 #include "signalbus/core/logging.h"
 #include "signalbus/receivers/event_source.h"
@@ -77,6 +80,10 @@ struct GroupOptions {
   std::uint32_t max_deliver = 0;                // default 5 attempts, then dead-lettered
   std::chrono::milliseconds backoff_initial{0}; // default 100 ms, doubling after each nack
   std::chrono::milliseconds backoff_max{0};     // default 30 s
+
+  // CURVE (docs/security.md): the broker's public key and this member's key file. Empty
+  // fields: $SIGNALBUS_CURVE_SERVER_KEY and $SIGNALBUS_CURVE_KEY_FILE; none: no CURVE.
+  CurveClientSettings curve;
 };
 
 // Counters since construction.
@@ -160,6 +167,8 @@ class GroupSource final : public EventSource {
   const std::size_t max_event_bytes_;
 
   std::optional<zmq::socket_t> socket_;
+  // Handshake refusals (a CURVE key the broker does not allow): a join fails saying so.
+  std::unique_ptr<ConnectionWatch> watch_;
   State state_ = State::kClosed;
   bool draining_ = false;
   v1::Join join_;

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,8 @@
 #include <zmq.hpp>
 
 #include "signalbus/core/codec.h"
+#include "signalbus/core/connection_watch.h"
+#include "signalbus/core/curve_config.h"
 #include "signalbus/core/logging.h"
 #include "signalbus/receivers/event_source.h"
 #include "signalbus/v1/live.pb.h"
@@ -38,6 +41,9 @@ struct LiveSourceOptions {
   // How often the listener proves it is there; the broker forgets it after three missed.
   // At least 100 ms; the broker may grant a shorter one (--live-max-heartbeat).
   std::chrono::milliseconds heartbeat{1000};
+  // CURVE (docs/security.md): the broker's public key and this listener's key file. Empty
+  // fields: $SIGNALBUS_CURVE_SERVER_KEY and $SIGNALBUS_CURVE_KEY_FILE; none: no CURVE.
+  CurveClientSettings curve;
 };
 
 // Counters since construction.
@@ -103,6 +109,8 @@ class LiveSource final : public EventSource {
   const LiveSourceOptions options_;
 
   std::optional<zmq::socket_t> socket_;
+  // Handshake refusals: a listener never let in says so instead of waiting.
+  std::unique_ptr<ConnectionWatch> watch_;
   State state_ = State::kClosed;
   bool draining_ = false;
   std::optional<Status> refused_;  // the broker refused us: every Receive() says so

@@ -65,6 +65,9 @@ struct ReceiverOptions {
   std::chrono::milliseconds poll_interval{150};
   // Larger events are dropped as malformed.
   std::size_t max_event_bytes = kDefaultMaxEventBytes;
+  // CURVE (docs/security.md), for whichever source the mode picks (it replaces
+  // group.curve and live.curve). Empty: from the environment; none there: no CURVE.
+  CurveClientSettings curve;
 };
 
 // How one handler is registered.

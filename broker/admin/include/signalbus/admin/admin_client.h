@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "signalbus/core/curve_config.h"
 #include "signalbus/core/status.h"
 #include "signalbus/v1/groups.pb.h"
 
@@ -17,8 +18,10 @@ namespace signalbus::admin {
 // Thread-compatible; each call blocks the calling thread for at most the timeout.
 class AdminClient {
  public:
-  // endpoint: the broker's groups endpoint (tcp://127.0.0.1:5557).
-  AdminClient(std::string endpoint, std::chrono::milliseconds timeout);
+  // endpoint: the broker's groups endpoint (tcp://127.0.0.1:5557). curve: the broker's
+  // public key and this client's key file (docs/security.md); empty fields come from
+  // $SIGNALBUS_CURVE_SERVER_KEY and $SIGNALBUS_CURVE_KEY_FILE, none: no CURVE.
+  AdminClient(std::string endpoint, std::chrono::milliseconds timeout, CurveClientSettings curve = {});
 
   // Sends `request` (an admin kind: list_groups, list_dead_letters, replay_dead_letters,
   // purge_dead_letters, seek_group, delete_group) and waits for the AdminReply. Errors:
@@ -48,6 +51,7 @@ class AdminClient {
  private:
   std::string endpoint_;
   std::chrono::milliseconds timeout_;
+  CurveClientSettings curve_;
 };
 
 }  // namespace signalbus::admin
