@@ -2,6 +2,8 @@
 // its creation is durable, and injects failures on request.
 #include "fault_injection_file_io.h"
 
+#include <algorithm>
+
 namespace signalbus::eventlog::testing {
 
 namespace {
@@ -28,8 +30,12 @@ class FaultWritableFile final : public WritableFile {
 
   Status Sync() override {
     if (Status s = io_->BeforeSync(); !s.ok()) return s;
+    // What was written before fdatasync began is what it makes durable: a size read
+    // after it could include another thread's later write, and two syncs racing
+    // could record their sizes in either order.
+    Result<std::uint64_t> size = io_->FileSize(base_->path());
     Status s = base_->Sync();
-    if (s.ok()) io_->AfterSync(base_->path());
+    if (s.ok() && size.ok()) io_->AfterSync(base_->path(), *size);
     return s;
   }
 
@@ -111,10 +117,10 @@ Status FaultInjectionFileIo::BeforeSync() {
   return Status::Ok();
 }
 
-void FaultInjectionFileIo::AfterSync(const std::string& path) {
-  Result<std::uint64_t> size = base_->FileSize(path);
+void FaultInjectionFileIo::AfterSync(const std::string& path, std::uint64_t synced_size) {
   std::lock_guard lock(mu_);
-  if (size.ok()) files_[path].synced_size = *size;
+  std::uint64_t& synced = files_[path].synced_size;
+  synced = std::max(synced, synced_size);
 }
 
 void FaultInjectionFileIo::TrackLocked(const std::string& path, bool existed) {

@@ -65,7 +65,7 @@ class FaultInjectionFileIo final : public FileIo {
   // Called by the wrapped files.
   Status BeforeWrite(std::size_t* partial_bytes);
   Status BeforeSync();
-  void AfterSync(const std::string& path);
+  void AfterSync(const std::string& path, std::uint64_t synced_size);
   bool reads_fail() const;
   // REQUIRES: mu_ held.
   void TrackLocked(const std::string& path, bool existed);
