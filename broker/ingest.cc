@@ -72,8 +72,9 @@ bool Ingest::HandleOne() {
     bytes += message.topic.size();
     more = message.topic.more();
   }
-  // The sender, from the first frame's User-Id (every frame of a message carries it).
-  const Peer sender = access_.Identify(options_.routed ? peer : message.topic);
+  // The sender, from the User-Id of the first frame the peer sent: a ROUTER's routing-id
+  // frame is made by libzmq and does not always carry the connection's properties.
+  const Peer sender = access_.Identify(options_.routed && frames == 0 ? peer : message.topic);
   if (options_.routed && frames == 1 && message.topic.to_string_view() == kBatchKind) {
     metrics_.AddIngestBytes(bytes);
     HandleBatch(peer.to_string_view(), more, sender);

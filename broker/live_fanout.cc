@@ -226,7 +226,8 @@ std::size_t LiveFanout::Drain(std::size_t budget, Clock::time_point now) {
       ++frames;
       more = extra.more();
     }
-    const Peer sender = access_.Identify(peer);
+    // The body's User-Id: a ROUTER's routing-id frame does not always carry it.
+    const Peer sender = access_.Identify(have_body ? body : peer);
     if (!sender) continue;  // counted and logged by access control
     if (frames != 1) {
       RefuseBadRequest(peer.to_string_view(), std::to_string(frames) + " frames (want 1: a LiveRequest)");

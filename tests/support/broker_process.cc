@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "signalbus/core/event_json.h"
+#include "test_curve.h"
 
 namespace signalbus::testing {
 namespace {
@@ -31,6 +32,10 @@ BrokerProcess::BrokerProcess(std::vector<std::string> extra_args) {
   } else {
     data_dir_ = MakeTempDir("sb-broker-data");
     args.insert(args.end(), {"--data-dir", data_dir_});
+  }
+  if (given("--curve-key-file") == extra_args.end() && given("--allow-list") == extra_args.end()) {
+    const std::vector<std::string> curve = SuiteCurveBrokerArgs();
+    args.insert(args.end(), curve.begin(), curve.end());
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   process_ = std::make_unique<Process>("signalbus-broker", args);

@@ -2,11 +2,12 @@
 #include "raw_live_client.h"
 
 #include "signalbus/core/sockets.h"
+#include "test_curve.h"
 
 namespace signalbus::testing {
 
 RawLiveClient::RawLiveClient(const std::string& endpoint)
-    : socket_(MakeSocket(SharedContext(), zmq::socket_type::dealer)) {
+    : socket_(MakeSocket(SharedContext(), zmq::socket_type::dealer, ClientSocketOptions())) {
   socket_.set(zmq::sockopt::sndtimeo, 5000);
   (void)Connect(socket_, endpoint);
 }

@@ -6,10 +6,12 @@
 #include "signalbus/core/codec.h"
 #include "signalbus/core/ingest_protocol.h"
 #include "signalbus/core/sockets.h"
+#include "test_curve.h"
 
 namespace signalbus::testing {
 
-RawPublisher::RawPublisher(const std::string& ingest) : socket_(MakeSocket(SharedContext(), zmq::socket_type::dealer)) {
+RawPublisher::RawPublisher(const std::string& ingest)
+    : socket_(MakeSocket(SharedContext(), zmq::socket_type::dealer, ClientSocketOptions())) {
   socket_.set(zmq::sockopt::probe_router, 1);
   EXPECT_TRUE(Connect(socket_, ingest).ok());
   auto reply = Receive(std::chrono::seconds(20));

@@ -14,11 +14,14 @@ __path__ = extend_path(__path__, __name__)
 
 from signalbus.errors import (  # noqa: E402
     BrokerUnavailable,
+    CurveKeyError,
     FlushTimeout,
     InvalidEvent,
+    PermissionDenied,
     PublisherClosed,
     PublisherFull,
     PublisherRefused,
+    PublishForbidden,
     PublishRejected,
     SignalbusError,
 )
@@ -28,12 +31,15 @@ from signalbus.registry import Registry, receiver, default_registry  # noqa: E40
 
 __all__ = [
     "BrokerUnavailable",
+    "CurveKeyError",
     "FlushTimeout",
     "InvalidEvent",
+    "PermissionDenied",
     "Publisher",
     "PublisherClosed",
     "PublisherFull",
     "PublisherRefused",
+    "PublishForbidden",
     "PublishRejected",
     "Registry",
     "SignalbusError",

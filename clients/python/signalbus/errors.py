@@ -40,3 +40,18 @@ class PublisherRefused(SignalbusError):
 
 class PublisherClosed(SignalbusError):
     """The publisher was closed."""
+
+
+class CurveKeyError(SignalbusError):
+    """The CURVE settings cannot be used: only one of the broker's key and this client's key
+    file given, a malformed key, a key file others may read, no CURVE in this libzmq."""
+
+
+class PermissionDenied(SignalbusError):
+    """The broker refused this client: its CURVE handshake (a key not in the allow-list, a
+    pinned broker key that is not this broker's, CURVE on one side only), or a grant."""
+
+
+class PublishForbidden(PublishRejected, PermissionDenied):
+    """PublishRejected where the broker refused an event with reason "forbidden": this
+    client's principal may not publish its topic."""

@@ -8,6 +8,9 @@ broker says it does not know the member (a fatal GroupError: it restarted) or st
 answering heartbeats (three intervals). Deliveries in hand from a lost membership are
 still handed out but not settled: the broker refuses such acks and delivers them again.
 drain() and close() finish: what is in hand is handed out and settled, then Leave.
+With CURVE (GroupOptions' curve_server_key and curve_key_file, or SIGNALBUS_CURVE_*), a
+handshake the broker refuses while joining fails open() with JoinDenied (a PermissionDenied)
+naming the cause; one refused later is logged and retried.
 
 Single-threaded: everything runs on the caller's thread inside open(), receive() and
 close(); heartbeats go out between deliveries, so a receiver running longer than three
@@ -22,12 +25,14 @@ import time
 
 import zmq
 
+from signalbus import curve as curve_keys
+from signalbus.connection_watch import REFUSED, ConnectionWatch
 from signalbus.endpoints import printable, validate_endpoint
 from signalbus.envelope import topic_of, validate
 from signalbus.errors import InvalidEvent, SignalbusError
 from signalbus.group_rules import (  # noqa: F401  (GroupError and validate_group_name are part of this API)
-    MAX_NACK_ERROR_BYTES, MISSED_HEARTBEATS, GroupError, JoinRefused, JoinTimedOut, add_ack_ranges, validate_group_name,
-    validate_heartbeat)
+    MAX_NACK_ERROR_BYTES, MISSED_HEARTBEATS, GroupError, JoinDenied, JoinRefused, JoinTimedOut, add_ack_ranges,
+    validate_group_name, validate_heartbeat)
 from signalbus.proto import MAX_EVENT_BYTES, event_pb2, groups_pb2
 from signalbus.ratelimit import RateLimiter
 
@@ -61,12 +66,16 @@ def start_position(start):
 
 class GroupOptions:
     """Credits, the byte window (0: the broker's default), heartbeat (10 ms to 1 min) and
-    timeouts (seconds), and the group's configuration sent with every Join (the broker
-    applies it when it creates the group; 0/None: its default)."""
+    timeouts (seconds), the group's configuration sent with every Join (the broker
+    applies it when it creates the group; 0/None: its default), and CURVE: the broker's
+    public key (Z85 or its .pub file) and this member's secret key file, each defaulting
+    to $SIGNALBUS_CURVE_SERVER_KEY / $SIGNALBUS_CURVE_KEY_FILE (signalbus.curve)."""
 
     def __init__(self, member_name="", credits=64, heartbeat=1.0, join_timeout=10.0, leave_timeout=1.0,
                  ack_batch=64, start=None, ack_timeout=0.0, max_deliver=0, backoff_initial=0.0, backoff_max=0.0,
-                 window_bytes=0):
+                 window_bytes=0, curve_server_key="", curve_key_file=""):
+        self.curve_server_key = curve_server_key
+        self.curve_key_file = curve_key_file
         self.member_name = member_name or default_member_name()
         self.credits = credits
         self.window_bytes = window_bytes
@@ -126,6 +135,8 @@ class GroupMember:
         self.max_event_bytes = max_event_bytes
         self._context = context or zmq.Context.instance()
         self._socket = None
+        self._watch = None  # the ConnectionWatch of _socket
+        self._poller = None
         self._state = "closed"  # closed, joining, joined
         self._draining = False
         self._join = None
@@ -173,8 +184,10 @@ class GroupMember:
     def open(self, patterns, interrupted=None):
         """Joins with `patterns` as the group's subscriptions and waits for Joined. Raises
         GroupError for a bad name, endpoint or option, for a refusal ("the broker at <ep>
-        refused to join group <g>: <reason>"), "no broker answered at <ep> within ...", or
-        when `interrupted()` (optional, polled while waiting) turns true."""
+        refused to join group <g>: <reason>"; JoinDenied when it refused the CURVE
+        handshake), "no broker answered at <ep> within ...", or when `interrupted()`
+        (optional, polled while waiting) turns true; CurveKeyError for CURVE settings that
+        cannot be used."""
         if self._socket is not None:
             raise GroupError("group member is already open")
         validate_group_name(self.group)
@@ -190,21 +203,37 @@ class GroupMember:
             validate_endpoint(self.endpoint)
         except SignalbusError as error:
             raise GroupError("groups endpoint: %s" % error) from None
+        curve = curve_keys.load_client(self.options.curve_server_key, self.options.curve_key_file)
         self._join = self.make_join(patterns)
         self._socket = self._context.socket(zmq.DEALER)
+        if curve is not None:
+            try:
+                curve.apply(self._socket)
+            except Exception:
+                self._socket.close(0)
+                self._socket = None
+                raise
         # What is queued at close (the last acks, Leave) may still go out.
         self._socket.setsockopt(zmq.LINGER, _ms(self.options.leave_timeout))
         # Queue only to a live connection: requests written while the broker is away are
         # not replayed to a restarted broker, which would answer each "unknown member".
         self._socket.setsockopt(zmq.IMMEDIATE, 1)
+        self._watch = ConnectionWatch(self._socket, curve=curve is not None)
+        self._poller = zmq.Poller()
+        self._poller.register(self._watch.socket, zmq.POLLIN)
         self._socket.connect(self.endpoint)
         self._state = "joining"
         self._draining = False
         self._last_refusal = ""
         self._next_join = time.monotonic()
         deadline = time.monotonic() + self.options.join_timeout
+        denied = False
         while self._state != "joined":
             self._pump()
+            # Only Joins were sent on this connection so far; a failed handshake means no
+            # Join will ever get through.
+            if self._state != "joined" and self._watch.refusal:
+                self._last_refusal, denied = self._watch.refusal, True
             if self._state == "joined" or self._last_refusal or time.monotonic() >= deadline:
                 break
             if interrupted is not None and interrupted():
@@ -216,7 +245,8 @@ class GroupMember:
             refusal = self._last_refusal
             self.close()
             if refusal:
-                raise JoinRefused("the broker at %s refused to join group %s: %s" % (self.endpoint, self.group, refusal))
+                raise (JoinDenied if denied else JoinRefused)(
+                    "the broker at %s refused to join group %s: %s" % (self.endpoint, self.group, refusal))
             raise JoinTimedOut("no broker answered at %s within %d ms" % (self.endpoint, _ms(self.options.join_timeout)))
 
     # ---- the protocol ------------------------------------------------------------------
@@ -224,6 +254,10 @@ class GroupMember:
     def _pump(self):
         """Reads every waiting reply, then runs the timers (heartbeat, silence, re-join)
         and sends a full ack batch. Never blocks."""
+        # Refused after it let this member in (a key removed since, a broker with another
+        # key): logged; the socket tries again (open() reports a refusal while joining).
+        if REFUSED in self._watch.drain() and self.stats["joins"] and self._log_limiter.allow():
+            log.warning("group %s: %s: %s; trying again", self.group, self.endpoint, self._watch.refusal)
         now = time.monotonic()
         while True:
             try:
@@ -348,7 +382,8 @@ class GroupMember:
         events = zmq.POLLIN
         if self._state == "joining" and not self._draining and self._next_join <= now:
             events |= zmq.POLLOUT  # a due Join goes out as soon as a connection is writable
-        self._socket.poll(int(timeout * 1000) + 1, events)
+        self._poller.register(self._socket, events)
+        self._poller.poll(int(timeout * 1000) + 1)
 
     # ---- receiving and settling --------------------------------------------------------
 
@@ -521,8 +556,10 @@ class GroupMember:
         if self._acks or self._nacks:
             log.warning("group %s: %d acks and %d nacks were not sent; the broker delivers those events again",
                         self.group, len(self._acks), len(self._nacks))
+        self._watch.close()
         self._socket.close()
         self._socket = None
+        self._watch = self._poller = None
         self._state = "closed"
         self._draining = False
         self.member_id = ""

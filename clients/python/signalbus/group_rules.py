@@ -4,7 +4,7 @@ written as ranges. The mirror of
 core/include/signalbus/core/group_rules.h; tests/test_group_rules.py checks both against
 proto/testdata/group_rules.json, the one list of vectors."""
 from signalbus.endpoints import printable
-from signalbus.errors import SignalbusError
+from signalbus.errors import PermissionDenied, SignalbusError
 
 MAX_GROUP_NAME_BYTES = 100
 MAX_MEMBER_NAME_BYTES = 256
@@ -24,6 +24,10 @@ class GroupError(SignalbusError):
 
 class JoinRefused(GroupError):
     """A broker answered and refused the join (a bad name, a limit): trying again will not help."""
+
+
+class JoinDenied(JoinRefused, PermissionDenied):
+    """The broker refused this member's CURVE handshake: no Join will ever get through."""
 
 
 class JoinTimedOut(GroupError):

@@ -6,7 +6,9 @@ sends on it, sends what the window holds while a session is open, and re-sends
 everything unconfirmed on every new session and after a silent interval. When the broker
 refuses the publisher id (another connection took it over, or it holds newer events of
 that id), a generated id is replaced by a fresh one and the window renumbered under it;
-a fixed id fails the publisher. Callers wake it through a pipe. See "Publisher sessions"
+a fixed id fails the publisher. A CURVE handshake the broker fails before the first
+session fails the publisher with PermissionDenied (nothing will get through; later ones
+are logged and retried). Callers wake it through a pipe. See "Publisher sessions"
 in docs/wire-protocol.md.
 
 Locking: every access to the window and to the fields below happens under `cond`, the
@@ -18,11 +20,11 @@ import threading
 import time
 
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 from signalbus import ulid
+from signalbus.connection_watch import DOWN, REFUSED, UP, ConnectionWatch
 from signalbus.endpoints import printable
-from signalbus.errors import PublisherRefused
+from signalbus.errors import PermissionDenied, PublisherRefused
 from signalbus.confirms import wire_messages
 from signalbus.proto import BATCH_KIND, CONFIRM_KIND, HELLO_KIND, SESSION_KIND, publish_pb2
 from signalbus.ratelimit import RateLimiter
@@ -44,8 +46,9 @@ _Reply = publish_pb2.SessionReply
 
 
 class IngestLink:
-    def __init__(self, endpoint, cond, window, rejections, resend_interval, send_hwm, generated_id):
+    def __init__(self, endpoint, cond, window, rejections, resend_interval, send_hwm, generated_id, curve=None):
         self.endpoint = endpoint
+        self._curve = curve  # a signalbus.curve.CurveClient, or None
         self._cond = cond
         self._window = window
         self._rejections = rejections  # list of (sequence, reason), shared with the Publisher
@@ -100,9 +103,11 @@ class IngestLink:
     # ---- the thread ------------------------------------------------------------------
 
     def _run(self):
-        socket = None
+        socket = watch = None
         try:
             socket = self._context.socket(zmq.DEALER)
+            if self._curve is not None:
+                self._curve.apply(socket)
             socket.setsockopt(zmq.SNDHWM, self._send_hwm)
             socket.setsockopt(zmq.LINGER, 0)
             # Each new connection starts with an empty message, which the broker answers
@@ -112,7 +117,8 @@ class IngestLink:
             # No queue for a broker that is not connected: while it is away, sends fail at
             # once and events wait in the window.
             socket.setsockopt(zmq.IMMEDIATE, 1)
-            monitor = socket.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+            watch = ConnectionWatch(socket, curve=self._curve is not None)
+            monitor = watch.socket
             socket.connect(self.endpoint)
             poller = zmq.Poller()
             poller.register(self._wake_read, zmq.POLLIN)
@@ -131,7 +137,7 @@ class IngestLink:
                 if self._wake_read in ready:
                     self._drain_wake_pipe()
                 if monitor in ready:
-                    self._connection_changed(monitor)
+                    self._connection_changed(watch, socket)
                 self._read(socket)
                 self._send_due(socket)
         except Exception as error:  # the thread must not die silently
@@ -140,8 +146,9 @@ class IngestLink:
                 self.failure = error
                 self._cond.notify_all()
         finally:
+            if watch is not None:
+                watch.close()
             if socket is not None:
-                socket.disable_monitor()
                 socket.close(0)
 
     def _poll_timeout(self, now):
@@ -161,20 +168,38 @@ class IngestLink:
         except BlockingIOError:
             pass
 
-    def _connection_changed(self, monitor):
-        while monitor.poll(0):
-            event = recv_monitor_message(monitor)["event"]
+    def _connection_changed(self, watch, socket):
+        for change in watch.drain():
             with self._cond:
-                if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                if change == UP:
                     self.connected = True
-                elif event == zmq.EVENT_DISCONNECTED:
+                elif change == DOWN or change == REFUSED:
                     # A session lives and dies with its connection; the next one says hello.
                     self.connected = False
-                    if self.open:
+                    if self.open and change == DOWN:
                         log.warning("publisher: lost the connection to the broker at %s; %d unconfirmed events are "
                                     "held until a session is open again", self.endpoint, len(self._window))
                     self.open = False
+                if change == REFUSED:
+                    self._refused(watch.refusal, socket)
                 self._cond.notify_all()
+
+    def _refused(self, why, socket):
+        """The broker failed a handshake. Caller holds the lock."""
+        if self.ever_open or self.failure is not None:
+            # It let this client in before (a key removed since, a broker restarted with
+            # another key or allow-list): the events wait, and the socket tries again.
+            if self._log_limiter.allow():
+                log.error("publisher: %s: %s; %d unconfirmed events are held", self.endpoint, why, len(self._window))
+            return
+        # Before a session, nothing will ever get through: say why instead of waiting, and
+        # stop knocking.
+        self.failure = PermissionDenied("%s: %s" % (self.endpoint, why))
+        log.error("publisher: %s", self.failure)
+        try:
+            socket.disconnect(self.endpoint)
+        except zmq.ZMQError:
+            pass
 
     def _send_hello(self, socket, now):
         self._last_hello = now
@@ -246,6 +271,14 @@ class IngestLink:
                 # Only a refusal of this id (another connection holds it, or newer events of
                 # it are logged) is cured by a fresh one; a full table or a bad hello is not.
                 fresh_id_helps = reply.state == _Reply.TAKEN_OVER or reply.reason == "id_in_use"
+                if reply.reason == "forbidden":
+                    # Not authenticated, or the id speaks for another principal.
+                    self.failure = PermissionDenied("publisher id '%s': the broker at %s refused it (forbidden): %s"
+                                                    % (self._window.publisher_id, self.endpoint,
+                                                       printable(reply.message, 300)))
+                    log.error("%s", self.failure)
+                    self._cond.notify_all()
+                    return
                 self._lose_id("the broker at %s %s (%s): %s" % (self.endpoint, what, reply.reason, reply.message),
                               socket, fresh_id_helps)
             self._cond.notify_all()

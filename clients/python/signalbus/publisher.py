@@ -19,6 +19,12 @@ publisher.h):
   publisher_id) or the broker refuses the id (it holds newer events of that id), a
   generated id is replaced by a fresh one and the unconfirmed events renumbered under it;
   a fixed publisher_id raises PublisherRefused from every later call instead.
+- CURVE: with the broker's public key and this client's secret key file (arguments, or
+  SIGNALBUS_CURVE_SERVER_KEY / SIGNALBUS_CURVE_KEY_FILE; signalbus.curve), the socket
+  encrypts and authenticates to that broker only. A handshake the broker refuses before
+  the first session raises PermissionDenied naming the cause (from the constructor, or
+  from every later call with connect_timeout=0); an event the broker's grants refuse
+  raises PublishForbidden (a PublishRejected with reason "forbidden") from flush().
 - Bounded memory: at most max_unconfirmed events are held (at most the broker's
   --publisher-window, 65,536 by default); publish() then waits up to its timeout for room
   and raises PublisherFull. Nothing is dropped: an event that cannot be sent now waits.
@@ -30,6 +36,7 @@ import logging
 import threading
 import time
 
+from signalbus import curve as curve_keys
 from signalbus import envelope, ulid
 from signalbus.confirms import ConfirmWindow, Pending
 from signalbus.endpoints import DEFAULT_INGEST, INGEST_ENV, SOURCE_ENV, from_env, validate_endpoint
@@ -39,6 +46,7 @@ from signalbus.errors import (
     InvalidEvent,
     PublisherClosed,
     PublisherFull,
+    PublishForbidden,
     PublishRejected,
     SignalbusError,
 )
@@ -66,6 +74,8 @@ class Publisher:
         send_hwm=100_000,
         next_sequence=1,
         resume=(),
+        curve_server_key=None,
+        curve_key_file=None,
     ):
         """endpoint: the broker's ingest (default $SIGNALBUS_INGEST or tcp://127.0.0.1:5555);
         source: the service's name carried in every event (default $SIGNALBUS_SOURCE or
@@ -78,7 +88,12 @@ class Publisher:
         event carries, and resume the events it numbered before (completed, with their
         sequences, ascending, below next_sequence; a list of events for an atomic batch)
         and may have sent without a confirm; they are held and sent first, and the broker
-        drops those it logged already."""
+        drops those it logged already.
+
+        curve_server_key (the broker's public key: 40 Z85 characters or its .pub file) and
+        curve_key_file (this client's secret key file, mode 0600): CURVE, each defaulting to
+        $SIGNALBUS_CURVE_SERVER_KEY / $SIGNALBUS_CURVE_KEY_FILE; neither: none. CurveKeyError
+        when only one is set or a key is refused."""
         self.endpoint = endpoint or from_env(INGEST_ENV, DEFAULT_INGEST)
         validate_endpoint(self.endpoint)
         self.source = source or from_env(SOURCE_ENV, "unknown")
@@ -88,6 +103,7 @@ class Publisher:
             raise SignalbusError("resend_interval must be positive")
         if publisher_id:
             envelope.validate_publisher_id(publisher_id)
+        curve = curve_keys.load_client(curve_server_key, curve_key_file)
         self.send_timeout = send_timeout
         self.max_unconfirmed = max_unconfirmed
         self._cond = threading.Condition()
@@ -96,7 +112,7 @@ class Publisher:
         self._published = 0
         self._closed = False
         self._link = IngestLink(self.endpoint, self._cond, self._window, self._rejections, resend_interval, send_hwm,
-                                generated_id=not publisher_id)
+                                generated_id=not publisher_id, curve=curve)
         resume = list(resume)
         if (resume or next_sequence != 1) and not publisher_id:
             raise SignalbusError("next_sequence and resume need a fixed publisher_id")
@@ -326,7 +342,9 @@ class Publisher:
     def flush(self, timeout=5.0):
         """Waits until the broker has confirmed every event published so far (durable).
         Raises FlushTimeout naming how many are unconfirmed, or PublishRejected listing
-        the events the broker refused since the last flush."""
+        the events the broker refused since the last flush (PublishForbidden if one was
+        refused by a grant), or the publisher's failure (PermissionDenied: the broker
+        refused its CURVE handshake)."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while len(self._window) and not self._link.failure:
@@ -345,8 +363,14 @@ class Publisher:
             if self._rejections:
                 rejections = list(self._rejections)
                 del self._rejections[:]
-                sequence, reason = rejections[0]
+                forbidden = [r for r in rejections if r[1] == "forbidden"]
+                sequence, reason = (forbidden or rejections)[0]
                 more = " and %d more" % (len(rejections) - 1) if len(rejections) > 1 else ""
+                if forbidden:
+                    raise PublishForbidden(
+                        "the broker rejected event %d (forbidden: this client's principal may not publish its topic; "
+                        "see its publish grants in the broker's allow-list)%s" % (sequence, more), rejections
+                    )
                 raise PublishRejected(
                     "the broker rejected event %d (%s)%s" % (sequence, reason, more), rejections
                 )

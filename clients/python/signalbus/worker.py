@@ -11,7 +11,9 @@ SIGTERM/SIGINT drain, leave the groups and exit 0.
 With DJANGO_SETTINGS_MODULE set, Django is set up first (receivers may use the ORM) and
 stale database connections are closed around each event, as Django does per request.
 Receivers whose modules import Django while no settings are configured are refused at
-start (they would fail on every event)."""
+start (they would fail on every event). With --curve-server-key and --curve-key-file (or
+SIGNALBUS_CURVE_SERVER_KEY / SIGNALBUS_CURVE_KEY_FILE) every group joins over CURVE; keys
+that cannot be used, or a broker that refuses the handshake, end it with one line."""
 import argparse
 import importlib
 import logging
@@ -20,6 +22,7 @@ import re
 import signal
 import sys
 
+from signalbus import curve
 from signalbus.consumer import Consumer, ConsumerTeam
 from signalbus.endpoints import DEFAULT_GROUPS, GROUPS_ENV, from_env, validate_endpoint
 from signalbus.errors import SignalbusError
@@ -71,6 +74,12 @@ def parse_args(argv):
     parser.add_argument("--max-deliver", type=int, default=0, help="a new group's attempts before dead-lettering")
     parser.add_argument("--backoff", type=duration, default=0.0, help="a new group's first retry delay")
     parser.add_argument("--backoff-max", type=duration, default=0.0, help="a new group's longest retry delay")
+    parser.add_argument("--curve-server-key", default=from_env(curve.SERVER_KEY_ENV, ""),
+                        help="the broker's CURVE public key (Z85) or its .pub file: encrypt and authenticate to that "
+                             "broker only (default: $%s)" % curve.SERVER_KEY_ENV)
+    parser.add_argument("--curve-key-file", default=from_env(curve.KEY_FILE_ENV, ""),
+                        help="this worker's CURVE secret key file (from signalbus-keygen, mode 0600) (default: $%s)"
+                             % curve.KEY_FILE_ENV)
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     args = parser.parse_args(argv)
     if args.group is not None:
@@ -81,6 +90,7 @@ def parse_args(argv):
             validate_group_name(args.prefix)
         validate_heartbeat(args.heartbeat)
         validate_endpoint(args.groups)
+        curve.load_client(args.curve_server_key, args.curve_key_file, names=curve.FLAGS)
     except SignalbusError as error:
         parser.error(str(error))
     if args.credits < 1:
@@ -154,7 +164,8 @@ def main(argv=None):
 
     options = GroupOptions(credits=args.credits, window_bytes=args.window_bytes, heartbeat=args.heartbeat,
                            join_timeout=args.join_timeout, start=args.start, ack_timeout=args.ack_timeout,
-                           max_deliver=args.max_deliver, backoff_initial=args.backoff, backoff_max=args.backoff_max)
+                           max_deliver=args.max_deliver, backoff_initial=args.backoff, backoff_max=args.backoff_max,
+                           curve_server_key=args.curve_server_key, curve_key_file=args.curve_key_file)
     consumers = [Consumer(registry, args.groups, name, options, around_dispatch=around) for name, registry in groups]
     team = ConsumerTeam(consumers, connect_timeout=args.connect_timeout)
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -37,8 +37,9 @@ class AccessControl {
   void Enforce(std::shared_ptr<const auth::AllowList> list);
   bool enforced() const { return list_ != nullptr; }
 
-  // The sender of the message `frame` belongs to (any of its frames). A refusal is
-  // counted (op "message") and logged.
+  // The sender of the message `frame` belongs to: a frame the peer sent, not the
+  // routing id a ROUTER prepends (libzmq 4.3 does not always give it the connection's
+  // properties). A refusal is counted (op "message") and logged.
   Peer Identify(const zmq::message_t& frame);
 
   // Counts (`n` times) and logs a refusal of `op` to `peer`: `what` says what was asked.

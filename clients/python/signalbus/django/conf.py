@@ -23,8 +23,13 @@ instead of silently forwarding nothing.
         "OUTBOX_LEASE": 10.0,              # seconds a relay holds the right to publish without renewing it
         "EAGER": False,                    # True: receivers of this process run on commit, no broker (tests)
         "RECEIVERS": ["myapp.receivers"],  # modules imported at start-up (their @signalbus.receiver)
+        "CURVE": {                         # CURVE to the broker (signalbus.curve); each defaults to its
+            "SERVER_KEY": "broker.pub",    # $SIGNALBUS_CURVE_SERVER_KEY / $SIGNALBUS_CURVE_KEY_FILE; the
+            "KEY_FILE": "/etc/accounts.key",  # broker's public key (Z85 or .pub), this service's secret (0600)
+        },
     }
 """
+import os
 import re
 import threading
 
@@ -32,6 +37,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from signalbus import curve
 from signalbus.endpoints import DEFAULT_INGEST, INGEST_ENV, SOURCE_ENV, from_env, validate_endpoint
 from signalbus.errors import SignalbusError
 from signalbus.topics import validate_sender, validate_signal
@@ -48,7 +54,8 @@ _SECRET_LOOKING = re.compile(r"secret|token|passw|credential|otp|apikey|api_key|
 _OWN_APP = "signalbus_django."  # the outbox's own rows never go out
 _KEYS = {"EXCLUDE_SENDERS", "BROKER", "SOURCE", "SENDERS", "SIGNALS", "CUSTOM_SIGNALS", "EXCLUDE_FIELDS", "MAX_UNCONFIRMED",
          "RESEND_INTERVAL", "CLOSE_TIMEOUT", "ENABLED", "OUTBOX", "OUTBOX_RELAY", "OUTBOX_BATCH",
-         "OUTBOX_POLL_INTERVAL", "OUTBOX_LEASE", "EAGER", "RECEIVERS"}
+         "OUTBOX_POLL_INTERVAL", "OUTBOX_LEASE", "EAGER", "RECEIVERS", "CURVE"}
+_CURVE_KEYS = ("SERVER_KEY", "KEY_FILE")
 RELAY_MODES = ("thread", "command")
 
 
@@ -122,6 +129,26 @@ class Config:
         self.outbox_poll_interval = self._number(raw, "OUTBOX_POLL_INTERVAL", 0.2, (int, float), 0.001)
         self.outbox_lease = self._number(raw, "OUTBOX_LEASE", 10.0, (int, float), 0.1)
         self.receivers = _labels("RECEIVERS", raw.get("RECEIVERS", ()), False)
+        self.curve_server_key, self.curve_key_file = self._curve(raw.get("CURVE", {}))
+
+    def _curve(self, raw):
+        """(server key, key file) of SIGNALBUS["CURVE"], each else from the environment;
+        checked (the files read) when the bus is enabled, so that a bad key fails at start."""
+        if not isinstance(raw, dict) or set(raw) - set(_CURVE_KEYS):
+            raise _fail("CURVE", "expected a dict with SERVER_KEY (the broker's public key or its .pub file) and "
+                        "KEY_FILE (this service's secret key file), got %r" % (raw,))
+        for key in _CURVE_KEYS:
+            if raw.get(key) is not None and not isinstance(raw[key], (str, os.PathLike)):
+                raise _fail("CURVE", "%s: expected a string, got %r" % (key, raw[key]))
+        server_key, key_file = curve.settings_from_env(os.fspath(raw.get("SERVER_KEY") or ""),
+                                                       os.fspath(raw.get("KEY_FILE") or ""))
+        if self.enabled and not self.eager:
+            try:
+                curve.load_client(server_key, key_file,
+                                  names=tuple('SIGNALBUS["CURVE"]["%s"]' % key for key in _CURVE_KEYS))
+            except SignalbusError as error:
+                raise _fail("CURVE", error) from None
+        return server_key, key_file
 
     @staticmethod
     def _number(raw, key, default, kind, minimum):

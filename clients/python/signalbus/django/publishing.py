@@ -46,6 +46,7 @@ def get_publisher():
             _publisher = Publisher(
                 config.broker, config.source, connect_timeout=0, max_unconfirmed=config.max_unconfirmed,
                 resend_interval=config.resend_interval, send_timeout=config.close_timeout,
+                curve_server_key=config.curve_server_key, curve_key_file=config.curve_key_file,
             )
             _pid = os.getpid()
             if not _atexit_registered:

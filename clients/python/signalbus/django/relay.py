@@ -18,6 +18,7 @@ from django.db import DatabaseError, connections
 
 from signalbus import ulid
 from signalbus.django import outbox
+from signalbus.errors import PermissionDenied, SignalbusError
 from signalbus.proto import event_pb2
 from signalbus.publisher import Publisher
 from signalbus.ratelimit import RateLimiter
@@ -90,6 +91,8 @@ class Relay:
         if publisher.failure is not None:
             self._warn("signalbus relay (%s): %s; letting another relay publish", self.using, publisher.failure)
             self._abdicate()
+            if isinstance(publisher.failure, PermissionDenied):
+                self._stop.wait(_ERROR_BACKOFF)  # refused by the broker: not again at once
             return
         self._settle()
         if publisher.unconfirmed < self.config.outbox_batch:
@@ -135,13 +138,12 @@ class Relay:
                 events.append(event)
             resume.append(events)
         held = sum(len(unit) for unit in resume)
-        self._publisher = Publisher(
-            self.config.broker, self.config.source, publisher_id=publisher_id, connect_timeout=0,
-            next_sequence=next_sequence, resume=resume, resend_interval=self.config.resend_interval,
-            # Room for a turn's rows and the rest of their transactions.
-            max_unconfirmed=held + 2 * self.config.outbox_batch + outbox.UNIT_EVENTS,
-            send_timeout=self.config.close_timeout,
-        )
+        try:
+            self._publisher = self._make_publisher(publisher_id, next_sequence, resume, held)
+        except SignalbusError as error:  # the CURVE key files changed since start-up
+            self._warn("signalbus relay (%s): cannot publish: %s", self.using, error)
+            outbox.release(self.using, self.holder)
+            return False
         self._through = (resume[0][0].sequence if resume else next_sequence) - 1
         self._publisher.set_floor(self._through + 1)
         self._renew_at = time.monotonic() + self.config.outbox_lease / 3
@@ -149,6 +151,16 @@ class Relay:
         log.info("signalbus relay (%s): %s publishes the outbox as %s from sequence %d (%d rows to re-send)",
                  self.using, self.holder, publisher_id, next_sequence, held)
         return True
+
+    def _make_publisher(self, publisher_id, next_sequence, resume, held):
+        return Publisher(
+            self.config.broker, self.config.source, publisher_id=publisher_id, connect_timeout=0,
+            next_sequence=next_sequence, resume=resume, resend_interval=self.config.resend_interval,
+            # Room for a turn's rows and the rest of their transactions.
+            max_unconfirmed=held + 2 * self.config.outbox_batch + outbox.UNIT_EVENTS,
+            send_timeout=self.config.close_timeout,
+            curve_server_key=self.config.curve_server_key, curve_key_file=self.config.curve_key_file,
+        )
 
     def _renew(self):
         if outbox.try_lease(self.using, self.holder, self.config.outbox_lease) is None:
