@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -29,7 +30,7 @@ Broker::Broker(BrokerOptions options, zmq::context_t& context)
 Broker::~Broker() { Stop(); }
 
 Status Broker::StartSecurity() {
-  if (options_.curve_key_file.empty() && options_.allow_list_file.empty()) return Status::Ok();
+  if (options_.curve_key_file.empty() && options_.allow_list_file.empty()) return StartRotation();
   if (options_.curve_key_file.empty() || options_.allow_list_file.empty()) {
     return InvalidArgument("CURVE needs both the broker's key file (--curve-key-file) and the allow-list of its "
                            "clients (--allow-list)");
@@ -46,11 +47,48 @@ Status Broker::StartSecurity() {
     return s;
   }
   access_.Enforce(shared);
-  curve_ = CurveSecurity{true, std::move(keys).value(), ""};
+  curve_ = CurveSecurity{true, std::move(keys).value(), "", std::nullopt, ""};
   spdlog::info("CURVE on every endpoint: broker key {}..., allow-list {} ({} principals, {} keys)",
                auth::KeyFingerprint(curve_->keys.public_key), options_.allow_list_file, shared->principals(),
                shared->keys());
+  return StartRotation();
+}
+
+Status Broker::StartRotation() {
+  const std::pair<const std::string&, const std::string&> nexts[] = {
+      {options_.ingest_endpoint, options_.ingest_next_endpoint},
+      {options_.ingest_pub_endpoint, options_.ingest_pub_next_endpoint},
+      {options_.live_endpoint, options_.live_next_endpoint},
+      {options_.groups_endpoint, options_.groups_next_endpoint}};
+  const bool any_next = std::any_of(std::begin(nexts), std::end(nexts), [](const auto& n) { return !n.second.empty(); });
+  if (options_.curve_next_key_file.empty()) {
+    if (!any_next) return Status::Ok();
+    return InvalidArgument("an endpoint for the next broker key (--*-next) needs that key (--curve-next-key-file)");
+  }
+  if (!curve_) return InvalidArgument("--curve-next-key-file rotates the broker's key: it needs --curve-key-file");
+  for (const auto& [endpoint, next] : nexts) {
+    if (!endpoint.empty() && next.empty()) {
+      return InvalidArgument("rotating the broker's key: every endpoint needs one for the next key (--ingest-next, "
+                             "--live-next, --groups-next, and --ingest-pub-next with --ingest-pub); " +
+                             endpoint + " has none");
+    }
+    if (endpoint.empty() && !next.empty()) return InvalidArgument(next + " is the next-key twin of an endpoint that is off");
+  }
+  Result<CurveKeyPair> next = ReadCurveSecretFile(options_.curve_next_key_file);
+  if (!next.ok()) return next.status();
+  if (next->public_key == curve_->keys.public_key) {
+    return InvalidArgument("--curve-next-key-file holds the same key as --curve-key-file");
+  }
+  curve_->next_keys = std::move(next).value();
+  spdlog::info("rotating the broker key: the next key {}... is served on the --*-next endpoints",
+               auth::KeyFingerprint(curve_->next_keys->public_key));
   return Status::Ok();
+}
+
+std::optional<CurveSecurity> Broker::CurveFor(const std::string& next_endpoint) const {
+  std::optional<CurveSecurity> curve = curve_;
+  if (curve) curve->next_endpoint = next_endpoint;
+  return curve;
 }
 
 Status Broker::ReloadAllowList() {
@@ -81,7 +119,7 @@ void Broker::CheckSecurity() {
 Status Broker::Start() {
   if (Status s = StartSecurity(); !s.ok()) return s;
   LiveOptions live_options = options_.live;
-  live_options.curve = curve_;
+  live_options.curve = CurveFor(options_.live_next_endpoint);
   live_ = std::make_unique<LiveFanout>(context_, options_.live_endpoint, live_options, metrics_.live(), access_);
   PublisherSessionsOptions session_options;
   session_options.max_publishers = options_.max_publishers;
@@ -110,17 +148,19 @@ Status Broker::Start() {
   ingest_options.recv_hwm = options_.ingest_queue_messages;
   ingest_options.max_batch_events = options_.max_batch_events;
   ingest_options.max_batch_bytes = options_.max_batch_bytes;
-  ingest_options.curve = curve_;
+  ingest_options.curve = CurveFor(options_.ingest_next_endpoint);
   ingest_ = std::make_unique<Ingest>(context_, ingest_options, metrics_, access_, static_cast<IngestHandler&>(*this));
   if (!options_.ingest_pub_endpoint.empty()) {
     IngestOptions pub_options = ingest_options;
     pub_options.endpoint = options_.ingest_pub_endpoint;
     pub_options.routed = false;
+    pub_options.curve = CurveFor(options_.ingest_pub_next_endpoint);
     pub_ingest_ =
         std::make_unique<Ingest>(context_, pub_options, metrics_, access_, static_cast<IngestHandler&>(*this));
   }
   group_channel_ =
-      std::make_unique<GroupChannel>(context_, options_.groups_endpoint, access_, curve_, options_.groups_peer_queue);
+      std::make_unique<GroupChannel>(context_, options_.groups_endpoint, access_,
+                                     CurveFor(options_.groups_next_endpoint), options_.groups_peer_queue);
   groups::CoordinatorOptions group_options = options_.groups;
   group_options.state_dir = options_.journal.data_dir + "/groups";
   coordinator_ = std::make_unique<groups::Coordinator>(
@@ -284,7 +324,7 @@ void Broker::OnBatch(std::string_view peer, bool atomic, std::vector<BatchItem>&
 
 void Broker::OnRejected(std::string_view peer, const Rejection& rejection, std::string_view topic,
                         std::string_view event) {
-  sessions_->OnRejected(peer, event, RejectReasonName(rejection.reason));
+  sessions_->OnRejected(peer, event, RejectReasonName(rejection.reason), rejection.detail);
   if (!reject_log_limiter_.Allow()) return;
   spdlog::warn("rejected message ({}): {}; topic='{}' event='{}'", RejectReasonName(rejection.reason),
                rejection.detail, Printable(topic), Printable(event, 32));

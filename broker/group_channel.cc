@@ -33,9 +33,10 @@ Status GroupChannel::Bind() {
   // A full queue (or a peer that is gone) makes the send fail, instead of a silent
   // drop, so that it is counted.
   socket_.set(zmq::sockopt::router_mandatory, 1);
-  auto bound = signalbus::Bind(socket_, endpoint_);
+  Result<BoundEndpoints> bound = BindServer(socket_, endpoint_, curve_);
   if (!bound.ok()) return bound.status();
-  bound_endpoint_ = *bound;
+  bound_endpoint_ = std::move(bound->endpoint);
+  bound_next_endpoint_ = std::move(bound->next_endpoint);
   return Status::Ok();
 }
 

@@ -32,9 +32,10 @@ Status Ingest::Bind() {
     socket_options.curve = options_.curve;
     socket_ = MakeSocket(context_, options_.routed ? zmq::socket_type::router : zmq::socket_type::xsub,
                          socket_options);
-    Result<std::string> bound = signalbus::Bind(socket_, options_.endpoint);
+    Result<BoundEndpoints> bound = BindServer(socket_, options_.endpoint, options_.curve);
     if (!bound.ok()) return bound.status();
-    bound_endpoint_ = std::move(bound).value();
+    bound_endpoint_ = std::move(bound->endpoint);
+    bound_next_endpoint_ = std::move(bound->next_endpoint);
     // An XSUB sends its subscriptions to every PUB that connects: everything.
     if (!options_.routed) (void)socket_.send(zmq::buffer(std::string_view("\x01", 1)), zmq::send_flags::dontwait);
     return Status::Ok();

@@ -81,9 +81,10 @@ Status LiveFanout::Bind() {
     // the fan-out learns that a listener's connection, and what it held, is gone. A full
     // queue fails with EAGAIN instead of dropping silently.
     socket_.set(zmq::sockopt::router_mandatory, 1);
-    Result<std::string> bound = signalbus::Bind(socket_, endpoint_);
+    Result<BoundEndpoints> bound = BindServer(socket_, endpoint_, options_.curve);
     if (!bound.ok()) return bound.status();
-    bound_endpoint_ = std::move(bound).value();
+    bound_endpoint_ = std::move(bound->endpoint);
+    bound_next_endpoint_ = std::move(bound->next_endpoint);
     return Status::Ok();
   } catch (const std::exception& e) {  // zmq::error_t, SocketSecurityError
     return Internal("cannot create the live socket: " + std::string(e.what()));

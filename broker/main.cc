@@ -195,6 +195,16 @@ int main(int argc, char** argv) {
                  "TOML file of the client keys allowed in, the principal each is, and what each may publish, read, "
                  "join and administer; reloaded on SIGHUP")
       ->envname("SIGNALBUS_ALLOW_LIST");
+  std::string curve_next_key_file, ingest_next, ingest_pub_next, live_next, groups_next;
+  app.add_option("--curve-next-key-file", curve_next_key_file,
+                 "Rotating the broker's key: the next key's secret file, served on the --*-next endpoints while "
+                 "--curve-key-file keeps the others (docs/security.md)")
+      ->envname("SIGNALBUS_BROKER_NEXT_KEY_FILE");
+  app.add_option("--ingest-next", ingest_next, "With --curve-next-key-file: the ingest endpoint of the next key");
+  app.add_option("--ingest-pub-next", ingest_pub_next,
+                 "With --curve-next-key-file and --ingest-pub: its endpoint for the next key");
+  app.add_option("--live-next", live_next, "With --curve-next-key-file: the live endpoint of the next key");
+  app.add_option("--groups-next", groups_next, "With --curve-next-key-file: the groups endpoint of the next key");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
@@ -239,15 +249,26 @@ int main(int argc, char** argv) {
   options.journal.skip_corrupt = skip_corrupt;
   options.curve_key_file = curve_key_file;
   options.allow_list_file = allow_list_file;
+  options.curve_next_key_file = curve_next_key_file;
+  options.ingest_next_endpoint = ingest_next;
+  options.ingest_pub_next_endpoint = ingest_pub_next;
+  options.live_next_endpoint = live_next;
+  options.groups_next_endpoint = groups_next;
 
   signalbus::broker::Broker broker(options);
   if (signalbus::Status s = broker.Start(); !s.ok()) {
     std::fprintf(stderr, "%s: %s\n", kProgram, s.message().c_str());
     return signalbus::kExitFailure;
   }
-  std::printf("%s ready ingest=%s live=%s groups=%s metrics=%s%s\n", kProgram, broker.ingest_endpoint().c_str(),
+  std::string next;  // the next key's endpoints, while it is rotated
+  if (!broker.ingest_next_endpoint().empty()) {
+    next = " ingest_next=" + broker.ingest_next_endpoint() + " live_next=" + broker.live_next_endpoint() +
+           " groups_next=" + broker.groups_next_endpoint();
+    if (!ingest_pub.empty()) next += " ingest_pub_next=" + broker.ingest_pub_next_endpoint();
+  }
+  std::printf("%s ready ingest=%s live=%s groups=%s metrics=%s%s%s\n", kProgram, broker.ingest_endpoint().c_str(),
               broker.live_endpoint().c_str(), broker.groups_endpoint().c_str(), broker.metrics_url().c_str(),
-              ingest_pub.empty() ? "" : (" ingest_pub=" + broker.ingest_pub_endpoint()).c_str());
+              ingest_pub.empty() ? "" : (" ingest_pub=" + broker.ingest_pub_endpoint()).c_str(), next.c_str());
   std::fflush(stdout);
 
   signalbus::Status run = broker.Run();

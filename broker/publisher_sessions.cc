@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "signalbus/core/codec.h"
+#include "signalbus/core/logging.h"
 
 namespace signalbus::broker {
 
@@ -62,7 +63,10 @@ struct PublisherSessions::Session {
   // Sequences rejected on this session, by sequence, listed in every confirm until the
   // publisher's floor passes them: a cumulative confirm must never cover a rejection the
   // publisher has not heard of (the one confirm that carried it may have been lost).
-  std::map<std::uint64_t, std::string> rejections;
+  struct Rejected {
+    std::string reason, detail;
+  };
+  std::map<std::uint64_t, Rejected> rejections;
   std::uint64_t resend_from = 0;  // nonzero: ask for a re-send from here in the next confirm
   std::size_t awaiting = 0;       // events it logged that are not durable yet
   bool owed = false;              // a confirm should go out (in owed_)
@@ -270,8 +274,11 @@ void PublisherSessions::Owe(Session& session) {
   owed_.push_back(&session);
 }
 
-void PublisherSessions::Reject(Session& session, std::uint64_t sequence, std::string_view reason) {
-  session.rejections.emplace(sequence, std::string(reason));
+void PublisherSessions::Reject(Session& session, std::uint64_t sequence, std::string_view reason,
+                               std::string_view detail) {
+  constexpr std::size_t kMaxDetailBytes = 200;  // publish.proto: PublishRejection.detail
+  session.rejections.emplace(sequence, Session::Rejected{std::string(reason),
+                                                         TruncateUtf8(detail, kMaxDetailBytes)});
   Owe(session);
 }
 
@@ -348,7 +355,8 @@ void PublisherSessions::Logged(const Ticket& ticket, std::uint64_t offset) {
   awaiting_.push_back({offset, ticket.session_, ticket.sequence_});
 }
 
-void PublisherSessions::OnRejected(std::string_view peer, std::string_view event_bytes, std::string_view reason) {
+void PublisherSessions::OnRejected(std::string_view peer, std::string_view event_bytes, std::string_view reason,
+                                   std::string_view detail) {
   std::optional<PublisherFields> fields = ScanPublisherFields(event_bytes);
   if (!fields) return;
   auto it = sessions_.find(peer);
@@ -372,7 +380,7 @@ void PublisherSessions::OnRejected(std::string_view peer, std::string_view event
     Remember(p, fields->sequence, kRejected);
   }
   ++s.next;
-  Reject(s, fields->sequence, reason);
+  Reject(s, fields->sequence, reason, detail);
 }
 
 // ---- Durability and confirms --------------------------------------------------------------
@@ -399,14 +407,15 @@ void PublisherSessions::SendConfirm(Session& s) {
   std::uint64_t through = std::min(p.confirmed, s.next - 1);
   // What the publisher no longer holds needs no word.
   s.rejections.erase(s.rejections.begin(), s.rejections.lower_bound(s.floor));
-  for (const auto& [sequence, reason] : s.rejections) {
+  for (const auto& [sequence, rejected] : s.rejections) {
     if (static_cast<std::size_t>(confirm.rejections_size()) == kMaxListedRejections) {
       through = std::min(through, sequence - 1);
       break;
     }
     v1::PublishRejection* r = confirm.add_rejections();
     r->set_sequence(sequence);
-    r->set_reason(reason);
+    r->set_reason(rejected.reason);
+    if (!rejected.detail.empty()) r->set_detail(rejected.detail);
   }
   confirm.set_durable_through(through);
   if (s.resend_from != 0) confirm.set_resend_from(s.resend_from);

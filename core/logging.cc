@@ -107,6 +107,13 @@ std::string Printable(std::string_view bytes, std::size_t max_bytes) {
   return out;
 }
 
+std::string TruncateUtf8(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  std::size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return std::string(text.substr(0, end));
+}
+
 RateLimiter::RateLimiter(double per_second, double burst)
     : per_second_(per_second), burst_(burst), tokens_(burst), last_(std::chrono::steady_clock::now()) {}
 

@@ -76,6 +76,23 @@ Result<std::string> Bind(zmq::socket_t& socket, const std::string& endpoint) {
   }
 }
 
+Result<BoundEndpoints> BindServer(zmq::socket_t& socket, const std::string& endpoint,
+                                  const std::optional<CurveSecurity>& curve) {
+  Result<std::string> bound = Bind(socket, endpoint);
+  if (!bound.ok()) return bound.status();
+  BoundEndpoints out{std::move(bound).value(), ""};
+  if (!curve || !curve->next_keys) return out;
+  try {
+    SetCurve(socket, CurveSecurity{true, *curve->next_keys, "", std::nullopt, ""});
+  } catch (const std::exception& e) {  // zmq::error_t, SocketSecurityError
+    return Internal(std::string("cannot set up the next CURVE key: ") + e.what());
+  }
+  Result<std::string> next = Bind(socket, curve->next_endpoint);
+  if (!next.ok()) return next.status();
+  out.next_endpoint = std::move(next).value();
+  return out;
+}
+
 Status Connect(zmq::socket_t& socket, const std::string& endpoint) {
   try {
     socket.connect(endpoint);

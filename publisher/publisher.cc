@@ -230,7 +230,8 @@ void Publisher::HandleConfirm(const zmq::message_t& frame) {
     auto it = std::find_if(unconfirmed_.begin(), unconfirmed_.end(),
                            [&](const Pending& p) { return p.sequence == r.sequence(); });
     if (it == unconfirmed_.end()) continue;
-    rejections_.push_back("the broker rejected event " + std::to_string(r.sequence()) + " (" + r.reason() + ")");
+    rejections_.push_back("the broker rejected event " + std::to_string(r.sequence()) + " (" + r.reason() + ")" +
+                          (r.detail().empty() ? "" : ": " + r.detail()));
     unconfirmed_.erase(it);
   }
   bool progress = false;

@@ -8,19 +8,31 @@
 #include <spdlog/spdlog.h>
 
 #include "coordinator_impl.h"
+#include "signalbus/core/logging.h"
 #include "state_file.h"
 
 namespace signalbus::groups {
 
 namespace {
 
-// `text` cut to at most `max_bytes` on a UTF-8 character boundary (protobuf strings are
-// valid UTF-8, and must stay so).
-std::string TruncateUtf8(std::string_view text, std::size_t max_bytes) {
-  if (text.size() <= max_bytes) return std::string(text);
-  std::size_t end = max_bytes;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  return std::string(text.substr(0, end));
+// Cuts `runs` (first, count: sorted, disjoint, as DecodeGroupState checked) to the
+// offsets <= last; returns how many offsets were cut.
+std::uint64_t CutRunsAfter(std::vector<std::pair<std::uint64_t, std::uint64_t>>& runs, std::uint64_t last) {
+  std::uint64_t cut = 0;
+  while (!runs.empty()) {
+    auto& [first, count] = runs.back();
+    if (first > last) {
+      cut += count;
+      runs.pop_back();
+      continue;
+    }
+    if (first + count - 1 > last) {
+      cut += first + count - 1 - last;
+      count = last - first + 1;
+    }
+    break;
+  }
+  return cut;
 }
 
 }  // namespace
@@ -100,6 +112,12 @@ Status Coordinator::Impl::Open() {
                     name, state->ack_floor, log_end);
       state->ack_floor = log_end;
       state->finished_runs.clear();
+    } else if (std::uint64_t cut = CutRunsAfter(state->finished_runs, log_end); cut > 0) {
+      // The same, for offsets finished above the floor: kept, the events that get these
+      // offsets would never be delivered (and a damaged run could ask for gigabytes).
+      spdlog::error("group {}: {} offsets recorded as finished are past the end of the log ({}); "
+                    "was the log replaced? they will be delivered when they are written",
+                    name, cut, log_end);
     }
     groups_[name] = std::make_unique<Group>(std::move(*settings), *state, std::move(dead_letters), env_);
     spdlog::info("group {}: resuming at ack floor {}", name, state->ack_floor);

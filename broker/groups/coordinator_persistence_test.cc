@@ -549,5 +549,27 @@ TEST_F(PersistenceTest, FloorPastTheEndOfAReplacedLogRestartsAtItsEnd) {
   EXPECT_EQ(Offsets(h.Take("a")), std::vector<std::uint64_t>{next});
 }
 
+// Found by fuzz/group_state_fuzzer.cc: finished runs past the end of the log (a
+// replaced log, or a damaged file) made the floor jump past the log on the next ack,
+// so the events later written at those offsets were never delivered.
+TEST_F(PersistenceTest, FinishedRunsPastTheEndOfTheLogAreCutAtOpen) {
+  Harness h(Options());
+  for (int i = 0; i < 4; ++i) h.PublishUser(std::to_string(i));  // offsets 1-4
+  GroupStateData state;
+  state.name = "g";
+  state.config = Harness::Config({std::string(kUserSaved)});
+  state.ack_floor = 1;
+  state.finished_runs = {{3, 1}, {4, 100}, {200, 1'000'000'000'000}};
+  WriteFile(StatePath("g"), EncodeGroupState(state));
+  ASSERT_TRUE(h.Reopen().ok());
+  h.Join("a", "g", 100);
+  EXPECT_EQ(Offsets(h.Take("a")), std::vector<std::uint64_t>{2});
+  h.Ack("a", 2, 1);
+  EXPECT_EQ(h.Info("g").ack_floor(), 4u);
+  std::vector<std::uint64_t> next;
+  for (int i = 0; i < 3; ++i) next.push_back(h.PublishUser("new-" + std::to_string(i)));
+  EXPECT_EQ(Offsets(h.Take("a")), next);
+}
+
 }  // namespace
 }  // namespace signalbus::groups::testing

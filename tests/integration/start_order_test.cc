@@ -13,6 +13,7 @@
 #include "ndjson_events.h"
 #include "process.h"
 #include "sqlite_query.h"
+#include "test_curve.h"
 
 namespace signalbus::testing {
 namespace {
@@ -23,6 +24,8 @@ TEST(StartOrderTest, AProfileCreatorStartedBeforeTheBrokerWaitsAndThenHandlesEve
   const std::string dir = MakeTempDir("sb-order");
   const std::string db = dir + "/profiles.sqlite3";
   const std::string groups = "ipc://" + dir + "/groups";
+  // With SIGNALBUS_TEST_CURVE=1 the creator, started first, needs the suite's keys now.
+  (void)SuiteCurveBrokerArgs();
   // No --join-timeout: the default waits for ever.
   Process creator("signalbus-profile-creator", {"--db", db, "--groups", groups, "--heartbeat", "200ms"});
   ASSERT_TRUE(Eventually([&] { return creator.Stderr().find("no broker answered at " + groups + " yet") !=

@@ -44,6 +44,7 @@ BrokerProcess::BrokerProcess(std::vector<std::string> extra_args) {
     ADD_FAILURE() << "broker did not become ready; stderr:\n" << process_->Stderr();
     return;
   }
+  ready_line_ = *line;
   ingest_ = Field(*line, "ingest");
   ingest_pub_ = Field(*line, "ingest_pub");
   live_ = Field(*line, "live");
@@ -52,6 +53,8 @@ BrokerProcess::BrokerProcess(std::vector<std::string> extra_args) {
   ready_ = !ingest_.empty() && !live_.empty() && metrics_url_.rfind("http://", 0) == 0;
   EXPECT_TRUE(ready_) << "unexpected ready line: " << *line;
 }
+
+std::string BrokerProcess::ReadyField(const std::string& key) const { return Field(ready_line_, key); }
 
 double BrokerProcess::Metric(const std::string& sample) const {
   auto page = HttpGet(metrics_url_, "/metrics");

@@ -24,6 +24,9 @@ class BrokerProcess {
   const std::string& groups() const { return groups_; }
   const std::string& metrics_url() const { return metrics_url_; }
   const std::string& data_dir() const { return data_dir_; }
+  // Any key=value of the ready line (e.g. "ingest_next" while the broker key is rotated);
+  // "" when absent.
+  std::string ReadyField(const std::string& key) const;
   Process& process() { return *process_; }
   // A sample from /metrics, or -1 when it cannot be read.
   double Metric(const std::string& sample) const;
@@ -38,6 +41,7 @@ class BrokerProcess {
   std::string live_;
   std::string groups_;
   std::string metrics_url_;
+  std::string ready_line_;
   std::string data_dir_;
 };
 

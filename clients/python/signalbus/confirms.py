@@ -23,6 +23,27 @@ class Pending:
         self.unit = unit
 
 
+class Rejection(tuple):
+    """(sequence, reason) of an event the broker rejected, as a pair, with the broker's
+    sentence for people as ``detail`` (may be empty)."""
+
+    def __new__(cls, sequence, reason, detail=""):
+        rejection = super().__new__(cls, (sequence, reason))
+        rejection.detail = detail
+        return rejection
+
+    @property
+    def sequence(self):
+        return self[0]
+
+    @property
+    def reason(self):
+        return self[1]
+
+    def __str__(self):
+        return "%s: %s" % (self.reason, self.detail) if self.detail else self.reason
+
+
 def _inside_unit(batch):
     """Whether the last of `batch` has more of its atomic batch after it."""
     unit = batch[-1].unit if batch else None
@@ -152,7 +173,7 @@ class ConfirmWindow:
     def apply(self, confirm, now):
         """Applies a PublishConfirm (a message or its bytes). Returns (confirmed, rejections,
         resend_from): how many pending events this confirm settled as durable, the
-        (sequence, reason) of each pending event the broker rejected (removed too), and the
+        Rejection (sequence, reason) of each pending event the broker rejected (removed too), and the
         first sequence the broker is missing (0: none). A confirm for another publisher id
         (one given up already) and sequences no longer pending are ignored. Rejections are
         applied first: a confirm lists every rejection it covers. Raises ValueError for
@@ -172,7 +193,7 @@ class ConfirmWindow:
                 if pending.sequence == rejection.sequence:
                     self._pending.remove(pending)
                     pending.done = True
-                    rejections.append((rejection.sequence, rejection.reason))
+                    rejections.append(Rejection(rejection.sequence, rejection.reason, rejection.detail))
                     break
         confirmed = 0
         while self._pending and self._pending[0].sequence <= confirm.durable_through:

@@ -315,8 +315,8 @@ class IngestLink:
                 log.debug("publisher: the broker at %s is missing events from sequence %d; re-sending %d",
                           self.endpoint, resend_from, held)
                 self.wake()
-            for sequence, reason in rejections:
-                log.error("publisher: the broker at %s rejected event %d (%s)", self.endpoint, sequence, reason)
+            for rejection in rejections:
+                log.error("publisher: the broker at %s rejected event %d (%s)", self.endpoint, rejection.sequence, rejection)
             self._rejections.extend(rejections)
             if confirmed or rejections:
                 self._cond.notify_all()

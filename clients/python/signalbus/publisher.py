@@ -60,6 +60,13 @@ def _ms(seconds):
     return "%d ms" % round(seconds * 1000)
 
 
+def _told(rejection, fallback=""):
+    """'reason: the broker's sentence' of a (sequence, reason) rejection (a Rejection
+    carries the sentence; a broker that sent none gets `fallback`)."""
+    detail = getattr(rejection, "detail", "") or fallback
+    return "%s: %s" % (rejection[1], detail) if detail else rejection[1]
+
+
 class Publisher:
     def __init__(
         self,
@@ -364,15 +371,16 @@ class Publisher:
                 rejections = list(self._rejections)
                 del self._rejections[:]
                 forbidden = [r for r in rejections if r[1] == "forbidden"]
-                sequence, reason = (forbidden or rejections)[0]
+                first = (forbidden or rejections)[0]
                 more = " and %d more" % (len(rejections) - 1) if len(rejections) > 1 else ""
                 if forbidden:
                     raise PublishForbidden(
-                        "the broker rejected event %d (forbidden: this client's principal may not publish its topic; "
-                        "see its publish grants in the broker's allow-list)%s" % (sequence, more), rejections
+                        "the broker rejected event %d (%s; see this client's publish grants in the broker's "
+                        "allow-list)%s" % (first[0], _told(first, "this client's principal may not publish its topic"),
+                                           more), rejections
                     )
                 raise PublishRejected(
-                    "the broker rejected event %d (%s)%s" % (sequence, reason, more), rejections
+                    "the broker rejected event %d (%s)%s" % (first[0], _told(first), more), rejections
                 )
 
     def close(self, timeout=None):

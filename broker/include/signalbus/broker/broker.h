@@ -74,6 +74,14 @@ struct BrokerOptions {
   // directory); one without the other is refused.
   std::string curve_key_file;
   std::string allow_list_file;
+  // Rotating the broker's key (docs/security.md): the next key's secret file, served on a
+  // second endpoint of each socket (every endpoint in use needs one) while the current key
+  // keeps its own. All empty: no rotation.
+  std::string curve_next_key_file;
+  std::string ingest_next_endpoint;
+  std::string ingest_pub_next_endpoint;
+  std::string live_next_endpoint;
+  std::string groups_next_endpoint;
   // How often retention runs.
   std::chrono::milliseconds maintenance_interval{5000};
   // How often the per-group gauges on /metrics (lag, pending, ...) are refreshed.
@@ -123,6 +131,11 @@ class Broker : private IngestHandler {
   std::string ingest_pub_endpoint() const { return pub_ingest_ ? pub_ingest_->endpoint() : std::string(); }
   const std::string& live_endpoint() const { return live_->endpoint(); }
   const std::string& groups_endpoint() const { return group_channel_->endpoint(); }
+  // The endpoints of the next key while it is rotated; "" otherwise.
+  const std::string& ingest_next_endpoint() const { return ingest_->next_endpoint(); }
+  std::string ingest_pub_next_endpoint() const { return pub_ingest_ ? pub_ingest_->next_endpoint() : std::string(); }
+  const std::string& live_next_endpoint() const { return live_->next_endpoint(); }
+  const std::string& groups_next_endpoint() const { return group_channel_->next_endpoint(); }
   // "http://host:port", or "off".
   std::string metrics_url() const;
   const Metrics& metrics() const { return metrics_; }
@@ -146,6 +159,10 @@ class Broker : private IngestHandler {
   void ReportSuppressed(bool force);
   // Reads the key and allow-list files and starts the ZAP handler, before any socket.
   Status StartSecurity();
+  // The next key's half of a rotation, checked: every endpoint in use has a next one.
+  Status StartRotation();
+  // The server sockets' CURVE for one socket, with `next_endpoint` when rotating.
+  std::optional<CurveSecurity> CurveFor(const std::string& next_endpoint) const;
   // Notices a ZAP handler that stopped (no new client gets in) and copies its counts.
   void CheckSecurity();
 

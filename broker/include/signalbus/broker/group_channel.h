@@ -51,6 +51,8 @@ class GroupChannel {
   Status Bind();
   // REQUIRES: Bind() succeeded.
   const std::string& endpoint() const { return bound_endpoint_; }
+  // The endpoint of the next CURVE key, while it is rotated; else empty.
+  const std::string& next_endpoint() const { return bound_next_endpoint_; }
   zmq::socket_t& socket() { return socket_; }
   // Where requests go. Must be set before Drain().
   void set_coordinator(groups::Coordinator* coordinator) { coordinator_ = coordinator; }
@@ -76,6 +78,7 @@ class GroupChannel {
   std::optional<CurveSecurity> curve_;
   int peer_queue_;
   std::string bound_endpoint_;
+  std::string bound_next_endpoint_;
   zmq::socket_t socket_;
   groups::Coordinator* coordinator_ = nullptr;
   std::uint64_t malformed_ = 0;

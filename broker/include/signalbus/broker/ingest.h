@@ -83,6 +83,8 @@ class Ingest {
   Status Bind();
   // The endpoint actually bound (with the chosen port). REQUIRES: Bind() succeeded.
   const std::string& endpoint() const { return bound_endpoint_; }
+  // The endpoint of the next CURVE key, while it is rotated (curve->next_keys); else empty.
+  const std::string& next_endpoint() const { return bound_next_endpoint_; }
   // For zmq::poll. REQUIRES: Bind() succeeded.
   zmq::socket_t& socket() { return socket_; }
 
@@ -113,6 +115,7 @@ class Ingest {
   IngestHandler& handler_;
   zmq::socket_t socket_;
   std::string bound_endpoint_;
+  std::string bound_next_endpoint_;
 };
 
 }  // namespace signalbus::broker

@@ -50,6 +50,8 @@ class LiveFanout : public EventSink {
   Status Bind();
   // The endpoint actually bound. REQUIRES: Bind() succeeded.
   const std::string& endpoint() const { return bound_endpoint_; }
+  // The endpoint of the next CURVE key, while it is rotated; else empty.
+  const std::string& next_endpoint() const { return bound_next_endpoint_; }
   // For zmq::poll (readable when listeners' requests wait). REQUIRES: Bind() succeeded.
   zmq::socket_t& socket() { return socket_; }
 
@@ -101,6 +103,7 @@ class LiveFanout : public EventSink {
   AccessControl& access_;
   zmq::socket_t socket_;
   std::string bound_endpoint_;
+  std::string bound_next_endpoint_;
   std::unique_ptr<LiveListeners> listeners_;
   std::unique_ptr<MarkTokens> tokens_;
   std::vector<Slot> gone_;  // connections found gone while the index was being walked

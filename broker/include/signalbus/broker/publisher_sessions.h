@@ -116,8 +116,10 @@ class PublisherSessions {
   // REQUIRES: `ticket` came from the last Admit().
   void Logged(const Ticket& ticket, std::uint64_t offset);
   // An event the validator rejected: if it is this connection's next sequence, it is
-  // settled (never logged) and the publisher told why in its next confirm.
-  void OnRejected(std::string_view peer, std::string_view event_bytes, std::string_view reason);
+  // settled (never logged) and the publisher told why (`reason`, and `detail` for
+  // people) in its next confirm.
+  void OnRejected(std::string_view peer, std::string_view event_bytes, std::string_view reason,
+                  std::string_view detail = {});
 
   // Everything up to `durable_offset` is on disk.
   void OnDurable(std::uint64_t durable_offset);
@@ -137,7 +139,7 @@ class PublisherSessions {
   Publisher& Create(std::string_view id);
   void TakeOver(Session& old);
   void Owe(Session& session);
-  void Reject(Session& session, std::uint64_t sequence, std::string_view reason);
+  void Reject(Session& session, std::uint64_t sequence, std::string_view reason, std::string_view detail = {});
   void Refuse(Refusal refusal, std::string_view peer, std::string_view publisher_id, const std::string& detail);
   void Reply(std::string_view peer, v1::SessionReply::State state, std::string_view publisher_id,
              std::uint64_t logged_through, Refusal* refusal = nullptr, const std::string& message = "");

@@ -13,8 +13,6 @@
 
 namespace signalbus {
 
-namespace v1 = ::signalbus::v1;
-
 inline constexpr std::uint32_t kSchemaVersion = 1;
 inline constexpr std::size_t kDefaultMaxEventBytes = 1 << 20;  // 1 MiB
 

@@ -52,6 +52,10 @@ class ProtobufLogCapture {
 // At most max_bytes of input; non-printable bytes as \xNN; a note of how much was cut.
 std::string Printable(std::string_view bytes, std::size_t max_bytes = 64);
 
+// `text` cut to at most `max_bytes` on a UTF-8 character boundary (protobuf strings are
+// valid UTF-8, and must stay so).
+std::string TruncateUtf8(std::string_view text, std::size_t max_bytes);
+
 // Allows `burst` events at once and then `per_second` on average. Not thread-safe.
 class RateLimiter {
  public:

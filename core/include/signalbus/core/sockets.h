@@ -27,6 +27,11 @@ struct CurveSecurity {
   bool server = false;
   CurveKeyPair keys;
   std::string server_key;  // clients only
+  // Servers, while their key is rotated: the next key pair, served on next_endpoint beside
+  // the current key on the socket's own endpoint (ZeroMQ copies a socket's security
+  // options into each listener when it binds). docs/security.md, "Rotating the broker's key".
+  std::optional<CurveKeyPair> next_keys;
+  std::string next_endpoint;
 };
 
 // A security option that could not be set, or did not read back as set. Thrown by
@@ -65,6 +70,18 @@ zmq::socket_t MakeSocket(zmq::context_t& context, zmq::socket_type type,
 
 // Binds and returns the endpoint actually bound (the port chosen for "tcp://host:*").
 Result<std::string> Bind(zmq::socket_t& socket, const std::string& endpoint);
+
+// What a server socket bound: its endpoint, and the one of its next key (empty when none).
+struct BoundEndpoints {
+  std::string endpoint;
+  std::string next_endpoint;
+};
+// Binds a server socket made with `curve`: `endpoint` with its key and then, when `curve`
+// has a next key, curve->next_endpoint with that one (its options set and read back as
+// MakeSocket does). Call once, after every other option is set: later binds would get the
+// next key.
+Result<BoundEndpoints> BindServer(zmq::socket_t& socket, const std::string& endpoint,
+                                  const std::optional<CurveSecurity>& curve);
 Status Connect(zmq::socket_t& socket, const std::string& endpoint);
 
 // Non-blocking receive of one frame that retries EINTR. False when nothing is waiting.
