@@ -123,6 +123,8 @@ Status Broker::Start() {
   live_ = std::make_unique<LiveFanout>(context_, options_.live_endpoint, live_options, metrics_.live(), access_);
   PublisherSessionsOptions session_options;
   session_options.max_publishers = options_.max_publishers;
+  // Without CURVE every peer is one principal: the share would be the whole table.
+  session_options.max_publishers_per_principal = curve_ ? options_.max_publishers_per_principal : 0;
   session_options.verify_window = options_.publisher_verify_window;
   session_options.forget_after = options_.journal.dedupe_window;
   session_options.max_batch_events = options_.max_batch_events;

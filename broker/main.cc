@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   std::string retention_age = "0";
   std::string dedupe_window = "2m";
   std::size_t max_publishers = 10'000;
+  std::size_t max_publishers_per_principal = 1'000;
   std::size_t max_batch_events = signalbus::kDefaultMaxBatchEvents;
   std::size_t max_batch_bytes = signalbus::kDefaultMaxBatchBytes;
   std::size_t publisher_window = 65'536;
@@ -98,6 +99,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-publishers", max_publishers,
                  "Publisher ids remembered at once; a hello for one more is refused (too_many_publishers)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}))
+      ->capture_default_str();
+  app.add_option("--max-publishers-per-principal", max_publishers_per_principal,
+                 "With CURVE on: the most of those one principal may hold, so that one service inventing ids "
+                 "cannot lock the others out (0: no bound of its own)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{10'000'000}))
       ->capture_default_str();
   app.add_option("--publisher-window", publisher_window,
                  "Recent event ids remembered per publisher id (16 bytes each), to tell a re-send from a new "
@@ -233,6 +239,7 @@ int main(int argc, char** argv) {
   }
   options.max_event_bytes = max_event_bytes;
   options.max_publishers = max_publishers;
+  options.max_publishers_per_principal = max_publishers_per_principal;
   options.publisher_verify_window = publisher_window;
   options.ingest_queue_messages = ingest_queue;
   options.max_batch_events = max_batch_events;

@@ -230,6 +230,14 @@ void PublisherSessions::OnHello(std::string_view peer, std::string_view bytes, T
       return refuse(Refusal::kTooManyPublishers, "the broker holds " + std::to_string(publishers_.size()) +
                                                      " publisher ids (--max-publishers); try again later");
     }
+    if (const std::size_t bound = options_.max_publishers_per_principal; bound != 0) {
+      if (auto held = owned_.find(principal); held != owned_.end() && held->second >= bound) {
+        return refuse(Refusal::kTooManyPublishers,
+                      "principal '" + std::string(principal) + "' holds " + std::to_string(held->second) +
+                          " publisher ids (--max-publishers-per-principal); idle ones are forgotten after "
+                          "--dedupe-window");
+      }
+    }
     p = &Create(id);
     p->logged = from - 1;
     p->confirmed = from - 1;
@@ -237,7 +245,10 @@ void PublisherSessions::OnHello(std::string_view peer, std::string_view bytes, T
   }
   p->floor = std::max(p->floor, from);
   p->last_seen = now;
-  p->owner = std::string(principal);
+  if (p->owner.empty()) {
+    p->owner = std::string(principal);
+    ++owned_[p->owner];
+  }
 
   auto session = std::make_unique<Session>();
   session->peer = std::string(peer);
@@ -461,6 +472,10 @@ void PublisherSessions::Maintain(TimePoint now) {
       continue;
     }
     if (p.session != nullptr) Close(*p.session);
+    if (!p.owner.empty()) {
+      auto held = owned_.find(p.owner);
+      if (held != owned_.end() && --held->second == 0) owned_.erase(held);
+    }
     it = publishers_.erase(it);
   }
   UpdateGauges();

@@ -46,12 +46,13 @@ class SessionsTest : public ::testing::Test {
         });
   }
 
-  void Hello(const std::string& peer, const std::string& id, std::uint64_t from, std::uint64_t next) {
+  void Hello(const std::string& peer, const std::string& id, std::uint64_t from, std::uint64_t next,
+             const std::string& principal = "everyone") {
     v1::PublisherHello hello;
     hello.set_publisher_id(id);
     hello.set_unconfirmed_from(from);
     hello.set_next_sequence(next);
-    sessions_->OnHello(peer, hello.SerializeAsString(), now_, "everyone");
+    sessions_->OnHello(peer, hello.SerializeAsString(), now_, principal);
   }
 
   // Sends an event; returns whether it was logged (and logs it).
@@ -375,6 +376,27 @@ TEST_F(SessionsTest, PublisherIdsAreCappedAndIdleOnesForgotten) {
   // A forgotten publisher's connection has no session any more: it is told so.
   EXPECT_FALSE(Send("A", "p1", 1, NewEventId(), 1));
   EXPECT_EQ(Reply("A")->state(), v1::SessionReply::NO_SESSION);
+}
+
+TEST_F(SessionsTest, OnePrincipalHoldsAtMostItsShareOfPublisherIdsAndTheOthersStillGetNewOnes) {
+  Make({.max_publishers = 10, .max_publishers_per_principal = 2, .forget_after = 1min});
+  Hello("A", "a1", 1, 1, "accounts");
+  Hello("B", "a2", 1, 1, "accounts");
+  Hello("C", "a3", 1, 1, "accounts");
+  EXPECT_EQ(Reply("C")->state(), v1::SessionReply::REFUSED);
+  EXPECT_EQ(Reply("C")->reason(), "too_many_publishers");
+  EXPECT_NE(Reply("C")->message().find("principal 'accounts' holds 2"), std::string::npos) << Reply("C")->message();
+  Hello("D", "b1", 1, 1, "billing");
+  EXPECT_EQ(Reply("D")->state(), v1::SessionReply::OPEN);
+  // A known id comes back on a new connection: not a new one, not refused.
+  Hello("E", "a1", 1, 1, "accounts");
+  EXPECT_EQ(Reply("E")->state(), v1::SessionReply::OPEN);
+  // Forgotten ids free the principal's share.
+  Sync();  // the taken-over session is told, and closed
+  now_ += 2min;
+  sessions_->Maintain(now_);
+  Hello("F", "a3", 1, 1, "accounts");
+  EXPECT_EQ(Reply("F")->state(), v1::SessionReply::OPEN) << Reply("F")->message();
 }
 
 TEST_F(SessionsTest, OnlyTheVerifyWindowOfEventIdsIsRemembered) {

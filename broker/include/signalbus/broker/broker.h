@@ -63,6 +63,8 @@ struct BrokerOptions {
   // Publisher identity: how many ids, how many recent event ids each (the journal's
   // dedupe_window is how long an idle one is remembered).
   std::size_t max_publishers = 10'000;
+  // With CURVE on, the most of those one principal may hold (0: no bound of its own).
+  std::size_t max_publishers_per_principal = 1'000;
   std::size_t publisher_verify_window = 65'536;
   // The live fan-out's limits: listeners, patterns, windows, heartbeats.
   LiveOptions live;

@@ -57,6 +57,9 @@ namespace signalbus::broker {
 struct PublisherSessionsOptions {
   // Publisher ids remembered at once; a hello for one more is refused (too_many_publishers).
   std::size_t max_publishers = 10'000;
+  // Of those, the most one principal may hold (0: no bound of its own), so that one
+  // service inventing ids cannot lock every other out of new ones.
+  std::size_t max_publishers_per_principal = 0;
   // Event ids remembered per publisher (16 bytes each): how far back a re-send is told
   // apart from a new event that reuses its sequence. At least every client's window of
   // unconfirmed events (signalbus's own publishers hold at most 50,000).
@@ -166,6 +169,8 @@ class PublisherSessions {
   Metrics& metrics_;
   SendFn send_;
   ByName<Publisher> publishers_;
+  // Publisher ids held per principal (their `owner`), for max_publishers_per_principal.
+  std::unordered_map<std::string, std::size_t, StringHash, std::equal_to<>> owned_;
   ByName<Session> sessions_;  // by routing id
   Session* last_ = nullptr;   // the last one Admit found; in sessions_
   std::deque<Awaiting> awaiting_;  // logged, not yet durable, in offset order
