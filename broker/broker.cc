@@ -165,6 +165,7 @@ Status Broker::Start() {
                                      CurveFor(options_.groups_next_endpoint), options_.groups_peer_queue);
   groups::CoordinatorOptions group_options = options_.groups;
   group_options.state_dir = options_.journal.data_dir + "/groups";
+  group_options.max_members_per_principal = curve_ ? options_.max_group_members_per_principal : 0;
   coordinator_ = std::make_unique<groups::Coordinator>(
       &journal_->store(), group_options,
       [this](std::string_view peer, const v1::GroupReply& reply) { group_channel_->Send(peer, reply); });

@@ -85,7 +85,7 @@ std::size_t GroupChannel::Drain(std::size_t budget, groups::TimePoint now) {
       Send(peer.to_string_view(), ForbiddenReply(request, refusal->why));
       continue;
     }
-    coordinator_->HandleRequest(peer.to_string_view(), request, now);
+    coordinator_->HandleRequest(peer.to_string_view(), request, now, sender.principal->name);
   }
   return frames;
 }

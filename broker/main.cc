@@ -150,6 +150,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-group-members", group_limits.max_members, "Members of one consumer group at once")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
       ->capture_default_str();
+  std::size_t max_group_members_per_principal = defaults.max_group_members_per_principal;
+  app.add_option("--max-group-members-per-principal", max_group_members_per_principal,
+                 "With CURVE on: members one principal may have in all groups together (0: no bound of its own)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{10'000'000}))
+      ->capture_default_str();
   app.add_option("--max-group-subscriptions", group_limits.max_subscriptions,
                  "Subscription patterns of one consumer group (each at most 255 bytes)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}))
@@ -240,6 +245,7 @@ int main(int argc, char** argv) {
   options.max_event_bytes = max_event_bytes;
   options.max_publishers = max_publishers;
   options.max_publishers_per_principal = max_publishers_per_principal;
+  options.max_group_members_per_principal = max_group_members_per_principal;
   options.publisher_verify_window = publisher_window;
   options.ingest_queue_messages = ingest_queue;
   options.max_batch_events = max_batch_events;

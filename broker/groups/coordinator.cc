@@ -144,13 +144,14 @@ void Coordinator::Impl::Refuse(std::string_view peer, Refusal reason, std::strin
   SendError(peer, std::move(message), fatal);
 }
 
-void Coordinator::Impl::HandleRequest(std::string_view peer, const v1::GroupRequest& request, TimePoint now) {
+void Coordinator::Impl::HandleRequest(std::string_view peer, const v1::GroupRequest& request, TimePoint now,
+                                      std::string_view principal) {
   last_now_ = std::max(last_now_, now);
   auto it = peers_.find(peer);
   if (it != peers_.end()) it->second.last_seen = now;
   switch (request.kind_case()) {
     case v1::GroupRequest::kJoin:
-      HandleJoin(peer, request.join(), now);
+      HandleJoin(peer, request.join(), now, principal);
       return;
     case v1::GroupRequest::kCredit:
     case v1::GroupRequest::kAck:
@@ -251,7 +252,8 @@ Result<std::uint64_t> Coordinator::Impl::ResolvePosition(const v1::StartPosition
 
 std::optional<Coordinator::Impl::JoinRefusal> Coordinator::Impl::CheckJoin(std::string_view peer,
                                                                            const v1::Join& join, Group* existing,
-                                                                           const GroupSettings& settings) const {
+                                                                           const GroupSettings& settings,
+                                                                           std::string_view principal) const {
   const std::string& name = join.group();
   if (join.member_name().size() > kMaxMemberNameBytes) {
     return JoinRefusal{Refusal::kMemberName, "member_name is longer than " + std::to_string(kMaxMemberNameBytes) +
@@ -261,6 +263,16 @@ std::optional<Coordinator::Impl::JoinRefusal> Coordinator::Impl::CheckJoin(std::
     if (Status s = ValidateHeartbeat(std::chrono::milliseconds(join.heartbeat_ms())); !s.ok()) {
       return JoinRefusal{Refusal::kHeartbeat, "group " + name + ": heartbeat_ms " +
                                                   std::to_string(join.heartbeat_ms()) + ": " + s.message()};
+    }
+  }
+  if (const std::size_t bound = options_.max_members_per_principal; bound != 0 && !principal.empty()) {
+    std::size_t members = 0;
+    if (auto held = members_of_.find(principal); held != members_of_.end()) members = held->second;
+    if (auto pit = peers_.find(peer); pit != peers_.end() && pit->second.principal == principal) --members;  // a re-join
+    if (members >= bound) {
+      return JoinRefusal{Refusal::kMembers, "principal '" + std::string(principal) + "' has " +
+                                                std::to_string(members) +
+                                                " members in all groups, the broker's limit per principal"};
     }
   }
   if (existing == nullptr) {
@@ -287,7 +299,8 @@ std::optional<Coordinator::Impl::JoinRefusal> Coordinator::Impl::CheckJoin(std::
   return std::nullopt;
 }
 
-void Coordinator::Impl::HandleJoin(std::string_view peer, const v1::Join& join, TimePoint now) {
+void Coordinator::Impl::HandleJoin(std::string_view peer, const v1::Join& join, TimePoint now,
+                                   std::string_view principal) {
   const std::string& name = join.group();
   if (Status s = ValidateGroupName(name); !s.ok()) return Refuse(peer, Refusal::kGroupName, s.message(), true);
   // Counted before anything is parsed: a hundred thousand patterns cost nothing more.
@@ -301,7 +314,7 @@ void Coordinator::Impl::HandleJoin(std::string_view peer, const v1::Join& join, 
   if (!settings.ok()) return Refuse(peer, Refusal::kConfig, "group " + name + ": " + settings.status().message(), true);
   Group* group = nullptr;
   if (auto git = groups_.find(name); git != groups_.end()) group = git->second.get();
-  if (std::optional<JoinRefusal> refusal = CheckJoin(peer, join, group, *settings)) {
+  if (std::optional<JoinRefusal> refusal = CheckJoin(peer, join, group, *settings, principal)) {
     return Refuse(peer, refusal->reason, std::move(refusal->message), true);
   }
   std::uint64_t start = 0;
@@ -326,18 +339,20 @@ void Coordinator::Impl::HandleJoin(std::string_view peer, const v1::Join& join, 
     }
     group = *created;
   }
-  AddMember(group, peer, join, *settings, now);
+  AddMember(group, peer, join, *settings, now, principal);
 }
 
 void Coordinator::Impl::AddMember(Group* group, std::string_view peer, const v1::Join& join,
-                                  const GroupSettings& subscriptions, TimePoint now) {
+                                  const GroupSettings& subscriptions, TimePoint now, std::string_view principal) {
   MemberId id = ++next_member_id_;
   std::chrono::milliseconds heartbeat =
       join.heartbeat_ms() > 0 ? std::chrono::milliseconds(join.heartbeat_ms()) : kDefaultHeartbeat;
   std::uint64_t window_bytes = join.window_bytes() > 0 ? std::min(join.window_bytes(), options_.max_window_bytes)
                                                        : options_.default_window_bytes;
   group->AddMember(id, std::string(peer), join.member_name(), join.credits(), window_bytes, subscriptions);
-  auto [pit, inserted] = peers_.emplace(std::string(peer), Peer{id, group, join.member_name(), heartbeat, now});
+  auto [pit, inserted] =
+      peers_.emplace(std::string(peer), Peer{id, group, join.member_name(), heartbeat, now, std::string(principal)});
+  if (!principal.empty()) ++members_of_[pit->second.principal];
   expiries_.push(Expiry{now + kMissedHeartbeats * heartbeat, id, pit->first});
   active_.insert(group);
   Watch(group);
@@ -360,6 +375,9 @@ void Coordinator::Impl::AddMember(Group* group, std::string_view peer, const v1:
 void Coordinator::Impl::RemoveMember(PeerMap::iterator it, bool expired, TimePoint now) {
   Group* group = it->second.group;
   group->RemoveMember(it->second.member, expired, now);
+  if (auto held = members_of_.find(it->second.principal); held != members_of_.end() && --held->second == 0) {
+    members_of_.erase(held);
+  }
   peers_.erase(it);
   if (group->member_count() == 0) {
     active_.erase(group);
@@ -565,8 +583,9 @@ Coordinator::~Coordinator() = default;
 
 Status Coordinator::Open() { return impl_->Open(); }
 
-void Coordinator::HandleRequest(std::string_view peer, const v1::GroupRequest& request, TimePoint now) {
-  impl_->HandleRequest(peer, request, now);
+void Coordinator::HandleRequest(std::string_view peer, const v1::GroupRequest& request, TimePoint now,
+                                std::string_view principal) {
+  impl_->HandleRequest(peer, request, now, principal);
 }
 
 void Coordinator::OnDurable(std::uint64_t durable_offset, TimePoint now) { impl_->OnDurable(durable_offset, now); }

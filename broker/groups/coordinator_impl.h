@@ -29,7 +29,8 @@ class Coordinator::Impl {
   ~Impl();
 
   Status Open();
-  void HandleRequest(std::string_view peer, const v1::GroupRequest& request, TimePoint now);
+  void HandleRequest(std::string_view peer, const v1::GroupRequest& request, TimePoint now,
+                     std::string_view principal);
   void OnDurable(std::uint64_t durable_offset, TimePoint now);
   void NoteKey(std::uint64_t offset, std::string_view key) { keys_.Put(offset, KeyHash(key)); }
   void Tick(TimePoint now);
@@ -50,6 +51,7 @@ class Coordinator::Impl {
     std::string name;
     std::chrono::milliseconds heartbeat{kDefaultHeartbeat};
     TimePoint last_seen;
+    std::string principal;  // who it authenticated as ("": no one), in members_of_
   };
   // Groups in name order, so that walks over a subset are deterministic.
   struct ByName {
@@ -76,14 +78,14 @@ class Coordinator::Impl {
   void SendError(std::string_view peer, std::string message, bool fatal);
   // Counts the refusal and answers it with a GroupError.
   void Refuse(std::string_view peer, Refusal reason, std::string message, bool fatal);
-  void HandleJoin(std::string_view peer, const v1::Join& join, TimePoint now);
+  void HandleJoin(std::string_view peer, const v1::Join& join, TimePoint now, std::string_view principal);
   // Why `join` may not be accepted as it is (before anything changes), or nullopt.
   struct JoinRefusal {
     Refusal reason;
     std::string message;
   };
   std::optional<JoinRefusal> CheckJoin(std::string_view peer, const v1::Join& join, Group* existing,
-                                       const GroupSettings& settings) const;
+                                       const GroupSettings& settings, std::string_view principal) const;
   void HandleMember(PeerMap::iterator it, const v1::GroupRequest& request, TimePoint now);
   void HandleAdmin(std::string_view peer, const v1::GroupRequest& request, TimePoint now);
   // The first offset to deliver from `position`; InvalidArgument for an offset past the
@@ -94,7 +96,7 @@ class Coordinator::Impl {
   // group that delivered anything.
   Result<Group*> CreateGroup(const std::string& name, GroupSettings settings, std::uint64_t start);
   void AddMember(Group* group, std::string_view peer, const v1::Join& join, const GroupSettings& subscriptions,
-                 TimePoint now);
+                 TimePoint now, std::string_view principal);
   void RemoveMember(PeerMap::iterator it, bool expired, TimePoint now);
   // A group that may have changed: looked at by the next persistence round.
   void Watch(Group* group) { watched_.insert(group); }
@@ -129,6 +131,8 @@ class Coordinator::Impl {
   // them is handed to the writer.
   GroupSet watched_;
   PeerMap peers_;
+  // Members per principal, for max_members_per_principal.
+  std::unordered_map<std::string, std::size_t, StringHash, std::equal_to<>> members_of_;
   std::priority_queue<Expiry, std::vector<Expiry>, Later> expiries_;
   MemberId next_member_id_ = 0;
   std::uint64_t durable_ = 0;

@@ -92,6 +92,31 @@ TEST(CoordinatorLimitsTest, AJoinThatWouldCreateOneGroupTooManyIsRefusedAndCount
   EXPECT_EQ(h.coord().ListGroups().size(), 2u);
 }
 
+TEST(CoordinatorLimitsTest, MembersPerPrincipalAreCappedAcrossGroupsAndFreedWhenOneLeaves) {
+  CoordinatorOptions o;
+  o.max_members_per_principal = 2;
+  Harness h(o);
+  auto join = [&](const std::string& peer, const std::string& group, const std::string& principal) {
+    h.Join(peer, group, 1, Harness::Config({std::string(kUserSaved)}), 1000, 0, principal);
+    h.Replies(peer);
+  };
+  join("a", "g1", "accounts");
+  join("b", "g2", "accounts");
+  h.Join("c", "g1", 1, Harness::Config({std::string(kUserSaved)}), 1000, 0, "accounts");
+  EXPECT_EQ(FatalError(h, "c"), "principal 'accounts' has 2 members in all groups, the broker's limit per principal");
+  EXPECT_EQ(Refused(h, Refusal::kMembers), 1u);
+  h.Join("d", "g3", 1, Harness::Config({std::string(kUserSaved)}), 1000, 0, "accounts");
+  EXPECT_EQ(FatalError(h, "d"), "principal 'accounts' has 2 members in all groups, the broker's limit per principal");
+  EXPECT_EQ(h.coord().ListGroups().size(), 2u) << "a refused Join creates no group";
+  join("e", "g1", "billing");  // another principal is not held back
+  EXPECT_EQ(h.Info("g1").members(), 2u);
+  h.Join("b", "g2", 1, Harness::Config({std::string(kUserSaved)}), 1000, 0, "accounts");  // a re-join
+  EXPECT_TRUE(Joined(h, "b"));
+  h.Leave("a");
+  join("c", "g1", "accounts");
+  EXPECT_EQ(h.Info("g1").members(), 2u) << "c took the place a left";
+}
+
 TEST(CoordinatorLimitsTest, MembersPerGroupAreCappedButARejoinIsNotAnExtraMember) {
   CoordinatorOptions o;
   o.max_members = 2;

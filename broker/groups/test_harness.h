@@ -143,8 +143,8 @@ class Harness {
     Settle();
   }
 
-  void Request(const std::string& peer, const v1::GroupRequest& request) {
-    coord_->HandleRequest(peer, request, now_);
+  void Request(const std::string& peer, const v1::GroupRequest& request, const std::string& principal = "") {
+    coord_->HandleRequest(peer, request, now_, principal);
     Settle();
   }
 
@@ -156,7 +156,7 @@ class Harness {
 
   void Join(const std::string& peer, const std::string& group, std::uint32_t credits,
             v1::GroupConfig config = Config({std::string(kUserSaved)}), std::uint32_t heartbeat_ms = 1000,
-            std::uint64_t window_bytes = 0) {
+            std::uint64_t window_bytes = 0, const std::string& principal = "") {
     v1::GroupRequest r;
     r.mutable_join()->set_group(group);
     r.mutable_join()->set_member_name(peer);
@@ -164,7 +164,7 @@ class Harness {
     r.mutable_join()->set_credits(credits);
     r.mutable_join()->set_heartbeat_ms(heartbeat_ms);
     r.mutable_join()->set_window_bytes(window_bytes);
-    Request(peer, r);
+    Request(peer, r, principal);
   }
   void Ack(const std::string& peer, std::uint64_t offset, std::uint32_t attempt) {
     v1::GroupRequest r;

@@ -46,6 +46,9 @@ struct CoordinatorOptions {
   std::size_t max_groups = 10'000;
   // Members of one group at once.
   std::size_t max_members = 1'000;
+  // Members one principal (HandleRequest's `principal`) may have in all groups together
+  // (0: no bound of its own), so that one service cannot fill the others' groups.
+  std::size_t max_members_per_principal = 0;
   // Subscription patterns of one group (each at most 255 bytes).
   std::size_t max_subscriptions = 1'000;
   // A member's byte window: the bytes of events and topics it may hold unacknowledged
@@ -118,8 +121,10 @@ class Coordinator {
 
   // A request from a peer: members (join, credit, ack, nack, heartbeat, leave) and
   // signalbus-admin (list, dead letters, replay, purge, seek). Bad requests get a
-  // GroupError reply and are counted; they never throw.
-  void HandleRequest(std::string_view peer, const v1::GroupRequest& request, TimePoint now);
+  // GroupError reply and are counted; they never throw. `principal`: who the peer
+  // authenticated as, for max_members_per_principal ("" counts for no one).
+  void HandleRequest(std::string_view peer, const v1::GroupRequest& request, TimePoint now,
+                     std::string_view principal = {});
 
   // Everything up to `durable_offset` may now be delivered.
   void OnDurable(std::uint64_t durable_offset, TimePoint now);
