@@ -41,7 +41,8 @@ std::uint64_t LiveListeners::Grant(std::uint64_t want, std::uint64_t held) const
 }
 
 std::optional<LiveListeners::Slot> LiveListeners::Create(std::string_view peer, std::uint64_t want_window,
-                                                         Clock::time_point now, Outcome* out) {
+                                                         Clock::time_point now, const std::string& principal,
+                                                         Outcome* out) {
   auto refuse = [&](LiveRefusal why, std::string message) {
     ++out->refused[LiveRefusalIndex(why)];
     v1::LiveError* error = out->reply.mutable_error();
@@ -53,6 +54,13 @@ std::optional<LiveListeners::Slot> LiveListeners::Create(std::string_view peer, 
     return refuse(LiveRefusal::kTooManyListeners, "the broker holds " + std::to_string(by_peer_.size()) +
                                                       " live listeners, the most it allows (--live-max-listeners); "
                                                       "try again later");
+  }
+  if (const std::size_t bound = options_.max_listeners_per_principal; bound != 0) {
+    if (auto held = listeners_of_.find(principal); held != listeners_of_.end() && held->second >= bound) {
+      return refuse(LiveRefusal::kTooManyListeners,
+                    "principal '" + principal + "' holds " + std::to_string(held->second) +
+                        " live listeners, the most one principal may (--live-max-listeners-per-principal)");
+    }
   }
   const std::uint64_t window = Grant(want_window, 0);
   if (window == 0) {
@@ -71,6 +79,8 @@ std::optional<LiveListeners::Slot> LiveListeners::Create(std::string_view peer, 
   Listener& l = slots_[slot];
   l = Listener{};
   l.peer = std::string(peer);
+  l.principal = principal;
+  ++listeners_of_[principal];
   l.number = next_number_++;
   l.window.set_limit(window);
   l.last_heard = now;
@@ -86,7 +96,7 @@ LiveListeners::Outcome LiveListeners::Subscribe(std::string_view peer, const v1:
   Outcome out;
   std::optional<Slot> slot = Find(peer);
   if (!slot) {
-    slot = Create(peer, request.window_bytes(), now, &out);
+    slot = Create(peer, request.window_bytes(), now, reader.name, &out);
     if (!slot) return out;
   }
   out.slot = slot;
@@ -204,6 +214,9 @@ void LiveListeners::Forget(Slot slot) {
   ClearPatterns(slot);
   reserved_ -= l.window.limit();
   by_peer_.erase(l.peer);
+  if (auto held = listeners_of_.find(l.principal); held != listeners_of_.end() && --held->second == 0) {
+    listeners_of_.erase(held);
+  }
   l = Listener{};
   free_.push_back(slot);
 }

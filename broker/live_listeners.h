@@ -40,6 +40,7 @@ class LiveListeners {
 
   struct Listener {
     std::string peer;         // the ROUTER routing id
+    std::string principal;    // who it authenticated as, in listeners_of_
     std::uint64_t number = 0;  // for logs: "live listener 7"
     PatternSet patterns;      // what it holds, for membership
     std::vector<TopicPattern> pattern_list;  // the same, to take them out of the index
@@ -112,7 +113,8 @@ class LiveListeners {
   const LiveOptions& options() const { return options_; }
 
  private:
-  std::optional<Slot> Create(std::string_view peer, std::uint64_t want_window, Clock::time_point now, Outcome* out);
+  std::optional<Slot> Create(std::string_view peer, std::uint64_t want_window, Clock::time_point now,
+                             const std::string& principal, Outcome* out);
   // The window to grant for `want` (0: the default; raised to kMinLiveWindowBytes, cut to
   // max_window_bytes), given `held` already granted to this listener; 0 if not even
   // kMinLiveWindowBytes is left.
@@ -125,6 +127,8 @@ class LiveListeners {
   std::vector<Listener> slots_;
   std::vector<Slot> free_;
   std::unordered_map<std::string, Slot, pattern_index_internal::StringHash, std::equal_to<>> by_peer_;
+  // Listeners per principal, for max_listeners_per_principal.
+  std::unordered_map<std::string, std::size_t> listeners_of_;
   PatternIndex<Slot> index_;
   std::uint64_t reserved_ = 0;
   std::uint64_t stamp_ = 0;

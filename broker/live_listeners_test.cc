@@ -155,6 +155,30 @@ TEST_F(LiveListenersTest, ListenersBeyondTheCapAreRefused) {
   EXPECT_TRUE(listeners_.Subscribe("d", Sub({"*"}, 65'536), now_).slot.has_value());
 }
 
+TEST_F(LiveListenersTest, OnePrincipalHoldsAtMostItsShareOfListenersAndTheOthersStillGetIn) {
+  LiveOptions options = Options();
+  options.max_listeners = 10;
+  options.max_listeners_per_principal = 2;
+  LiveListeners shared(options);
+  auth::Principal accounts, billing;
+  accounts.name = "accounts";
+  accounts.everything = true;
+  billing.name = "billing";
+  billing.everything = true;
+  ASSERT_TRUE(shared.Subscribe("a", Sub({"*"}, 65'536), now_, accounts).slot);
+  ASSERT_TRUE(shared.Subscribe("b", Sub({"*"}, 65'536), now_, accounts).slot);
+  LiveListeners::Outcome c = shared.Subscribe("c", Sub({"*"}, 65'536), now_, accounts);
+  EXPECT_FALSE(c.slot.has_value());
+  EXPECT_EQ(Refused(c, LiveRefusal::kTooManyListeners), 1u);
+  EXPECT_NE(c.reply.error().message().find("principal 'accounts' holds 2"), std::string::npos)
+      << c.reply.error().message();
+  EXPECT_TRUE(shared.Subscribe("d", Sub({"*"}, 65'536), now_, billing).slot.has_value());
+  // A listener that adds patterns is no new listener.
+  EXPECT_TRUE(shared.Subscribe("a", Sub({"auth.User/*"}), now_, accounts).slot.has_value());
+  shared.Forget(*shared.Find("b"));
+  EXPECT_TRUE(shared.Subscribe("c", Sub({"*"}, 65'536), now_, accounts).slot.has_value());
+}
+
 TEST_F(LiveListenersTest, ListenersAreRefusedOnceTheWindowsAreAllGranted) {
   LiveOptions options = Options();
   options.max_listeners = 10;

@@ -179,6 +179,11 @@ int main(int argc, char** argv) {
                  "Live listeners at once; more are refused (too_many_listeners)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
       ->capture_default_str();
+  std::size_t live_per_principal = defaults.max_live_listeners_per_principal;
+  app.add_option("--live-max-listeners-per-principal", live_per_principal,
+                 "With CURVE on: live listeners one principal may hold (0: no bound of its own)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1'000'000}))
+      ->capture_default_str();
   app.add_option("--live-max-patterns", live_limits.max_patterns,
                  "Topic patterns one live listener may hold; more are refused (too_many_patterns)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
@@ -246,6 +251,7 @@ int main(int argc, char** argv) {
   options.max_publishers = max_publishers;
   options.max_publishers_per_principal = max_publishers_per_principal;
   options.max_group_members_per_principal = max_group_members_per_principal;
+  options.max_live_listeners_per_principal = live_per_principal;
   options.publisher_verify_window = publisher_window;
   options.ingest_queue_messages = ingest_queue;
   options.max_batch_events = max_batch_events;

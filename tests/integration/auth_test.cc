@@ -249,6 +249,51 @@ TEST_F(AuthTest, AKeyRemovedBySighupIsRefusedAtItsNextMessageOnTheConnectionItHa
   EXPECT_NE(again.err.find("allow-list"), std::string::npos) << again.err;
 }
 
+// The broker-wide tables are shared out by principal: one service past its share of live
+// listeners or group members is refused, naming it, while another still gets in.
+TEST(PrincipalBoundsTest, AServicePastItsShareOfListenersOrMembersIsRefusedAndAnotherStillGetsIn) {
+  const std::string dir = MakeTempDir("sb-auth-bounds");
+  const TestKey broker_key = MakeTestKey(dir, "broker");
+  const TestKey accounts = MakeTestKey(dir, "accounts");
+  const TestKey ops = MakeTestKey(dir, "ops");
+  const std::string allow = dir + "/allow.toml";
+  WriteAllowList(allow, accounts.public_key, ops.public_key);
+  std::ofstream(allow, std::ios::app) << "subscribe = [\"*\"]\njoin = [\"*\"]\n";  // ops reads and joins too
+  BrokerProcess broker({"--curve-key-file", broker_key.key_file, "--allow-list", allow,
+                        "--live-max-listeners-per-principal", "1", "--max-group-members-per-principal", "1"});
+  ASSERT_TRUE(broker.ready());
+  auto as = [&](const TestKey& key, std::vector<std::string> args) {
+    args.insert(args.end(), {"--curve-server-key", broker_key.pub_file, "--curve-key-file", key.key_file});
+    return args;
+  };
+  const std::vector<std::string> live{"auth.User/post_save", "--live", broker.live()};
+  const std::vector<std::string> member{"auth.User/post_save", "--group", "profile-creator", "--groups",
+                                        broker.groups(), "--join-timeout", "5s"};
+
+  Process first_listener("signalbus-listen", as(accounts, live));
+  ASSERT_TRUE(broker.WaitForMetric("signalbus_live_listeners", 1, 20s)) << first_listener.Stderr();
+  std::vector<std::string> one = live;
+  one.insert(one.end(), {"--count", "1"});
+  RunResult second_listener = RunToCompletion("signalbus-listen", as(accounts, one), 30s);
+  EXPECT_NE(second_listener.exit_code, 0);
+  EXPECT_NE(second_listener.err.find("principal 'accounts' holds 1 live listeners"), std::string::npos)
+      << second_listener.err;
+  Process other_listener("signalbus-listen", as(ops, live));
+  EXPECT_TRUE(broker.WaitForMetric("signalbus_live_listeners", 2, 20s)) << other_listener.Stderr();
+
+  Process first_member("signalbus-listen", as(accounts, member));
+  ASSERT_TRUE(broker.WaitForMetric("signalbus_group_members{group=\"profile-creator\"}", 1, 20s))
+      << first_member.Stderr();
+  std::vector<std::string> once = member;
+  once.insert(once.end(), {"--count", "1"});
+  RunResult second_member = RunToCompletion("signalbus-listen", as(accounts, once), 30s);
+  EXPECT_NE(second_member.exit_code, 0);
+  EXPECT_NE(second_member.err.find("principal 'accounts' has 1 members"), std::string::npos) << second_member.err;
+  Process other_member("signalbus-listen", as(ops, member));
+  EXPECT_TRUE(broker.WaitForMetric("signalbus_group_members{group=\"profile-creator\"}", 2, 20s))
+      << other_member.Stderr();
+}
+
 // Rotating the broker's key: the current and the next key side by side on one broker
 // (each endpoint twice), clients moving over one by one, then a restart on the next key
 // alone that the old one no longer reaches.

@@ -68,6 +68,8 @@ struct BrokerOptions {
   // With CURVE on, the most consumer-group members one principal may have in all groups
   // together (0: no bound of its own; groups.max_members still bounds each group).
   std::size_t max_group_members_per_principal = 2'000;
+  // With CURVE on, the most live listeners one principal may hold (0: no bound of its own).
+  std::size_t max_live_listeners_per_principal = 64;
   std::size_t publisher_verify_window = 65'536;
   // The live fan-out's limits: listeners, patterns, windows, heartbeats.
   LiveOptions live;

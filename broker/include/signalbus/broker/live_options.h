@@ -14,6 +14,8 @@ namespace signalbus::broker {
 struct LiveOptions {
   // Listeners at once (connections that subscribed, until their connection is gone).
   std::size_t max_listeners = 256;
+  // Of those, the most one principal may hold (0: no bound of its own).
+  std::size_t max_listeners_per_principal = 0;
   // Topic patterns one listener may hold.
   std::size_t max_patterns = 256;
   // The largest window one listener is granted: what the broker holds for it at most.
