@@ -8,7 +8,8 @@ namespace {
 const char* AdminRight(const v1::GroupRequest& request) {
   switch (request.kind_case()) {
     case v1::GroupRequest::kListGroups:
-    case v1::GroupRequest::kListDeadLetters: return "list";
+    // Dead letters carry their events: reading them is reading the group's topics.
+    case v1::GroupRequest::kListDeadLetters: return "dead-letters";
     case v1::GroupRequest::kReplayDeadLetters: return "replay";
     case v1::GroupRequest::kPurgeDeadLetters: return "purge";
     case v1::GroupRequest::kSeekGroup: return "seek";

@@ -155,7 +155,9 @@ Result<std::string> ReadCurvePublicKey(const std::string& key_or_path) {
   }
   struct stat st {};
   if (::stat(key_or_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return InvalidArgument("'" + key_or_path + "' is neither a CURVE public key (40 Z85 characters) nor a key file");
+    // Never the value itself: it may be a secret key pasted in the wrong place.
+    return InvalidArgument("the value given (" + std::to_string(key_or_path.size()) +
+                           " characters) is neither a CURVE public key (40 Z85 characters) nor an existing key file");
   }
   Result<std::string> text = ReadSmallFile(key_or_path);
   if (!text.ok()) return text.status();

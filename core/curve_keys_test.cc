@@ -110,6 +110,12 @@ TEST_F(CurveKeysTest, MalformedKeysAndFilesOfTwoKeysAreRefused) {
   EXPECT_NE(bad.status().message().find("not Z85"), std::string::npos) << bad.status().message();
   EXPECT_FALSE(ReadCurvePublicKey("not-a-key").ok());
   EXPECT_FALSE(ReadCurvePublicKey(not_z85).ok());
+  // A secret pasted where the broker's public key belongs (with a stray space) is not
+  // echoed in the error, which ends up in logs.
+  Result<std::string> pasted = ReadCurvePublicKey(a.secret_key + " ");
+  ASSERT_FALSE(pasted.ok());
+  EXPECT_EQ(pasted.status().message().find(a.secret_key.substr(0, 8)), std::string::npos) << pasted.status().message();
+  EXPECT_NE(pasted.status().message().find("41 characters"), std::string::npos) << pasted.status().message();
 }
 
 }  // namespace

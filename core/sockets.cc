@@ -51,7 +51,13 @@ zmq::socket_t MakeSocket(zmq::context_t& context, zmq::socket_type type, const S
   zmq::socket_t socket(context, type);
   socket.set(zmq::sockopt::sndhwm, options.send_hwm);
   socket.set(zmq::sockopt::rcvhwm, options.recv_hwm);
-  socket.set(zmq::sockopt::maxmsgsize, options.max_frame_bytes);
+  // With CURVE, libzmq checks the limit against the MESSAGE command that carries the
+  // frame: 33 bytes more ("\x07MESSAGE", an 8-byte nonce, a 16-byte MAC, a flags byte).
+  // The limit stays the frame's own.
+  constexpr std::int64_t kCurveFrameOverhead = 33;
+  socket.set(zmq::sockopt::maxmsgsize, options.max_frame_bytes < 0 || !options.curve
+                                           ? options.max_frame_bytes
+                                           : options.max_frame_bytes + kCurveFrameOverhead);
   socket.set(zmq::sockopt::linger, static_cast<int>(options.linger.count()));
   socket.set(zmq::sockopt::sndtimeo, static_cast<int>(options.send_timeout.count()));
   socket.set(zmq::sockopt::reconnect_ivl, static_cast<int>(options.reconnect_interval.count()));

@@ -148,5 +148,26 @@ TEST(AtomicUnitTest, EventsOfAUnitTheGroupDoesNotSubscribeToAreLeftOut) {
   EXPECT_EQ(h.Info("orders").ack_floor(), first + 3);
 }
 
+// Members of one group with other subscriptions (a deploy, or another principal's grant):
+// a unit goes only to a member that subscribes to every event of it, never part of it to
+// one that does not read the rest.
+TEST(AtomicUnitTest, AUnitGoesOnlyToAMemberThatSubscribesToEveryEventOfIt) {
+  Harness h;
+  h.Join("orders-only", "g", 10, Harness::Config({kOrder}));
+  h.Join("lines-only", "g", 10, Harness::Config({kLine}));
+  const std::uint64_t first = PublishOrder(h, 1, 2);
+  EXPECT_TRUE(h.Take("orders-only").empty());
+  EXPECT_TRUE(h.Take("lines-only").empty());
+  // It waits for a member that reads it all, and the events behind it go on.
+  const std::uint64_t line = h.Publish(kLine, "shop.OrderLine:99");
+  std::vector<v1::Delivery> lines = h.Take("lines-only");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].offset(), line);
+  JoinSaves(h, "both", "g", 10);
+  std::vector<v1::Delivery> both = h.Take("both");
+  ASSERT_EQ(both.size(), 3u);
+  ExpectUnit(both, 0, first, 3);
+}
+
 }  // namespace
 }  // namespace signalbus::groups::testing

@@ -101,9 +101,14 @@ void Group::UpdateSubscriptions() {
   for (auto& [id, m] : members_) m->all = !narrowed_ && m->subscriptions == settings_.subscriptions;
 }
 
-bool Group::AnyMemberWants(std::string_view topic) const {
+bool Group::Wants(const Member& m, const Entry& e) {
+  if (!m.Wants(e.topic)) return false;
+  return std::all_of(e.parts.begin(), e.parts.end(), [&](const UnitPart& p) { return m.Wants(p.topic); });
+}
+
+bool Group::AnyMemberWants(const Entry& e) const {
   for (const auto& [id, m] : members_) {
-    if (m->Wants(topic)) return true;
+    if (Wants(*m, e)) return true;
   }
   return false;
 }
@@ -175,10 +180,10 @@ void Group::RingUpdate(Member& m) {
   }
 }
 
-Group::Member* Group::TakerFor(std::uint64_t bytes, std::string_view topic) {
+Group::Member* Group::TakerFor(std::uint64_t bytes, const Entry& e) {
   for (auto it = ring_.begin(); it != ring_.end();) {
     Member* m = *it;
-    if (!m->Wants(topic)) {
+    if (!Wants(*m, e)) {
       ++it;  // another member's turn; this one keeps its place
       continue;
     }
@@ -438,7 +443,7 @@ void Group::PassGate(std::uint64_t offset, Entry& e, bool first) {
 
 void Group::MakeReady(std::uint64_t offset, Entry& e, bool front) {
   if (ready_.empty()) {
-    if (Member* m = TakerFor(DeliveryBytes(e), e.topic)) {
+    if (Member* m = TakerFor(DeliveryBytes(e), e)) {
       Deliver(offset, e, *m);
       return;
     }
@@ -457,9 +462,9 @@ void Group::Dispatch() {
     std::uint64_t offset = ready_.front();
     Entry* e = entries_.Find(offset);
     assert(e != nullptr && e->state == State::kReady);
-    Member* m = TakerFor(DeliveryBytes(*e), e->topic);
+    Member* m = TakerFor(DeliveryBytes(*e), *e);
     if (m == nullptr) {
-      if (AnyMemberWants(e->topic)) return;  // those that want it have no credit or room now
+      if (AnyMemberWants(*e)) return;  // those that want it have no credit or room now
       // No connected member subscribes to it any more: it waits for one, and the events
       // behind it go on.
       ready_.pop_front();

@@ -241,11 +241,14 @@ class Group {
   void RingUpdate(Member& m);
   // The member that gets an event of `bytes` next (round-robin), or nullptr: members
   // it does not fit are blocked on the way.
-  // A member with credit that subscribes to `topic` and whose window `bytes` fits.
-  Member* TakerFor(std::uint64_t bytes, std::string_view topic);
+  // A member with credit that subscribes to `e` and whose window `bytes` fits.
+  Member* TakerFor(std::uint64_t bytes, const Entry& e);
   bool HasTaker() const { return !ring_.empty(); }
-  // Whether a connected member subscribes to `topic`.
-  bool AnyMemberWants(std::string_view topic) const;
+  // Whether `m` subscribes to every event of `e` (an atomic unit goes whole, and only to
+  // a member that may read each of its events).
+  static bool Wants(const Member& m, const Entry& e);
+  // Whether a connected member subscribes to `e`.
+  bool AnyMemberWants(const Entry& e) const;
   // Makes the group's subscriptions the union of its members' (none: they stay); events
   // parked for want of a member go back to the ready queue when one joins.
   void UpdateSubscriptions();

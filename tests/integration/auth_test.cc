@@ -199,7 +199,8 @@ TEST_F(AuthTest, AdminRequestsNeedTheirGrantListIsNotPurge) {
   RunResult list = RunToCompletion("signalbus-admin", As(accounts_, {"--broker", broker_->groups(), "groups"}), 30s);
   EXPECT_EQ(list.exit_code, 0) << list.err;
   for (const std::vector<std::string>& request :
-       {std::vector<std::string>{"dlq", "purge", "profile-creator"},
+       {std::vector<std::string>{"dlq", "list", "profile-creator"},  // dead letters carry events: not 'list'
+        std::vector<std::string>{"dlq", "purge", "profile-creator"},
         std::vector<std::string>{"seek", "profile-creator", "--latest"},
         std::vector<std::string>{"delete-group", "profile-creator"}}) {
     std::vector<std::string> args{"--broker", broker_->groups()};
@@ -208,7 +209,7 @@ TEST_F(AuthTest, AdminRequestsNeedTheirGrantListIsNotPurge) {
     EXPECT_NE(r.exit_code, 0) << request[0];
     EXPECT_NE(r.err.find("forbidden"), std::string::npos) << r.err;
   }
-  EXPECT_GE(Metric("signalbus_auth_refused_total{op=\"admin\"}"), 3);
+  EXPECT_GE(Metric("signalbus_auth_refused_total{op=\"admin\"}"), 4);
   RunResult seek = RunToCompletion(
       "signalbus-admin", As(ops_, {"--broker", broker_->groups(), "seek", "profile-creator", "--latest"}), 30s);
   EXPECT_EQ(seek.exit_code, 0) << seek.err;

@@ -117,8 +117,9 @@ def read_public_key(key_or_path):
         validate_key(key_or_path, "the public key given")
         return key_or_path
     if not os.path.isfile(key_or_path):
-        raise CurveKeyError("'%s' is neither a CURVE public key (%d Z85 characters) nor a key file"
-                            % (key_or_path, KEY_CHARS))
+        # Never the value itself: it may be a secret key pasted in the wrong place.
+        raise CurveKeyError("the value given (%d characters) is neither a CURVE public key (%d Z85 characters) "
+                            "nor an existing key file" % (len(key_or_path), KEY_CHARS))
     key = _key_line(_read_small_file(key_or_path), key_or_path)
     validate_key(key, "the public key in %s" % key_or_path)
     return key

@@ -135,11 +135,13 @@ class Config:
         """(server key, key file) of SIGNALBUS["CURVE"], each else from the environment;
         checked (the files read) when the bus is enabled, so that a bad key fails at start."""
         if not isinstance(raw, dict) or set(raw) - set(_CURVE_KEYS):
+            # Not the value: it may hold a key.
             raise _fail("CURVE", "expected a dict with SERVER_KEY (the broker's public key or its .pub file) and "
-                        "KEY_FILE (this service's secret key file), got %r" % (raw,))
+                        "KEY_FILE (this service's secret key file), got %s" % (
+                            "keys %s" % sorted(map(str, raw)) if isinstance(raw, dict) else type(raw).__name__))
         for key in _CURVE_KEYS:
             if raw.get(key) is not None and not isinstance(raw[key], (str, os.PathLike)):
-                raise _fail("CURVE", "%s: expected a string, got %r" % (key, raw[key]))
+                raise _fail("CURVE", "%s: expected a string, got %s" % (key, type(raw[key]).__name__))
         server_key, key_file = curve.settings_from_env(os.fspath(raw.get("SERVER_KEY") or ""),
                                                        os.fspath(raw.get("KEY_FILE") or ""))
         if self.enabled and not self.eager:

@@ -10,7 +10,7 @@
 //   publish = ["auth.User/*"]               # topic patterns it may publish
 //   subscribe = ["auth.User/post_save"]     # patterns it may read: live, and groups' subscriptions
 //   join = ["profile-creator", "audit-*"]   # group names it may join ("x-*": a prefix; "*": any)
-//   admin = ["list"]                        # list, replay, purge, seek, delete, settings; "*": all
+//   admin = ["list"]                        # list, dead-letters, replay, purge, seek, delete, settings; "*": all
 //
 // Anything not granted is refused; an unknown key in a table or a misspelt right is an
 // error, never ignored.
@@ -28,7 +28,10 @@
 namespace signalbus::auth {
 
 // The admin requests on the groups socket, as the allow-list names them.
-inline constexpr std::string_view kAdminRights[] = {"list", "replay", "purge", "seek", "delete", "settings"};
+// "list": the groups and their progress; "dead-letters": a group's dead letters, with
+// their events.
+inline constexpr std::string_view kAdminRights[] = {"list", "dead-letters", "replay", "purge", "seek", "delete",
+                                                    "settings"};
 
 struct Principal {
   std::string name;
