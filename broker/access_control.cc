@@ -33,6 +33,10 @@ Peer AccessControl::Identify(const zmq::message_t& frame) {
   return peer;
 }
 
+const auth::Principal* AccessControl::PrincipalOf(std::string_view key) const {
+  return list_ == nullptr ? &auth::Everyone() : list_->Find(key);
+}
+
 void AccessControl::Refused(AuthOp op, const Peer& peer, std::string_view what, std::uint64_t n) {
   for (std::uint64_t i = 0; i < n; ++i) metrics_.CountAuthRefused(op);
   if (!log_limiter_.Allow()) return;

@@ -101,6 +101,10 @@ Status Broker::ReloadAllowList() {
   auto shared = std::make_shared<const auth::AllowList>(std::move(list).value());
   zap_->Replace(shared);
   access_.Enforce(shared);
+  // What connections already hold is checked again: a key removed or a grant narrowed
+  // takes effect now, not at the connection's next request.
+  live_->Reauthorize();
+  group_channel_->Reauthorize(std::chrono::steady_clock::now());
   spdlog::info("allow-list {} reloaded: {} principals, {} keys", options_.allow_list_file, shared->principals(),
                shared->keys());
   return Status::Ok();

@@ -8,6 +8,11 @@
 #include "signalbus/core/sockets.h"
 
 namespace signalbus::broker {
+namespace {
+
+constexpr const char* kKeyNotAllowed = "forbidden: this connection's key is not in the broker's allow-list";
+
+}  // namespace
 
 GroupChannel::GroupChannel(zmq::context_t& context, std::string endpoint, AccessControl& access,
                            std::optional<CurveSecurity> curve, int peer_queue)
@@ -71,7 +76,14 @@ std::size_t GroupChannel::Drain(std::size_t budget, groups::TimePoint now) {
       continue;
     }
     const Peer sender = access_.Identify(body);
-    if (!sender) continue;  // counted and logged by access control
+    if (!sender) {  // counted and logged by access control; its member, if any, expelled
+      coordinator_->Expel(peer.to_string_view(), kKeyNotAllowed, now);
+      v1::GroupReply reply;
+      reply.mutable_error()->set_message(kKeyNotAllowed);
+      reply.mutable_error()->set_fatal(true);
+      Send(peer.to_string_view(), reply);
+      continue;
+    }
     v1::GroupRequest request;
     if (!request.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
       skipped_peer_ = peer.to_string();
@@ -85,9 +97,36 @@ std::size_t GroupChannel::Drain(std::size_t budget, groups::TimePoint now) {
       Send(peer.to_string_view(), ForbiddenReply(request, refusal->why));
       continue;
     }
-    coordinator_->HandleRequest(peer.to_string_view(), request, now, sender.principal->name);
+    coordinator_->HandleRequest(peer.to_string_view(), request, now,
+                                groups::Coordinator::Caller{sender.principal->name, sender.key});
   }
   return frames;
+}
+
+void GroupChannel::Reauthorize(groups::TimePoint now) {
+  std::vector<std::pair<std::string, std::string>> expelled;  // peer, why
+  coordinator_->ForEachMember([&](const groups::Coordinator::MemberView& m) {
+    const auth::Principal* principal = access_.PrincipalOf(m.key);
+    std::string why;
+    if (principal == nullptr || principal->name != m.principal) {
+      why = kKeyNotAllowed;
+    } else if (!principal->MayJoin(m.group)) {
+      why = "forbidden: principal '" + principal->name + "' may no longer join group '" + m.group + "'";
+    } else {
+      for (const std::string& text : m.subscriptions) {
+        Result<TopicPattern> pattern = TopicPattern::Parse(text);
+        if (pattern.ok() && !principal->MaySubscribe(*pattern)) {
+          why = "forbidden: principal '" + principal->name + "' may no longer read " + text;
+          break;
+        }
+      }
+    }
+    if (!why.empty()) {
+      access_.Refused(AuthOp::kJoin, Peer{principal, m.key}, "a member of group " + m.group + ": " + why);
+      expelled.emplace_back(std::string(m.peer), std::move(why));
+    }
+  });
+  for (const auto& [peer, why] : expelled) coordinator_->Expel(peer, why + " (the allow-list was reloaded)", now);
 }
 
 void GroupChannel::Malformed(std::string_view why, groups::TimePoint now) {

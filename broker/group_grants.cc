@@ -7,7 +7,7 @@ namespace {
 // The admin right a request needs, or nullptr for a member's request.
 const char* AdminRight(const v1::GroupRequest& request) {
   switch (request.kind_case()) {
-    case v1::GroupRequest::kListGroups:
+    case v1::GroupRequest::kListGroups: return "list";
     // Dead letters carry their events: reading them is reading the group's topics.
     case v1::GroupRequest::kListDeadLetters: return "dead-letters";
     case v1::GroupRequest::kReplayDeadLetters: return "replay";

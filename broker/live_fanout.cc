@@ -229,7 +229,14 @@ std::size_t LiveFanout::Drain(std::size_t budget, Clock::time_point now) {
     }
     // The body's User-Id: a ROUTER's routing-id frame does not always carry it.
     const Peer sender = access_.Identify(have_body ? body : peer);
-    if (!sender) continue;  // counted and logged by access control
+    if (!sender) {  // counted and logged by access control; told, and what it held forgotten
+      if (std::optional<Slot> slot = listeners_->Find(peer.to_string_view())) listeners_->Forget(*slot);
+      v1::LiveReply reply;
+      reply.mutable_error()->set_code(v1::LiveError::FORBIDDEN);
+      reply.mutable_error()->set_message("forbidden: this connection's key is not in the broker's allow-list");
+      SendUnlisted(peer.to_string_view(), reply);
+      continue;
+    }
     if (frames != 1) {
       RefuseBadRequest(peer.to_string_view(), std::to_string(frames) + " frames (want 1: a LiveRequest)");
       continue;
@@ -250,7 +257,8 @@ void LiveFanout::HandleRequest(std::string_view peer, std::string_view body, Clo
   }
   if (request.kind_case() == v1::LiveRequest::kSubscribe || request.kind_case() == v1::LiveRequest::kUnsubscribe) {
     const bool subscribe = request.kind_case() == v1::LiveRequest::kSubscribe;
-    LiveListeners::Outcome outcome = subscribe ? listeners_->Subscribe(peer, request.subscribe(), now, *sender.principal)
+    LiveListeners::Outcome outcome = subscribe ? listeners_->Subscribe(peer, request.subscribe(), now, *sender.principal,
+                                                                       sender.key)
                                                : listeners_->Unsubscribe(peer, request.unsubscribe(), now);
     if (std::uint32_t n = outcome.refused[LiveRefusalIndex(LiveRefusal::kForbidden)]; n > 0) {
       access_.Refused(AuthOp::kSubscribe, sender, "live patterns it may not read", n);
@@ -325,6 +333,25 @@ void LiveFanout::Refused(std::string_view peer, LiveRefusal why, std::uint64_t n
     skipped = " (" + std::to_string(suppressed) + " more live problems not logged)";
   }
   spdlog::warn("live: refused {} ({}) from peer '{}': {}{}", n, LiveRefusalName(why), PeerName(peer), detail, skipped);
+}
+
+void LiveFanout::Reauthorize() {
+  for (const LiveListeners::Revoked& r :
+       listeners_->Revoke([&](std::string_view key) { return access_.PrincipalOf(key); })) {
+    const LiveListeners::Listener& l = listeners_->at(r.slot);
+    const Peer who{access_.PrincipalOf(l.key), l.key};
+    std::string what = r.whole && r.patterns.empty() ? "its key is no longer allowed" : "";
+    for (const std::string& p : r.patterns) what += (what.empty() ? "may no longer read " : ", ") + p;
+    access_.Refused(AuthOp::kSubscribe, who, "live listener " + std::to_string(l.number) + ": " + what,
+                    std::max<std::size_t>(r.patterns.size(), 1));
+    v1::LiveReply reply;
+    reply.mutable_error()->set_code(v1::LiveError::FORBIDDEN);
+    reply.mutable_error()->set_message("forbidden after the broker reloaded its allow-list: " + what +
+                                       (r.whole ? "; this listener is forgotten" : ""));
+    const std::string peer = l.peer;
+    if (r.whole) listeners_->Forget(r.slot);
+    (void)SendReply(peer, reply);  // uncharged: the listener is forgotten or told once
+  }
 }
 
 void LiveFanout::RefuseBadRequest(std::string_view peer, const std::string& detail) {

@@ -92,12 +92,14 @@ std::optional<LiveListeners::Slot> LiveListeners::Create(std::string_view peer, 
 }
 
 LiveListeners::Outcome LiveListeners::Subscribe(std::string_view peer, const v1::LiveSubscribe& request,
-                                                Clock::time_point now, const auth::Principal& reader) {
+                                                Clock::time_point now, const auth::Principal& reader,
+                                                std::string_view key) {
   Outcome out;
   std::optional<Slot> slot = Find(peer);
   if (!slot) {
     slot = Create(peer, request.window_bytes(), now, reader.name, &out);
     if (!slot) return out;
+    slots_[*slot].key = std::string(key);
   }
   out.slot = slot;
   Listener& l = slots_[*slot];
@@ -206,6 +208,39 @@ void LiveListeners::ForEach(const std::function<void(Slot)>& fn) {
   for (Slot slot = 0; slot < slots_.size(); ++slot) {
     if (slots_[slot].in_use) fn(slot);
   }
+}
+
+std::vector<LiveListeners::Revoked> LiveListeners::Revoke(
+    const std::function<const auth::Principal*(std::string_view key)>& principal_of) {
+  std::vector<Revoked> revoked;
+  for (Slot slot = 0; slot < slots_.size(); ++slot) {
+    Listener& l = slots_[slot];
+    if (!l.in_use) continue;
+    const auth::Principal* reader = principal_of(l.key);
+    Revoked r{slot, reader == nullptr || reader->name != l.principal, {}};
+    if (!r.whole) {
+      std::vector<TopicPattern> kept;
+      for (const TopicPattern& p : l.pattern_list) {
+        if (reader->MaySubscribe(p)) {
+          kept.push_back(p);
+        } else {
+          r.patterns.push_back(p.ToString());
+        }
+      }
+      if (r.patterns.empty()) continue;
+      r.whole = kept.empty();
+      if (!r.whole) {
+        ClearPatterns(slot);
+        for (const TopicPattern& p : kept) {
+          index_.Add(p, slot);
+          l.patterns.Add(p);
+        }
+        l.pattern_list = std::move(kept);
+      }
+    }
+    revoked.push_back(std::move(r));
+  }
+  return revoked;
 }
 
 void LiveListeners::Forget(Slot slot) {

@@ -41,6 +41,7 @@ class LiveListeners {
   struct Listener {
     std::string peer;         // the ROUTER routing id
     std::string principal;    // who it authenticated as, in listeners_of_
+    std::string key;          // with which CURVE key (Z85; empty with CURVE off)
     std::uint64_t number = 0;  // for logs: "live listener 7"
     PatternSet patterns;      // what it holds, for membership
     std::vector<TopicPattern> pattern_list;  // the same, to take them out of the index
@@ -73,7 +74,18 @@ class LiveListeners {
   // past max_patterns, or not one `reader` may read). Answered with LiveSubscribed, or
   // LiveError when refused. `reader` must outlive the call only.
   Outcome Subscribe(std::string_view peer, const v1::LiveSubscribe& request, Clock::time_point now,
-                    const auth::Principal& reader = auth::Everyone());
+                    const auth::Principal& reader = auth::Everyone(), std::string_view key = {});
+  // After the allow-list changed: what `principal_of` (key -> principal, nullptr: no
+  // longer allowed) no longer grants is taken away. A listener whose key is gone, whose
+  // key now names another principal, or that may read none of its patterns any more is
+  // returned with `whole` (the caller tells it and forgets it); one that lost some
+  // patterns keeps the others, and the lost ones are returned.
+  struct Revoked {
+    Slot slot;
+    bool whole = false;
+    std::vector<std::string> patterns;
+  };
+  std::vector<Revoked> Revoke(const std::function<const auth::Principal*(std::string_view key)>& principal_of);
   // Removes the patterns the listener holds; the others change nothing (counted as
   // not_subscribed). A peer that is no listener gets UNKNOWN_LISTENER.
   Outcome Unsubscribe(std::string_view peer, const v1::LiveUnsubscribe& request, Clock::time_point now);

@@ -297,6 +297,9 @@ void GroupSource::HandleReply(v1::GroupReply& reply, Clock::time_point now) {
 
 void GroupSource::HandleError(const v1::GroupError& error, Clock::time_point now) {
   const std::string message = Printable(error.message(), 300);
+  if (error.fatal() && error.message().rfind("forbidden", 0) == 0) {
+    forbidden_ = PermissionDenied("the broker at " + endpoint_ + " refused group " + group_ + ": " + message);
+  }
   if (!error.fatal()) {
     // A refused ack (its attempt was redelivered meanwhile) and the like: the broker
     // redelivers whatever it did not take.
@@ -367,6 +370,7 @@ Result<Received> GroupSource::Receive(milliseconds timeout) {
   while (true) {
     if (Status s = Pump(); !s.ok()) return s;
     if (!in_hand_.empty()) return NextDelivery();
+    if (forbidden_) return *forbidden_;
     if (draining_) {
       Received drained;
       drained.kind = Received::Kind::kDrained;

@@ -277,6 +277,8 @@ void LiveSource::HandleReply(const v1::LiveReply& reply, Clock::time_point now, 
         if (state_ == State::kSubscribed) StartSubscribing(now);
       } else if (e.code() == v1::LiveError::TOO_MANY_LISTENERS) {
         refused_ = Unavailable("the broker at " + endpoint_ + " refused this listener: " + message);
+      } else if (e.code() == v1::LiveError::FORBIDDEN) {
+        refused_ = PermissionDenied("the broker at " + endpoint_ + " refused this listener: " + message);
       } else if (log_limiter_.Allow()) {
         spdlog::warn("live {}: the broker says: {}", endpoint_, message);
       }

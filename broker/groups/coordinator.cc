@@ -145,13 +145,13 @@ void Coordinator::Impl::Refuse(std::string_view peer, Refusal reason, std::strin
 }
 
 void Coordinator::Impl::HandleRequest(std::string_view peer, const v1::GroupRequest& request, TimePoint now,
-                                      std::string_view principal) {
+                                      Caller caller) {
   last_now_ = std::max(last_now_, now);
   auto it = peers_.find(peer);
   if (it != peers_.end()) it->second.last_seen = now;
   switch (request.kind_case()) {
     case v1::GroupRequest::kJoin:
-      HandleJoin(peer, request.join(), now, principal);
+      HandleJoin(peer, request.join(), now, caller);
       return;
     case v1::GroupRequest::kCredit:
     case v1::GroupRequest::kAck:
@@ -299,8 +299,7 @@ std::optional<Coordinator::Impl::JoinRefusal> Coordinator::Impl::CheckJoin(std::
   return std::nullopt;
 }
 
-void Coordinator::Impl::HandleJoin(std::string_view peer, const v1::Join& join, TimePoint now,
-                                   std::string_view principal) {
+void Coordinator::Impl::HandleJoin(std::string_view peer, const v1::Join& join, TimePoint now, Caller caller) {
   const std::string& name = join.group();
   if (Status s = ValidateGroupName(name); !s.ok()) return Refuse(peer, Refusal::kGroupName, s.message(), true);
   // Counted before anything is parsed: a hundred thousand patterns cost nothing more.
@@ -314,7 +313,7 @@ void Coordinator::Impl::HandleJoin(std::string_view peer, const v1::Join& join, 
   if (!settings.ok()) return Refuse(peer, Refusal::kConfig, "group " + name + ": " + settings.status().message(), true);
   Group* group = nullptr;
   if (auto git = groups_.find(name); git != groups_.end()) group = git->second.get();
-  if (std::optional<JoinRefusal> refusal = CheckJoin(peer, join, group, *settings, principal)) {
+  if (std::optional<JoinRefusal> refusal = CheckJoin(peer, join, group, *settings, caller.principal)) {
     return Refuse(peer, refusal->reason, std::move(refusal->message), true);
   }
   std::uint64_t start = 0;
@@ -339,11 +338,11 @@ void Coordinator::Impl::HandleJoin(std::string_view peer, const v1::Join& join, 
     }
     group = *created;
   }
-  AddMember(group, peer, join, *settings, now, principal);
+  AddMember(group, peer, join, *settings, now, caller);
 }
 
 void Coordinator::Impl::AddMember(Group* group, std::string_view peer, const v1::Join& join,
-                                  const GroupSettings& subscriptions, TimePoint now, std::string_view principal) {
+                                  const GroupSettings& subscriptions, TimePoint now, Caller caller) {
   MemberId id = ++next_member_id_;
   std::chrono::milliseconds heartbeat =
       join.heartbeat_ms() > 0 ? std::chrono::milliseconds(join.heartbeat_ms()) : kDefaultHeartbeat;
@@ -351,8 +350,9 @@ void Coordinator::Impl::AddMember(Group* group, std::string_view peer, const v1:
                                                        : options_.default_window_bytes;
   group->AddMember(id, std::string(peer), join.member_name(), join.credits(), window_bytes, subscriptions);
   auto [pit, inserted] =
-      peers_.emplace(std::string(peer), Peer{id, group, join.member_name(), heartbeat, now, std::string(principal)});
-  if (!principal.empty()) ++members_of_[pit->second.principal];
+      peers_.emplace(std::string(peer), Peer{id, group, join.member_name(), heartbeat, now,
+                                             std::string(caller.principal), std::string(caller.key)});
+  if (!caller.principal.empty()) ++members_of_[pit->second.principal];
   expiries_.push(Expiry{now + kMissedHeartbeats * heartbeat, id, pit->first});
   active_.insert(group);
   Watch(group);
@@ -370,6 +370,23 @@ void Coordinator::Impl::AddMember(Group* group, std::string_view peer, const v1:
   reply.mutable_joined()->set_ack_ranges(true);
   Send(peer, reply);
   group->Pump(now, durable_);
+}
+
+void Coordinator::Impl::ForEachMember(const std::function<void(const MemberView&)>& fn) const {
+  for (const auto& [peer, p] : peers_) {
+    const std::vector<std::string>* subscriptions = p.group->MemberSubscriptions(p.member);
+    if (subscriptions == nullptr) continue;
+    fn(MemberView{peer, p.group->name(), *subscriptions, p.principal, p.key});
+  }
+}
+
+void Coordinator::Impl::Expel(std::string_view peer, const std::string& why, TimePoint now) {
+  auto it = peers_.find(peer);
+  if (it == peers_.end()) return;
+  spdlog::warn("group {}: member {} ({}) expelled: {}", it->second.group->name(), it->second.member,
+               Printable(it->second.name), why);
+  RemoveMember(it, /*expired=*/false, now);
+  SendError(peer, why, /*fatal=*/true);
 }
 
 void Coordinator::Impl::RemoveMember(PeerMap::iterator it, bool expired, TimePoint now) {
@@ -584,8 +601,14 @@ Coordinator::~Coordinator() = default;
 Status Coordinator::Open() { return impl_->Open(); }
 
 void Coordinator::HandleRequest(std::string_view peer, const v1::GroupRequest& request, TimePoint now,
-                                std::string_view principal) {
-  impl_->HandleRequest(peer, request, now, principal);
+                                Caller caller) {
+  impl_->HandleRequest(peer, request, now, caller);
+}
+
+void Coordinator::ForEachMember(const std::function<void(const MemberView&)>& fn) const { impl_->ForEachMember(fn); }
+
+void Coordinator::Expel(std::string_view peer, const std::string& why, TimePoint now) {
+  impl_->Expel(peer, why, now);
 }
 
 void Coordinator::OnDurable(std::uint64_t durable_offset, TimePoint now) { impl_->OnDurable(durable_offset, now); }

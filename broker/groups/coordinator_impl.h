@@ -29,8 +29,9 @@ class Coordinator::Impl {
   ~Impl();
 
   Status Open();
-  void HandleRequest(std::string_view peer, const v1::GroupRequest& request, TimePoint now,
-                     std::string_view principal);
+  void HandleRequest(std::string_view peer, const v1::GroupRequest& request, TimePoint now, Caller caller);
+  void ForEachMember(const std::function<void(const MemberView&)>& fn) const;
+  void Expel(std::string_view peer, const std::string& why, TimePoint now);
   void OnDurable(std::uint64_t durable_offset, TimePoint now);
   void NoteKey(std::uint64_t offset, std::string_view key) { keys_.Put(offset, KeyHash(key)); }
   void Tick(TimePoint now);
@@ -52,6 +53,7 @@ class Coordinator::Impl {
     std::chrono::milliseconds heartbeat{kDefaultHeartbeat};
     TimePoint last_seen;
     std::string principal;  // who it authenticated as ("": no one), in members_of_
+    std::string key;        // with which CURVE key ("": none)
   };
   // Groups in name order, so that walks over a subset are deterministic.
   struct ByName {
@@ -78,7 +80,7 @@ class Coordinator::Impl {
   void SendError(std::string_view peer, std::string message, bool fatal);
   // Counts the refusal and answers it with a GroupError.
   void Refuse(std::string_view peer, Refusal reason, std::string message, bool fatal);
-  void HandleJoin(std::string_view peer, const v1::Join& join, TimePoint now, std::string_view principal);
+  void HandleJoin(std::string_view peer, const v1::Join& join, TimePoint now, Caller caller);
   // Why `join` may not be accepted as it is (before anything changes), or nullopt.
   struct JoinRefusal {
     Refusal reason;
@@ -96,7 +98,7 @@ class Coordinator::Impl {
   // group that delivered anything.
   Result<Group*> CreateGroup(const std::string& name, GroupSettings settings, std::uint64_t start);
   void AddMember(Group* group, std::string_view peer, const v1::Join& join, const GroupSettings& subscriptions,
-                 TimePoint now, std::string_view principal);
+                 TimePoint now, Caller caller);
   void RemoveMember(PeerMap::iterator it, bool expired, TimePoint now);
   // A group that may have changed: looked at by the next persistence round.
   void Watch(Group* group) { watched_.insert(group); }

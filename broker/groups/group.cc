@@ -41,6 +41,11 @@ Group::~Group() = default;
 
 // ---- Members ----------------------------------------------------------------------
 
+const std::vector<std::string>* Group::MemberSubscriptions(MemberId id) const {
+  auto it = members_.find(id);
+  return it == members_.end() ? nullptr : &it->second->subscriptions;
+}
+
 Group::Member* Group::FindMember(MemberId id) {
   auto it = members_.find(id);
   return it == members_.end() ? nullptr : it->second.get();

@@ -99,6 +99,8 @@ class Group {
   void AckRange(MemberId id, std::uint64_t first, std::uint32_t count, std::uint32_t attempt);
   void Nack(MemberId id, const v1::DeliveryRef& ref, std::string_view error, TimePoint now);
   std::size_t member_count() const { return members_.size(); }
+  // A member's own subscriptions; nullptr for no such member.
+  const std::vector<std::string>* MemberSubscriptions(MemberId id) const;
 
   // ---- Flow. Every call sends what it delivered before returning.
   // Hands ready events to members with credit and reads more of the log, up to

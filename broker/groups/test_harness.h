@@ -144,7 +144,7 @@ class Harness {
   }
 
   void Request(const std::string& peer, const v1::GroupRequest& request, const std::string& principal = "") {
-    coord_->HandleRequest(peer, request, now_, principal);
+    coord_->HandleRequest(peer, request, now_, Coordinator::Caller{principal, ""});
     Settle();
   }
 

@@ -361,6 +361,41 @@ TEST(BrokerKeyRotationTest, CurrentAndNextKeysServeSideBySideAndARestartOnTheNex
   EXPECT_EQ(moved.Metric("signalbus_log_durable_offset"), 3) << "pk 1, 2 and 5, each once";
 }
 
+TEST_F(AuthTest, AReloadThatNarrowsAGrantOrRemovesAKeyTakesBackWhatConnectionsHoldAndTellsThem) {
+  Process listener("signalbus-listen", As(accounts_, {"auth.User/post_save", "--live", broker_->live()}));
+  Process member("signalbus-listen", As(accounts_, {"auth.User/post_save", "--group", "profile-creator", "--groups",
+                                                    broker_->groups()}));
+  ASSERT_TRUE(broker_->WaitForMetric("signalbus_live_listeners", 1, 20s)) << listener.Stderr();
+  ASSERT_TRUE(broker_->WaitForMetric("signalbus_group_members{group=\"profile-creator\"}", 1, 20s))
+      << member.Stderr();
+
+  // accounts may now read post_delete only; its key stays.
+  std::ofstream(allow_list_) << "[[principal]]\nname = \"accounts\"\nkeys = [\"" << accounts_.public_key
+                             << "\"]\nsubscribe = [\"auth.User/post_delete\"]\njoin = [\"profile-creator\"]\n\n"
+                                "[[principal]]\nname = \"ops\"\nkeys = [\""
+                             << ops_.public_key << "\"]\nadmin = [\"*\"]\n";
+  broker_->process().Signal(SIGHUP);
+  EXPECT_NE(listener.Wait(20s), 0);
+  EXPECT_NE(listener.Stderr().find("forbidden"), std::string::npos) << listener.Stderr();
+  EXPECT_NE(listener.Stderr().find("may no longer read auth.User/post_save"), std::string::npos) << listener.Stderr();
+  EXPECT_NE(member.Wait(20s), 0);
+  EXPECT_NE(member.Stderr().find("may no longer read auth.User/post_save"), std::string::npos) << member.Stderr();
+  EXPECT_TRUE(Eventually([&] { return Metric("signalbus_live_listeners") == 0; }, 5s));
+  EXPECT_TRUE(Eventually([&] { return Metric("signalbus_group_members{group=\"profile-creator\"}") == 0; }, 5s));
+  EXPECT_GE(Metric("signalbus_auth_refused_total{op=\"subscribe\"}"), 1);
+  EXPECT_GE(Metric("signalbus_auth_refused_total{op=\"join\"}"), 1);
+
+  // A key removed: a listener it still has is told and forgotten at once.
+  Process reader("signalbus-listen", As(accounts_, {"auth.User/post_delete", "--live", broker_->live()}));
+  ASSERT_TRUE(broker_->WaitForMetric("signalbus_live_listeners", 1, 20s)) << reader.Stderr();
+  std::ofstream(allow_list_) << "[[principal]]\nname = \"ops\"\nkeys = [\"" << ops_.public_key
+                             << "\"]\nadmin = [\"*\"]\n";
+  broker_->process().Signal(SIGHUP);
+  EXPECT_NE(reader.Wait(20s), 0);
+  EXPECT_NE(reader.Stderr().find("its key is no longer allowed"), std::string::npos) << reader.Stderr();
+  EXPECT_TRUE(Eventually([&] { return Metric("signalbus_live_listeners") == 0; }, 5s)) << broker_->process().Stderr();
+}
+
 TEST(AuthStartTest, ABrokerKeyOthersCanReadOrAMissingHalfStopsTheStartWithOneLine) {
   const std::string dir = MakeTempDir("sb-auth-start");
   TestKey broker = MakeTestKey(dir, "broker");

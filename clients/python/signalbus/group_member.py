@@ -143,6 +143,7 @@ class GroupMember:
         self.member_id = ""
         self._ack_ranges = False  # the broker takes Ack.ranges (its Joined says so)
         self._last_refusal = ""
+        self._forbidden = None  # a JoinDenied once the broker said "forbidden" to this member
         self._in_hand = collections.deque()  # groups_pb2.Delivery, not yet handed out
         self._stale = set()  # (offset, attempt) of a lost membership: not settled
         self._units = {}  # (unit offset, attempt) -> [events left to settle, first error or None]
@@ -333,6 +334,10 @@ class GroupMember:
 
     def _handle_error(self, error, now):
         message = printable(error.message, 300)
+        if error.fatal and error.message.startswith("forbidden"):
+            # A reloaded allow-list took this member's key or grant away: joining again
+            # cannot help, so receive() raises it.
+            self._forbidden = JoinDenied("the broker at %s refused group %s: %s" % (self.endpoint, self.group, message))
         if not error.fatal:
             # A refused ack (its attempt was redelivered meanwhile) and the like.
             if self._log_limiter.allow():
@@ -398,6 +403,8 @@ class GroupMember:
             self._pump()
             if self._in_hand:
                 return self._next_delivery()
+            if self._forbidden is not None:
+                raise self._forbidden
             if self._draining:
                 return Received(Received.DRAINED)
             # Nothing more waiting: send the acks gathered so far so the broker can refill.

@@ -42,6 +42,10 @@ class AccessControl {
   // properties). A refusal is counted (op "message") and logged.
   Peer Identify(const zmq::message_t& frame);
 
+  // The principal `key` authenticates as under the list in force (Everyone() with CURVE
+  // off); nullptr when it is no longer allowed. For re-checking what a key was given.
+  const auth::Principal* PrincipalOf(std::string_view key) const;
+
   // Counts (`n` times) and logs a refusal of `op` to `peer`: `what` says what was asked.
   void Refused(AuthOp op, const Peer& peer, std::string_view what, std::uint64_t n = 1);
 

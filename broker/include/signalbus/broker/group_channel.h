@@ -61,6 +61,10 @@ class GroupChannel {
   // many frames is read and released a frame at a time, across calls if need be.
   // Nothing a peer sends throws. Returns how many frames were read.
   std::size_t Drain(std::size_t budget, groups::TimePoint now);
+  // After the allow-list was reloaded: members whose key is gone, or whose principal may no
+  // longer join their group or read one of their subscriptions, are expelled (told
+  // "forbidden", what they held goes to the others) and the refusals counted.
+  void Reauthorize(groups::TimePoint now);
   // Sends one reply to a peer. A peer that is gone or whose queue is full loses it
   // (counted in replies_dropped()); the coordinator's timers (ack timeout, heartbeats)
   // recover from that.

@@ -62,6 +62,10 @@ class LiveFanout : public EventSink {
   // Handles up to `budget` waiting requests; returns how many it read. Nothing a peer
   // sends throws: bad requests are counted, logged (rate-limited) and answered.
   std::size_t Drain(std::size_t budget, Clock::time_point now);
+  // After the allow-list was reloaded: listeners whose key is gone lose everything, those
+  // whose grant narrowed lose the patterns it no longer covers; each is told (FORBIDDEN)
+  // and the refusals counted.
+  void Reauthorize();
   // Expires silent listeners, forgets those whose connection is gone, refreshes the
   // gauges. Cheap when called often (it works at most every 100 ms).
   void Tick(Clock::time_point now);

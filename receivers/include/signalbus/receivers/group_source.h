@@ -175,6 +175,9 @@ class GroupSource final : public EventSource {
   std::string member_id_;
   bool ack_ranges_ = false;   // the broker takes Ack.ranges (its Joined says so)
   std::string last_refusal_;  // the last fatal error while joining, for Open()'s error
+  // Set when the broker says "forbidden" (a reloaded allow-list took this member's key or
+  // grant away): joining again cannot help, so Receive() reports it.
+  std::optional<Status> forbidden_;
 
   std::deque<v1::Delivery> in_hand_;  // received, not yet returned by Receive()
   // (offset, attempt) of deliveries in hand when the membership was lost: not settled.

@@ -121,10 +121,26 @@ class Coordinator {
 
   // A request from a peer: members (join, credit, ack, nack, heartbeat, leave) and
   // signalbus-admin (list, dead letters, replay, purge, seek). Bad requests get a
-  // GroupError reply and are counted; they never throw. `principal`: who the peer
-  // authenticated as, for max_members_per_principal ("" counts for no one).
-  void HandleRequest(std::string_view peer, const v1::GroupRequest& request, TimePoint now,
-                     std::string_view principal = {});
+  // GroupError reply and are counted; they never throw. `caller`: who the peer
+  // authenticated as, kept with a member it joins (max_members_per_principal, Expel).
+  struct Caller {
+    std::string_view principal;  // "": no one (counts for no principal)
+    std::string_view key;        // its CURVE key (Z85), or ""
+  };
+  void HandleRequest(std::string_view peer, const v1::GroupRequest& request, TimePoint now, Caller caller = {});
+
+  // Every member: its peer, group, own subscriptions, and who joined it.
+  struct MemberView {
+    std::string_view peer;
+    const std::string& group;
+    const std::vector<std::string>& subscriptions;
+    std::string_view principal;
+    std::string_view key;
+  };
+  void ForEachMember(const std::function<void(const MemberView&)>& fn) const;
+  // Removes the member of `peer` as a Leave would (what it holds goes to the others) and
+  // tells it `why` in a fatal GroupError. Nothing when `peer` is no member.
+  void Expel(std::string_view peer, const std::string& why, TimePoint now);
 
   // Everything up to `durable_offset` may now be delivered.
   void OnDurable(std::uint64_t durable_offset, TimePoint now);
