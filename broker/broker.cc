@@ -287,7 +287,8 @@ void Broker::OnProbe(std::string_view peer) { sessions_->OnProbe(peer); }
 
 void Broker::OnHello(std::string_view peer, std::string_view hello, const Peer& sender) {
   sessions_->OnHello(peer, hello, std::chrono::steady_clock::now(),
-                     sender ? std::string_view(sender.principal->name) : std::string_view());
+                     sender ? std::string_view(sender.principal->name) : std::string_view(),
+                     sender && (sender.principal->everything || !sender.principal->publish.empty()));
 }
 
 // An accepted event's whole way through the broker.

@@ -161,7 +161,7 @@ void PublisherSessions::OnProbe(std::string_view peer) {
 // ---- Hello --------------------------------------------------------------------------------
 
 void PublisherSessions::OnHello(std::string_view peer, std::string_view bytes, TimePoint now,
-                                std::string_view principal) {
+                                std::string_view principal, bool may_publish) {
   v1::PublisherHello hello;
   auto refuse = [&](Refusal refusal, const std::string& message, std::uint64_t logged_through = 0) {
     Refuse(refusal, peer, hello.publisher_id(), message);
@@ -178,6 +178,9 @@ void PublisherSessions::OnHello(std::string_view peer, std::string_view bytes, T
   }
   if (principal.empty()) {
     return refuse(Refusal::kForbidden, "this connection is not authenticated, or its key is no longer allowed");
+  }
+  if (!may_publish) {
+    return refuse(Refusal::kForbidden, "principal '" + std::string(principal) + "' may publish nothing");
   }
   const std::uint64_t from = hello.unconfirmed_from();
   const std::uint64_t next = hello.next_sequence();

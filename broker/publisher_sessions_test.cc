@@ -47,12 +47,12 @@ class SessionsTest : public ::testing::Test {
   }
 
   void Hello(const std::string& peer, const std::string& id, std::uint64_t from, std::uint64_t next,
-             const std::string& principal = "everyone") {
+             const std::string& principal = "everyone", bool may_publish = true) {
     v1::PublisherHello hello;
     hello.set_publisher_id(id);
     hello.set_unconfirmed_from(from);
     hello.set_next_sequence(next);
-    sessions_->OnHello(peer, hello.SerializeAsString(), now_, principal);
+    sessions_->OnHello(peer, hello.SerializeAsString(), now_, principal, may_publish);
   }
 
   // Sends an event; returns whether it was logged (and logs it).
@@ -397,6 +397,16 @@ TEST_F(SessionsTest, OnePrincipalHoldsAtMostItsShareOfPublisherIdsAndTheOthersSt
   sessions_->Maintain(now_);
   Hello("F", "a3", 1, 1, "accounts");
   EXPECT_EQ(Reply("F")->state(), v1::SessionReply::OPEN) << Reply("F")->message();
+}
+
+TEST_F(SessionsTest, APrincipalThatMayPublishNothingCannotClaimAPublisherId) {
+  Make({});
+  Hello("A", "accounts-relay-1", 1, 1, "reader", /*may_publish=*/false);
+  EXPECT_EQ(Reply("A")->state(), v1::SessionReply::REFUSED);
+  EXPECT_EQ(Reply("A")->reason(), "forbidden");
+  EXPECT_EQ(sessions_->publishers(), 0u);
+  Hello("B", "accounts-relay-1", 1, 1, "accounts");
+  EXPECT_EQ(Reply("B")->state(), v1::SessionReply::OPEN);
 }
 
 TEST_F(SessionsTest, OnlyTheVerifyWindowOfEventIdsIsRemembered) {

@@ -110,8 +110,11 @@ class PublisherSessions {
   // ["$hello", bytes] from a connection authenticated as `principal` ("": none, so
   // refused): opens the session, or refuses it; always answered. A publisher id belongs
   // to the principal that first opened a session for it, for as long as it is
-  // remembered: a hello from another principal is refused (forbidden).
-  void OnHello(std::string_view peer, std::string_view bytes, TimePoint now, std::string_view principal);
+  // remembered: a hello from another principal is refused (forbidden), and so is one from
+  // a principal that may publish nothing (`may_publish` false), which has no use for an id
+  // but to keep it from its owner.
+  void OnHello(std::string_view peer, std::string_view bytes, TimePoint now, std::string_view principal,
+               bool may_publish = true);
   // An event the validator accepted. nullopt: drop it (a duplicate, refused or out of
   // order; the connection is told in its next confirm or at once); else append it and
   // call Logged() with the ticket.
