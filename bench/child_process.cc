@@ -5,18 +5,53 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <climits>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
 extern char** environ;
 
 namespace signalbus::bench {
+namespace {
+
+// Children still running, so that a bench that fails (std::exit from anywhere) does not
+// leave a server behind: an atexit handler SIGKILLs each of them, by its pid.
+std::mutex running_mu;
+std::set<pid_t>& Running() {
+  static auto* running = new std::set<pid_t>();
+  return *running;
+}
+
+void KillRunning() {
+  std::lock_guard lock(running_mu);
+  for (pid_t pid : Running()) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  Running().clear();
+}
+
+void Track(pid_t pid) {
+  static const bool registered = std::atexit(KillRunning) == 0;
+  (void)registered;
+  std::lock_guard lock(running_mu);
+  Running().insert(pid);
+}
+
+void Untrack(pid_t pid) {
+  std::lock_guard lock(running_mu);
+  Running().erase(pid);
+}
+
+}  // namespace
 
 std::string SelfPath() {
   char buf[PATH_MAX];
@@ -28,6 +63,13 @@ std::string SelfDir() {
   std::string self = SelfPath();
   std::size_t slash = self.rfind('/');
   return slash == std::string::npos ? "." : self.substr(0, slash);
+}
+
+double SelfCpuSeconds() {
+  rusage u;
+  ::getrusage(RUSAGE_SELF, &u);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+  return secs(u.ru_utime) + secs(u.ru_stime);
 }
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& stderr_path) {
@@ -51,6 +93,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::stri
   }
   pid_ = pid;
   stdout_fd_ = fds[0];
+  Track(pid_);
 }
 
 ChildProcess::~ChildProcess() {
@@ -93,8 +136,27 @@ int ChildProcess::Stop(std::chrono::milliseconds grace) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
+  Untrack(pid_);
   pid_ = -1;
   return status;
+}
+
+void ChildProcess::Kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  Untrack(pid_);
+  pid_ = -1;
+}
+
+long ChildProcess::StatusKib(const std::string& field) const {
+  if (pid_ <= 0) return -1;
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(field + ":", 0) == 0) return std::strtol(line.c_str() + field.size() + 1, nullptr, 10);
+  }
+  return -1;
 }
 
 double ChildProcess::CpuSeconds() const {

@@ -2,6 +2,8 @@
 // signalbus-broker, the baseline proxy). Spawned with posix_spawn (safe from a process
 // that already has threads), its stdout read through a pipe for one "ready" line, its
 // stderr sent to a file, and stopped by its pid: SIGTERM, then SIGKILL after a grace.
+// A bench that exits with children still running (a failure, std::exit) SIGKILLs them
+// first (atexit), each by its pid.
 #pragma once
 
 #include <sys/types.h>
@@ -17,6 +19,8 @@ namespace signalbus::bench {
 std::string SelfDir();
 // This executable's own path, to run it again in another mode.
 std::string SelfPath();
+// User + system CPU seconds of this whole process so far.
+double SelfCpuSeconds();
 
 class ChildProcess {
  public:
@@ -34,8 +38,12 @@ class ChildProcess {
   // User + system CPU time the child has used so far, from /proc (10 ms ticks); -1 if
   // unknown.
   double CpuSeconds() const;
+  // A "Vm..." line of /proc/<pid>/status in KiB (field "VmRSS", "VmHWM"); -1 if unknown.
+  long StatusKib(const std::string& field) const;
   // SIGTERM, up to `grace` for it to exit, then SIGKILL. Returns the wait status, or -1.
   int Stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+  // SIGKILL at once (a crash), and reaps it.
+  void Kill();
 
  private:
   pid_t pid_ = -1;

@@ -2,13 +2,15 @@
 temporary directory, the test project's settings) without the app's forwarding
 ("off") and with it writing the event into the outbox ("outbox"; the relay is not
 running, so only the request's own work is measured). Each mode in its own process,
-the modes alternated, medians of the rounds' µs per save, wall and CPU.
+the modes alternated, medians of the rounds' µs per save, wall and CPU. The last line,
+"result kind=django ...", holds the medians as key=value (bench/compare).
 
     PYTHONPATH=clients/python:clients/python/tests:build/python /usr/bin/python3 bench/django_save_bench.py [--saves 2000] [--runs 3]
 """
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -17,7 +19,15 @@ import time
 
 
 def child(mode, saves):
-    os.environ["SIGNALBUS_TEST_DJANGO_DIR"] = tempfile.mkdtemp(prefix="sb-djbench-")
+    directory = tempfile.mkdtemp(prefix="sb-djbench-")
+    try:
+        measure(mode, saves, directory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def measure(mode, saves, directory):
+    os.environ["SIGNALBUS_TEST_DJANGO_DIR"] = directory
     os.environ["DJANGO_SETTINGS_MODULE"] = "djangoproject.settings"
     os.environ["SIGNALBUS_TEST_SIGNALBUS"] = json.dumps({
         "ENABLED": mode != "off", "OUTBOX": True, "OUTBOX_RELAY": "command", "SIGNALS": ["post_save"],
@@ -64,7 +74,12 @@ def main():
                                      statistics.median(r["cpu_us"] for r in rows)))
     off_cpu = statistics.median(r["cpu_us"] for r in results["off"])
     out_cpu = statistics.median(r["cpu_us"] for r in results["outbox"])
+    off_wall = statistics.median(r["wall_us"] for r in results["off"])
+    out_wall = statistics.median(r["wall_us"] for r in results["outbox"])
     print("the app's cost per save: %+.0f us of CPU" % (out_cpu - off_cpu))
+    print("result kind=django saves=%d runs=%d off_wall_us=%.1f off_cpu_us=%.1f outbox_wall_us=%.1f "
+          "outbox_cpu_us=%.1f cost_wall_us=%.1f cost_cpu_us=%.1f" % (args.saves, args.runs, off_wall, off_cpu, out_wall,
+                                                                    out_cpu, out_wall - off_wall, out_cpu - off_cpu))
     return 0
 
 

@@ -29,6 +29,14 @@ void LatencySeries::Add(const LatencyResult& r) {
   cpu.push_back(r.cpu_us_per_event);
 }
 
+void LatencySeries::Add(const ProxyLatency& r) {
+  p50.push_back(Percentile(r.us, 50));
+  p99.push_back(Percentile(r.us, 99));
+  p999.push_back(Percentile(r.us, 99.9));
+  achieved.push_back(r.achieved_rate);
+  cpu.push_back(r.cpu_us_per_event);
+}
+
 std::string MembersLabel(int members) {
   return std::to_string(members) + (members == 1 ? " member" : " members");
 }
@@ -60,28 +68,37 @@ void PrintLatency(const Report& r) {
               static_cast<unsigned long long>(r.latency_events), static_cast<unsigned long long>(r.warmup));
   std::printf("  %-24s %11s %8s %8s   %11s %8s %8s %9s %10s\n", "", "handler p50", "p99", "p99.9", "confirm p50",
               "p99", "p99.9", "sent/s", "CPU us/ev");
+  auto pacing = [](long tick) { return tick > 0 ? ", " + std::to_string(tick) + " us ticks" : std::string(", each event"); };
+  for (const auto& [tick, s] : r.proxy_latency) {
+    std::printf("  %-24s %11.0f %8.0f %8.0f   %11s %8s %8s %9.0f %10.1f\n", ("bare proxy" + pacing(tick)).c_str(),
+                Median(s.p50), Median(s.p99), Median(s.p999), "-", "-", "-", Median(s.achieved), Median(s.cpu));
+  }
   for (const auto& [key, s] : r.latency) {
     const auto [members, tick] = key;
-    const std::string label =
-        MembersLabel(members) + (tick > 0 ? ", " + std::to_string(tick) + " us ticks" : ", each event");
+    const std::string label = MembersLabel(members) + pacing(tick);
     std::printf("  %-24s %11.0f %8.0f %8.0f   %11.0f %8.0f %8.0f %9.0f %10.1f\n", label.c_str(), Median(s.p50),
                 Median(s.p99), Median(s.p999), Median(s.c50), Median(s.c99), Median(s.c999), Median(s.achieved),
                 Median(s.cpu));
   }
   std::printf("  (from the Publish call. Paced 'each event': one sleep per event; 'N us ticks': the publisher\n"
               "   wakes every N us and publishes the events due. A confirm is noticed at the publisher's next\n"
-              "   call, up to one pacing step late. CPU: broker and bench processes, per event published)\n");
+              "   call, up to one pacing step late. CPU: broker and bench processes, per event published; for the\n"
+              "   bare proxy: the proxy and bench processes, PUB -> proxy -> SUB latency)\n");
 }
 
 }  // namespace
 
 void PrintReport(const Report& r) {
   std::printf("e2e_bench: confirmed publish -> broker (fsync %s) -> group member ack over %s; event %zu bytes + "
-              "%zu of topic; credits %u, acks of %zu; %zu events per publish call; median of %d runs\n",
+              "%zu of topic; credits %u, acks of %zu; %zu events per publish call; %d group%s; handler %ld us; "
+              "median of %d runs\n",
               r.fsync.c_str(), r.transport == "ipc" ? "ipc://" : "loopback TCP", r.event_bytes, r.topic_bytes,
-              r.credits, r.ack_batch, r.batch, r.runs);
-  std::printf("baseline: bare ZeroMQ PUB -> XSUB/XPUB proxy -> SUB, %llu messages: %.0f msgs/s\n\n",
-              static_cast<unsigned long long>(r.baseline_events), Median(r.baseline));
+              r.credits, r.ack_batch, r.batch, r.group_count, r.group_count == 1 ? "" : "s", r.handler_us, r.runs);
+  if (!r.baseline.empty()) {
+    std::printf("baseline: bare ZeroMQ PUB -> XSUB/XPUB proxy -> SUB, %llu messages: %.0f msgs/s\n",
+                static_cast<unsigned long long>(r.baseline_events), Median(r.baseline));
+  }
+  std::printf("\n");
   if (!r.throughput.empty()) PrintThroughput(r);
   if (!r.latency.empty()) PrintLatency(r);
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "e2e_run.h"
+#include "zmq_baseline.h"
 
 namespace signalbus::bench {
 
@@ -22,11 +23,14 @@ struct ThroughputSeries {
 struct LatencySeries {
   std::vector<double> p50, p99, p999, c50, c99, c999, achieved, cpu;
   void Add(const LatencyResult& r);
+  void Add(const ProxyLatency& r);  // the bare proxy at the same rate (no confirms)
 };
 
 struct Report {
   std::string fsync;
   std::size_t batch = 1;  // events per publish call in the throughput test
+  int group_count = 1;    // consumer groups, each with the members
+  long handler_us = 0;
   std::string transport;  // "tcp" (loopback) or "ipc"
   std::size_t event_bytes = 0, topic_bytes = 0;
   std::uint32_t credits = 0;
@@ -37,6 +41,7 @@ struct Report {
   std::vector<double> baseline;                            // msgs/s, one per run
   std::map<int, ThroughputSeries> throughput;              // by members
   std::map<std::pair<int, long>, LatencySeries> latency;   // by (members, tick in µs)
+  std::map<long, LatencySeries> proxy_latency;             // the bare proxy, by tick in µs
 };
 
 void PrintReport(const Report& report);

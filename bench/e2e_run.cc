@@ -24,7 +24,8 @@ std::int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
 }
 
-constexpr milliseconds kFinishTimeout{120'000};
+// How long the end of a run may take (a group draining a backlog of millions included).
+constexpr milliseconds kFinishTimeout{600'000};
 
 double ThreadCpuSeconds() {
   timespec ts;
@@ -62,28 +63,35 @@ class MemberPool {
   MemberPool(const E2eOptions& options, std::uint64_t expected) : options_(options), expected_(expected) {}
   ~MemberPool() { Stop(); }
 
-  // Joins every member (Connect returns once the broker confirmed), then runs them.
+  // The name of group `g` (0-based) of options.group_count.
+  static std::string GroupName(const E2eOptions& options, int g) {
+    return options.group_count == 1 ? options.group : options.group + "-" + std::to_string(g);
+  }
+
+  // Creates the lagging groups (a member joins at the earliest offset and leaves), then
+  // joins every member (Connect returns once the broker confirmed), then runs them.
   Status Start() {
-    for (int i = 0; i < options_.members; ++i) {
-      auto m = std::make_unique<Member>();
-      ReceiverOptions ro;
-      ro.name = options_.group;
-      ro.groups_endpoint = options_.groups;
-      ro.group.member_name = options_.group + "-member-" + std::to_string(i);
-      ro.group.credits = options_.credits;
-      ro.group.ack_batch = options_.ack_batch;
-      ro.group.start.set_earliest(true);
-      ro.poll_interval = milliseconds(20);  // how soon Stop() is noticed
-      m->receiver = std::make_unique<Receiver>(std::move(ro));
-      m->seen.reserve(expected_ / static_cast<std::uint64_t>(options_.members) + 1024);
-      Member* raw = m.get();
-      m->receiver->on("post_save", kUserSender, [this, raw](const v1::Event& e) {
-        if (options_.handler_time.count() > 0) std::this_thread::sleep_for(options_.handler_time);
-        raw->seen.emplace_back(e.sequence(), NowNs());
-        handled_.fetch_add(1, std::memory_order_relaxed);
-      });
-      if (Status s = m->receiver->Connect(); !s.ok()) return s;
-      members_.push_back(std::move(m));
+    for (int g = 0; g < options_.lagging_groups; ++g) {
+      ReceiverOptions ro = MemberOptions(options_.group + "-lagging-" + std::to_string(g), 0);
+      Receiver lagging(std::move(ro));
+      lagging.on("post_save", kUserSender, [](const v1::Event&) {});
+      if (Status s = lagging.Connect(); !s.ok()) return s;
+      lagging.Stop();
+    }
+    for (int g = 0; g < options_.group_count; ++g) {
+      for (int i = 0; i < options_.members; ++i) {
+        auto m = std::make_unique<Member>();
+        m->receiver = std::make_unique<Receiver>(MemberOptions(GroupName(options_, g), i));
+        m->seen.reserve(expected_ / static_cast<std::uint64_t>(options_.members) + 1024);
+        Member* raw = m.get();
+        m->receiver->on("post_save", kUserSender, [this, raw](const v1::Event& e) {
+          if (options_.handler_time.count() > 0) std::this_thread::sleep_for(options_.handler_time);
+          raw->seen.emplace_back(e.sequence(), NowNs());
+          handled_.fetch_add(1, std::memory_order_relaxed);
+        });
+        if (Status s = m->receiver->Connect(); !s.ok()) return s;
+        members_.push_back(std::move(m));
+      }
     }
     for (auto& m : members_) {
       Member* raw = m.get();
@@ -133,6 +141,18 @@ class MemberPool {
   }
 
  private:
+  ReceiverOptions MemberOptions(const std::string& group, int i) const {
+    ReceiverOptions ro;
+    ro.name = group;
+    ro.groups_endpoint = options_.groups;
+    ro.group.member_name = group + "-member-" + std::to_string(i);
+    ro.group.credits = options_.credits;
+    ro.group.ack_batch = options_.ack_batch;
+    ro.group.start.set_earliest(true);
+    ro.poll_interval = milliseconds(20);  // how soon Stop() is noticed
+    return ro;
+  }
+
   struct Member {
     std::unique_ptr<Receiver> receiver;
     std::thread thread;
@@ -147,27 +167,47 @@ class MemberPool {
   std::atomic<std::uint64_t> handled_{0};
 };
 
-// The group as the broker sees it.
-Result<v1::GroupInfo> GroupInfoOf(const E2eOptions& options) {
+// The groups as the broker sees them: every one of options.group_count, in order.
+Result<std::vector<v1::GroupInfo>> GroupInfosOf(const E2eOptions& options) {
   admin::AdminClient client(options.groups, milliseconds(5000));
   Result<std::vector<v1::GroupInfo>> groups = client.ListGroups();
   if (!groups.ok()) return groups.status();
-  for (const v1::GroupInfo& g : *groups) {
-    if (g.name() == options.group) return g;
+  std::vector<v1::GroupInfo> out;
+  for (int g = 0; g < options.group_count; ++g) {
+    const std::string name = MemberPool::GroupName(options, g);
+    bool found = false;
+    for (const v1::GroupInfo& info : *groups) {
+      if (info.name() == name) {
+        out.push_back(info);
+        found = true;
+      }
+    }
+    if (!found) return NotFound("no group " + name);
   }
-  return NotFound("no group " + options.group);
+  return out;
 }
 
-// Waits until the broker has counted `n` acks for the group.
+// Waits until the broker has counted `n` acks for every group; returns the first
+// group's info with `redelivered` summed over all.
 Result<v1::GroupInfo> WaitAcked(const E2eOptions& options, std::uint64_t n, milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (true) {
-    Result<v1::GroupInfo> info = GroupInfoOf(options);
-    if (!info.ok()) return info.status();
-    if (info->acked() >= n) return info;
+    Result<std::vector<v1::GroupInfo>> infos = GroupInfosOf(options);
+    if (!infos.ok()) return infos.status();
+    std::uint64_t least = n;
+    std::uint64_t redelivered = 0;
+    for (const v1::GroupInfo& info : *infos) {
+      least = std::min<std::uint64_t>(least, info.acked());
+      redelivered += info.redelivered();
+    }
+    if (least >= n) {
+      v1::GroupInfo first = infos->front();
+      first.set_redelivered(redelivered);
+      return first;
+    }
     if (Clock::now() >= deadline) {
-      return DeadlineExceeded("the broker counted " + std::to_string(info->acked()) + " of " + std::to_string(n) +
-                              " acks");
+      return DeadlineExceeded("the broker counted " + std::to_string(least) + " of " + std::to_string(n) +
+                              " acks for a group");
     }
     std::this_thread::sleep_for(milliseconds(1));
   }
@@ -192,7 +232,10 @@ std::string Finish(const E2eOptions& options, Publisher& publisher, const Member
                    Clock::time_point* confirmed, v1::GroupInfo* info) {
   if (Status s = publisher.Flush(kFinishTimeout); !s.ok()) return "flush: " + s.message();
   *confirmed = Clock::now();
-  if (!pool.WaitHandled(events, kFinishTimeout)) return "only " + std::to_string(pool.handled()) + " events handled";
+  const std::uint64_t deliveries = events * static_cast<std::uint64_t>(options.group_count);
+  if (!pool.WaitHandled(deliveries, kFinishTimeout)) {
+    return "only " + std::to_string(pool.handled()) + " of " + std::to_string(deliveries) + " events handled";
+  }
   Result<v1::GroupInfo> acked = WaitAcked(options, events, kFinishTimeout);
   if (!acked.ok()) return "acks: " + acked.status().message();
   *info = std::move(acked).value();

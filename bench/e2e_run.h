@@ -21,7 +21,13 @@ struct E2eOptions {
   std::string ingest;  // the broker's endpoints
   std::string groups;
   std::string group = "e2e";  // a fresh group per run: starts at the earliest offset
+  // Consumer groups, each with `members` members; every group gets every event. More
+  // than one: named <group>-0, <group>-1, ...
+  int group_count = 1;
   int members = 1;
+  // Groups created before publishing whose only member leaves at once: they retain
+  // every event unread (a consumer that is down), what the broker must then hold.
+  int lagging_groups = 0;
   std::uint32_t credits = 64;     // per member (GroupOptions::credits)
   std::size_t ack_batch = 64;     // GroupOptions::ack_batch
   // Throughput: events per Publisher::PublishBatch call (not atomic); 1: Publish each.
@@ -45,13 +51,13 @@ struct ThroughputResult {
   std::string error;
   double events_per_s = 0;     // N / (first publish .. every event confirmed and acked)
   double confirmed_per_s = 0;  // N / (first publish .. Flush returned: all durable)
-  std::uint64_t handled = 0;   // handler invocations (N when nothing was redelivered)
+  std::uint64_t handled = 0;   // handler invocations (N x groups when nothing was redelivered)
   std::uint64_t redelivered = 0;
   CpuPerEvent cpu;
 };
 
 // Publishes `events` as fast as Publish() returns, then waits until all are confirmed
-// (Flush) and the broker counts `events` acks for the group.
+// (Flush) and the broker counts `events` acks for every group.
 ThroughputResult RunThroughput(const E2eOptions& options, std::uint64_t events);
 
 // One measured event of a latency run.

@@ -66,8 +66,9 @@ def main():
     parser.add_argument("--per-process", type=int, default=40)
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--dir", default=None, help="where the broker's data directory goes (default: $TMPDIR)")
     args = parser.parse_args()
-    data = tempfile.mkdtemp(prefix="sb-fleet-")
+    data = tempfile.mkdtemp(prefix="sb-fleet-", dir=args.dir)
     broker = subprocess.Popen([args.broker_bin, "--data-dir", data, "--ingest", "tcp://127.0.0.1:*", "--live",
                                "tcp://127.0.0.1:*", "--groups", "tcp://127.0.0.1:*", "--metrics", "off",
                                "--fsync", "always"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -75,7 +76,9 @@ def main():
     try:
         line = broker.stdout.readline()
         ingest = re.search(r"ingest=(\S+)", line).group(1)
+        broker_before, t0 = cpu_seconds(broker.pid), time.monotonic()
         alone = active_run(ingest, args.rate, args.seconds)
+        broker_alone_share = (cpu_seconds(broker.pid) - broker_before) / (time.monotonic() - t0)
         for _ in range(args.processes):
             idle.append(subprocess.Popen([sys.executable, "-c", IDLE, ingest, str(args.per_process)],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
@@ -105,8 +108,12 @@ def main():
     print("%-22s %10s %14s %14s" % ("", "events/s", "confirm p50 us", "confirm p99 us"))
     print("%-22s %10.0f %14.0f %14.0f" % ("active alone", *alone))
     print("%-22s %10.0f %14.0f %14.0f" % ("active beside fleet", *fleet))
-    print("idle fleet CPU: %.1f %% of one core; broker CPU with the fleet: %.1f %% of one core; p99 ratio %.2f"
-          % (100 * idle_share, 100 * broker_share, fleet[2] / alone[2]))
+    print("idle fleet CPU: %.1f %% of one core; broker CPU alone %.1f %%, with the fleet %.1f %% of one core; "
+          "p99 ratio %.2f" % (100 * idle_share, 100 * broker_alone_share, 100 * broker_share, fleet[2] / alone[2]))
+    print("result kind=fleet idle_publishers=%d rate=%d alone_per_s=%.0f alone_p50_us=%.0f alone_p99_us=%.0f "
+          "fleet_per_s=%.0f fleet_p50_us=%.0f fleet_p99_us=%.0f idle_cpu_share=%.4f broker_alone_share=%.4f "
+          "broker_fleet_share=%.4f durability=fsync_always" % ((n, args.rate) + alone + fleet + (
+              idle_share, broker_alone_share, broker_share)))
     return 0
 
 
