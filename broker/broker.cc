@@ -286,9 +286,10 @@ void Broker::SendConfirms() {
 void Broker::OnProbe(std::string_view peer) { sessions_->OnProbe(peer); }
 
 void Broker::OnHello(std::string_view peer, std::string_view hello, const Peer& sender) {
+  const bool may_publish = sender && (sender.principal->everything || !sender.principal->publish.empty());
+  if (sender && !may_publish) access_.Refused(AuthOp::kPublish, sender, "a publisher hello (it may publish nothing)");
   sessions_->OnHello(peer, hello, std::chrono::steady_clock::now(),
-                     sender ? std::string_view(sender.principal->name) : std::string_view(),
-                     sender && (sender.principal->everything || !sender.principal->publish.empty()));
+                     sender ? std::string_view(sender.principal->name) : std::string_view(), may_publish);
 }
 
 // An accepted event's whole way through the broker.
