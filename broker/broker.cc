@@ -105,6 +105,7 @@ Status Broker::ReloadAllowList() {
   // takes effect now, not at the connection's next request.
   live_->Reauthorize();
   group_channel_->Reauthorize(std::chrono::steady_clock::now());
+  sessions_->Reauthorize(*shared);
   spdlog::info("allow-list {} reloaded: {} principals, {} keys", options_.allow_list_file, shared->principals(),
                shared->keys());
   return Status::Ok();
@@ -289,7 +290,8 @@ void Broker::OnHello(std::string_view peer, std::string_view hello, const Peer& 
   const bool may_publish = sender && (sender.principal->everything || !sender.principal->publish.empty());
   if (sender && !may_publish) access_.Refused(AuthOp::kPublish, sender, "a publisher hello (it may publish nothing)");
   sessions_->OnHello(peer, hello, std::chrono::steady_clock::now(),
-                     sender ? std::string_view(sender.principal->name) : std::string_view(), may_publish);
+                     sender ? std::string_view(sender.principal->name) : std::string_view(), may_publish,
+                     access_.list());
 }
 
 // An accepted event's whole way through the broker.

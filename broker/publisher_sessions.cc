@@ -161,7 +161,7 @@ void PublisherSessions::OnProbe(std::string_view peer) {
 // ---- Hello --------------------------------------------------------------------------------
 
 void PublisherSessions::OnHello(std::string_view peer, std::string_view bytes, TimePoint now,
-                                std::string_view principal, bool may_publish) {
+                                std::string_view principal, bool may_publish, const auth::AllowList* reservations) {
   v1::PublisherHello hello;
   auto refuse = [&](Refusal refusal, const std::string& message, std::uint64_t logged_through = 0) {
     Refuse(refusal, peer, hello.publisher_id(), message);
@@ -181,6 +181,13 @@ void PublisherSessions::OnHello(std::string_view peer, std::string_view bytes, T
   }
   if (!may_publish) {
     return refuse(Refusal::kForbidden, "principal '" + std::string(principal) + "' may publish nothing");
+  }
+  const auth::Principal* reserved = reservations != nullptr ? reservations->ReservedFor(id) : nullptr;
+  if (reserved != nullptr && reserved->name != principal) {
+    metrics_.CountAuthRefused(AuthOp::kPublish);
+    return refuse(Refusal::kForbidden, "publisher id '" + id + "' is reserved for principal '" + reserved->name +
+                                           "' (publisher_ids in the allow-list), not for '" +
+                                           std::string(principal) + "'");
   }
   const std::uint64_t from = hello.unconfirmed_from();
   const std::uint64_t next = hello.next_sequence();
@@ -204,7 +211,10 @@ void PublisherSessions::OnHello(std::string_view peer, std::string_view bytes, T
   Publisher* p = nullptr;
   if (auto it = publishers_.find(id); it != publishers_.end()) {
     p = it->second.get();
-    if (!p->owner.empty() && p->owner != principal) {
+    if (!p->owner.empty() && p->owner != principal && reserved != nullptr) {
+      Disown(*p);  // held since before the reservation: its owner is the reserver now
+    } else if (!p->owner.empty() && p->owner != principal) {
+      metrics_.CountAuthRefused(AuthOp::kPublish);
       return refuse(Refusal::kForbidden, "publisher id '" + id + "' speaks for principal '" + p->owner +
                                              "', not for '" + std::string(principal) + "'");
     }
@@ -227,7 +237,10 @@ void PublisherSessions::OnHello(std::string_view peer, std::string_view bytes, T
       p->ids.clear();
       p->ids_base = from;
     }
-    if (p->session != nullptr) TakeOver(*p->session);
+    if (p->session != nullptr) {
+      TakeOver(*p->session, "a newer connection opened its session; the older one accepts nothing more (two "
+                            "publishers with one id, or a reconnect)");
+    }
   } else {
     if (publishers_.size() >= options_.max_publishers) {
       return refuse(Refusal::kTooManyPublishers, "the broker holds " + std::to_string(publishers_.size()) +
@@ -268,16 +281,35 @@ void PublisherSessions::OnHello(std::string_view peer, std::string_view bytes, T
   Reply(peer, v1::SessionReply::OPEN, id, p->logged);
 }
 
-void PublisherSessions::TakeOver(Session& old) {
+void PublisherSessions::TakeOver(Session& old, std::string_view why) {
   old.taken_over = true;
   old.publisher->session = nullptr;
   metrics_.CountSessionTakenOver();
   if (log_limiter_.Allow()) {
-    spdlog::warn("publisher '{}': a newer connection opened its session; the older one accepts nothing more "
-                 "(two publishers with one id, or a reconnect) ({} similar lines suppressed)",
-                 old.publisher->id, log_limiter_.TakeSuppressed());
+    spdlog::warn("publisher '{}': {} ({} similar lines suppressed)", old.publisher->id, why,
+                 log_limiter_.TakeSuppressed());
   }
   Owe(old);  // its last confirm, then TAKEN_OVER, once what it logged is durable
+}
+
+void PublisherSessions::Disown(Publisher& p) {
+  if (p.owner.empty()) return;
+  auto held = owned_.find(p.owner);
+  if (held != owned_.end() && --held->second == 0) owned_.erase(held);
+  p.owner.clear();
+}
+
+void PublisherSessions::Reauthorize(const auth::AllowList& list) {
+  for (auto& [id, publisher] : publishers_) {
+    Publisher& p = *publisher;
+    const auth::Principal* reserved = list.ReservedFor(id);
+    if (p.owner.empty() || reserved == nullptr || reserved->name == p.owner) continue;
+    if (p.session != nullptr) {
+      TakeOver(*p.session, "the reloaded allow-list reserves this id for principal '" + reserved->name +
+                               "'; the session of principal '" + p.owner + "' accepts nothing more");
+    }
+    Disown(p);
+  }
 }
 
 // ---- Events -------------------------------------------------------------------------------
@@ -475,10 +507,7 @@ void PublisherSessions::Maintain(TimePoint now) {
       continue;
     }
     if (p.session != nullptr) Close(*p.session);
-    if (!p.owner.empty()) {
-      auto held = owned_.find(p.owner);
-      if (held != owned_.end() && --held->second == 0) owned_.erase(held);
-    }
+    Disown(p);
     it = publishers_.erase(it);
   }
   UpdateGauges();

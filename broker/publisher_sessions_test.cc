@@ -47,12 +47,13 @@ class SessionsTest : public ::testing::Test {
   }
 
   void Hello(const std::string& peer, const std::string& id, std::uint64_t from, std::uint64_t next,
-             const std::string& principal = "everyone", bool may_publish = true) {
+             const std::string& principal = "everyone", bool may_publish = true,
+             const auth::AllowList* reservations = nullptr) {
     v1::PublisherHello hello;
     hello.set_publisher_id(id);
     hello.set_unconfirmed_from(from);
     hello.set_next_sequence(next);
-    sessions_->OnHello(peer, hello.SerializeAsString(), now_, principal, may_publish);
+    sessions_->OnHello(peer, hello.SerializeAsString(), now_, principal, may_publish, reservations);
   }
 
   // Sends an event; returns whether it was logged (and logs it).
@@ -407,6 +408,43 @@ TEST_F(SessionsTest, APrincipalThatMayPublishNothingCannotClaimAPublisherId) {
   EXPECT_EQ(sessions_->publishers(), 0u);
   Hello("B", "accounts-relay-1", 1, 1, "accounts");
   EXPECT_EQ(Reply("B")->state(), v1::SessionReply::OPEN);
+}
+
+TEST_F(SessionsTest, AReservedPublisherIdIsRefusedToOtherPrincipalsAfterARestartAndTakenBackAtAReload) {
+  auto parse = [](const std::string& text) { return auth::AllowList::Parse(text, "allow.toml").value(); };
+  const auth::AllowList none = parse("[[principal]]\nname = \"accounts\"\n[[principal]]\nname = \"billing\"\n");
+  const auth::AllowList reserved = parse(
+      "[[principal]]\nname = \"accounts\"\npublisher_ids = [\"accounts-outbox*\"]\n"
+      "[[principal]]\nname = \"billing\"\n");
+  // A restarted broker knows the id from its log, with no owner: the reservation holds.
+  const std::string event_id = NewEventId();
+  sessions_->Recover(PublisherFields{.event_id = event_id, .publisher_id = "accounts-outbox-1", .sequence = 5}, now_);
+  Hello("B", "accounts-outbox-1", 6, 6, "billing", true, &reserved);
+  EXPECT_EQ(Reply("B")->state(), v1::SessionReply::REFUSED);
+  EXPECT_EQ(Reply("B")->reason(), "forbidden");
+  EXPECT_NE(Reply("B")->message().find("reserved for principal 'accounts'"), std::string::npos)
+      << Reply("B")->message();
+  Hello("B2", "accounts-outbox-2", 1, 1, "billing", true, &reserved);  // never seen: reserved all the same
+  EXPECT_EQ(Reply("B2")->reason(), "forbidden");
+  Hello("A", "accounts-outbox-1", 6, 6, "accounts", true, &reserved);
+  EXPECT_EQ(Reply("A")->state(), v1::SessionReply::OPEN) << Reply("A")->message();
+  Hello("C", "billing-1", 1, 1, "billing", true, &reserved);  // ids nobody reserved stay free
+  EXPECT_EQ(Reply("C")->state(), v1::SessionReply::OPEN);
+
+  // Held by billing before a reload reserves it for accounts: billing's session is taken
+  // over once its last confirm is out, and accounts may claim it.
+  Hello("D", "accounts-outbox-9", 1, 1, "billing", true, &none);
+  ASSERT_EQ(Reply("D")->state(), v1::SessionReply::OPEN);
+  ASSERT_TRUE(Send("D", "accounts-outbox-9", 1, NewEventId(), 1));
+  sessions_->Reauthorize(reserved);
+  Sync();
+  EXPECT_EQ(Confirm("D")->durable_through(), 1u);
+  EXPECT_EQ(Reply("D")->state(), v1::SessionReply::TAKEN_OVER);
+  Hello("D2", "accounts-outbox-9", 2, 2, "billing", true, &reserved);
+  EXPECT_EQ(Reply("D2")->reason(), "forbidden");
+  Hello("E", "accounts-outbox-9", 2, 2, "accounts", true, &reserved);
+  EXPECT_EQ(Reply("E")->state(), v1::SessionReply::OPEN) << Reply("E")->message();
+  EXPECT_TRUE(Send("E", "accounts-outbox-9", 2, NewEventId(), 2));
 }
 
 TEST_F(SessionsTest, OnlyTheVerifyWindowOfEventIdsIsRemembered) {

@@ -7,7 +7,9 @@
 
 #include <toml++/toml.h>
 
+#include "signalbus/core/codec.h"
 #include "signalbus/core/curve_keys.h"
+#include "signalbus/core/logging.h"
 
 namespace signalbus::auth {
 namespace {
@@ -66,19 +68,52 @@ Status CheckJoin(const std::vector<std::string>& join, const std::string& where)
   return Status::Ok();
 }
 
+// A name grant ("x", "x-*" or "*") covers `name`.
+bool NameGranted(std::string_view granted, std::string_view name) {
+  if (!granted.empty() && granted.back() == '*') {
+    granted.remove_suffix(1);
+    return name.substr(0, granted.size()) == granted;
+  }
+  return name == granted;
+}
+
+// Two reservations overlap when some publisher id matches both.
+bool Overlap(std::string_view a, std::string_view b) {
+  const bool a_prefix = !a.empty() && a.back() == '*', b_prefix = !b.empty() && b.back() == '*';
+  if (a_prefix) a.remove_suffix(1);
+  if (b_prefix) b.remove_suffix(1);
+  if (a_prefix && b_prefix) return a.substr(0, b.size()) == b.substr(0, a.size());
+  if (a_prefix) return b.substr(0, a.size()) == a;
+  if (b_prefix) return a.substr(0, b.size()) == b;
+  return a == b;
+}
+
+Status CheckPublisherIds(const std::vector<std::string>& ids, const std::string& where) {
+  for (const std::string& id : ids) {
+    std::string_view stem = id;
+    if (!stem.empty() && stem.back() == '*') stem.remove_suffix(1);
+    if (stem.empty() || !ValidatePublisherId(stem).ok()) {
+      return InvalidArgument(where + ": publisher_ids '" + Printable(id, 40) +
+                             "' is not a publisher id or a prefix of one ending in '*' (ASCII letters, digits and "
+                             ". _ : -)");
+    }
+  }
+  return Status::Ok();
+}
+
 Status CheckAdmin(const std::vector<std::string>& admin, const std::string& where) {
   for (const std::string& right : admin) {
     bool known = right == "*" || std::find(std::begin(kAdminRights), std::end(kAdminRights), right) !=
                                      std::end(kAdminRights);
     if (!known) {
       return InvalidArgument(where + ": admin '" + right +
-                             "' is not one of list, replay, purge, seek, delete, settings or '*'");
+                             "' is not one of list, dead-letters, replay, purge, seek, delete, settings or '*'");
     }
   }
   return Status::Ok();
 }
 
-constexpr std::string_view kFields[] = {"name", "keys", "publish", "subscribe", "join", "admin"};
+constexpr std::string_view kFields[] = {"name", "keys", "publish", "subscribe", "join", "admin", "publisher_ids"};
 
 }  // namespace
 
@@ -107,12 +142,12 @@ bool Principal::MaySubscribe(const TopicPattern& pattern) const {
 
 bool Principal::MayJoin(std::string_view group) const {
   if (everything) return true;
-  return std::any_of(join.begin(), join.end(), [&](const std::string& granted) {
-    if (!granted.empty() && granted.back() == '*') {
-      return group.substr(0, granted.size() - 1) == std::string_view(granted).substr(0, granted.size() - 1);
-    }
-    return group == granted;
-  });
+  return std::any_of(join.begin(), join.end(), [&](const std::string& granted) { return NameGranted(granted, group); });
+}
+
+bool Principal::Reserves(std::string_view publisher_id) const {
+  return std::any_of(publisher_ids.begin(), publisher_ids.end(),
+                     [&](const std::string& reserved) { return NameGranted(reserved, publisher_id); });
 }
 
 bool Principal::MayAdmin(std::string_view right) const {
@@ -147,7 +182,7 @@ Result<AllowList> AllowList::Parse(std::string_view text, const std::string& sou
     for (const auto& [key, node] : *table) {
       if (std::find(std::begin(kFields), std::end(kFields), key.str()) == std::end(kFields)) {
         return InvalidArgument(where + ": unknown key '" + std::string(key.str()) +
-                               "' (name, keys, publish, subscribe, join, admin)");
+                               "' (name, keys, publish, subscribe, join, admin, publisher_ids)");
       }
     }
     Principal principal;
@@ -170,10 +205,24 @@ Result<AllowList> AllowList::Parse(std::string_view text, const std::string& sou
     auto admin = Strings(*table, "admin", where);
     if (!admin.ok()) return admin.status();
     if (Status s = CheckAdmin(*admin, where); !s.ok()) return s;
+    auto publisher_ids = Strings(*table, "publisher_ids", where);
+    if (!publisher_ids.ok()) return publisher_ids.status();
+    if (Status s = CheckPublisherIds(*publisher_ids, where); !s.ok()) return s;
+    for (const std::string& id : *publisher_ids) {
+      for (const Principal& other : list.principals_) {
+        for (const std::string& theirs : other.publisher_ids) {
+          if (Overlap(id, theirs)) {
+            return InvalidArgument(where + ": publisher_ids '" + id + "' overlaps principal " + other.name + "'s '" +
+                                   theirs + "': a publisher id is reserved for one principal");
+          }
+        }
+      }
+    }
     principal.publish = std::move(publish).value();
     principal.subscribe = std::move(subscribe).value();
     principal.join = std::move(join).value();
     principal.admin = std::move(admin).value();
+    principal.publisher_ids = std::move(publisher_ids).value();
     const std::size_t index = list.principals_.size();
     for (std::size_t k = 0; k < keys->size(); ++k) {
       const std::string& key = (*keys)[k];
@@ -202,6 +251,13 @@ Result<AllowList> AllowList::Load(const std::string& path) {
 const Principal* AllowList::Find(std::string_view public_key) const {
   auto it = by_key_.find(public_key);
   return it == by_key_.end() ? nullptr : &principals_[it->second];
+}
+
+const Principal* AllowList::ReservedFor(std::string_view publisher_id) const {
+  for (const Principal& principal : principals_) {
+    if (principal.Reserves(publisher_id)) return &principal;
+  }
+  return nullptr;
 }
 
 std::string KeyFingerprint(std::string_view public_key) { return std::string(public_key.substr(0, 8)); }

@@ -91,6 +91,14 @@ TEST(AllowListTest, MistakesAreRefusedSayingWhereAndNeverPrintingAKey) {
       {"[[principal]]\nname = \"a\"\npublish = [\"not a/topic/x\"]\n", "publish 'not a/topic/x'"},
       {"[[principal]]\nname = \"a\"\npublish = \"auth.User/*\"\n", "must be an array of strings"},
       {"principals = 1\n", "unknown top-level key 'principals'"},
+      {"[[principal]]\nname = \"a\"\npublisher_ids = [\"*\"]\n", "publisher_ids '*' is not a publisher id"},
+      {"[[principal]]\nname = \"a\"\npublisher_ids = [\"a b\"]\n", "publisher_ids 'a b'"},
+      {"[[principal]]\nname = \"a\"\npublisher_ids = [\"acc-*\"]\n[[principal]]\nname = \"b\"\n"
+       "publisher_ids = [\"acc-outbox\"]\n",
+       "principal 2 (b): publisher_ids 'acc-outbox' overlaps principal a's 'acc-*'"},
+      {"[[principal]]\nname = \"a\"\npublisher_ids = [\"acc-out*\"]\n[[principal]]\nname = \"b\"\n"
+       "publisher_ids = [\"acc-*\"]\n",
+       "overlaps principal a's 'acc-out*'"},
       {"[[principal]\n", "allow.toml:1:"},
   };
   for (const Case& c : cases) {
@@ -99,6 +107,27 @@ TEST(AllowListTest, MistakesAreRefusedSayingWhereAndNeverPrintingAKey) {
     EXPECT_NE(list.status().message().find(c.says), std::string::npos) << list.status().message();
     EXPECT_EQ(list.status().message().find(key), std::string::npos) << list.status().message();
   }
+}
+
+TEST(AllowListTest, AReservedPublisherIdBelongsToItsPrincipalAndOthersAreFree) {
+  auto list = AllowList::Parse(
+      "[[principal]]\nname = \"accounts\"\npublisher_ids = [\"accounts-outbox\", \"acc:*\"]\n"
+      "[[principal]]\nname = \"billing\"\npublisher_ids = [\"billing-*\", \"accounts-outbox-2\"]\n",
+      "allow.toml");
+  ASSERT_TRUE(list.ok()) << list.status().message();
+  auto reserver = [&](std::string_view id) -> std::string {
+    const Principal* p = list->ReservedFor(id);
+    return p == nullptr ? "" : p->name;
+  };
+  EXPECT_EQ(reserver("accounts-outbox"), "accounts");
+  EXPECT_EQ(reserver("acc:"), "accounts");
+  EXPECT_EQ(reserver("acc:relay-1"), "accounts");
+  EXPECT_EQ(reserver("billing-"), "billing");
+  EXPECT_EQ(reserver("billing-relay"), "billing");
+  EXPECT_EQ(reserver("accounts-outbox-2"), "billing");  // an exact id does not reserve longer ones
+  EXPECT_EQ(reserver("accounts-outbox2"), "");
+  EXPECT_EQ(reserver("acc"), "");
+  EXPECT_EQ(reserver("01JE8Q0S7ZK7T9D2ZQ4W5X6Y7Z"), "");
 }
 
 TEST(AllowListTest, AnEmptyFileAllowsNoOne) {

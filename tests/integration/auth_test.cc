@@ -251,6 +251,56 @@ TEST_F(AuthTest, AKeyRemovedBySighupIsRefusedAtItsNextMessageOnTheConnectionItHa
   EXPECT_NE(again.err.find("allow-list"), std::string::npos) << again.err;
 }
 
+// A fixed publisher id (an outbox relay's) reserved for its service in the allow-list:
+// another service that may publish is refused it, also by a restarted broker that has
+// the id in its log but has not seen its owner yet, while ids no one reserved stay free.
+TEST(PublisherIdReservationTest, AReservedIdIsRefusedToAnotherServiceBeforeAndAfterARestart) {
+  const std::string dir = MakeTempDir("sb-auth-reserved");
+  const TestKey broker_key = MakeTestKey(dir, "broker");
+  const TestKey accounts = MakeTestKey(dir, "accounts");
+  const TestKey billing = MakeTestKey(dir, "billing");
+  const std::string allow = dir + "/allow.toml";
+  std::ofstream(allow) << "[[principal]]\nname = \"accounts\"\nkeys = [\"" << accounts.public_key
+                       << "\"]\npublish = [\"auth.User/*\"]\npublisher_ids = [\"accounts-outbox*\"]\n\n"
+                          "[[principal]]\nname = \"billing\"\nkeys = [\""
+                       << billing.public_key << "\"]\npublish = [\"auth.User/*\"]\n";
+  auto publish_as = [&](const BrokerProcess& broker, const TestKey& key, const std::string& id,
+                        const std::string& pk) {
+    PublisherOptions options;
+    options.endpoint = broker.ingest();
+    options.publisher_id = id;
+    options.connect_timeout = 10s;
+    options.curve = CurveClientSettings{broker_key.pub_file, key.key_file};
+    Result<std::unique_ptr<Publisher>> connected = Publisher::Connect(options);
+    if (!connected.ok()) return connected.status();
+    if (Status s = (*connected)->Publish(UserCreated(pk)); !s.ok()) return s;
+    return (*connected)->Flush(10s);
+  };
+  const std::vector<std::string> curve{"--curve-key-file", broker_key.key_file, "--allow-list", allow};
+  auto broker = std::make_unique<BrokerProcess>(curve);
+  ASSERT_TRUE(broker->ready());
+
+  Status stolen = publish_as(*broker, billing, "accounts-outbox-1", "1");
+  EXPECT_FALSE(stolen.ok());
+  EXPECT_NE(stolen.ToString().find("reserved for principal 'accounts'"), std::string::npos) << stolen.ToString();
+  Status owner = publish_as(*broker, accounts, "accounts-outbox-1", "2");
+  EXPECT_TRUE(owner.ok()) << owner.ToString();
+  Status free_id = publish_as(*broker, billing, "billing-relay-1", "3");
+  EXPECT_TRUE(free_id.ok()) << free_id.ToString();
+
+  // A restart on the same log: the broker knows accounts-outbox-1 from it, not its owner.
+  std::vector<std::string> again = curve;
+  again.insert(again.end(), {"--data-dir", broker->data_dir()});
+  broker.reset();
+  broker = std::make_unique<BrokerProcess>(again);
+  ASSERT_TRUE(broker->ready());
+  stolen = publish_as(*broker, billing, "accounts-outbox-1", "4");
+  EXPECT_FALSE(stolen.ok());
+  EXPECT_NE(stolen.ToString().find("reserved for principal 'accounts'"), std::string::npos) << stolen.ToString();
+  EXPECT_EQ(broker->Metric("signalbus_auth_refused_total{op=\"publish\"}"), 1);
+  EXPECT_EQ(broker->Metric("signalbus_log_durable_offset"), 2);
+}
+
 // The broker-wide tables are shared out by principal: one service past its share of live
 // listeners or group members is refused, naming it, while another still gets in.
 TEST(PrincipalBoundsTest, AServicePastItsShareOfListenersOrMembersIsRefusedAndAnotherStillGetsIn) {

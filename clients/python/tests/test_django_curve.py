@@ -1,5 +1,6 @@
 """The Django app with SIGNALBUS["CURVE"] against a CURVE broker: a post_save goes out through
-the in-memory path and through the outbox relay, and a member granted the topic gets it."""
+the in-memory path and through the outbox relay (under a publisher id the allow-list reserves
+for the service), and a member granted the topic gets it."""
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import override_settings
@@ -12,7 +13,7 @@ from support.curve import keygen, start_curve_broker
 def test_post_save_goes_through_a_curve_broker_in_memory_and_by_the_outbox(spawn, tmp_path, unique):
     keys = {name: keygen(tmp_path, name) for name in ("accounts", "welcome")}
     broker, broker_key = start_curve_broker(spawn, tmp_path, {
-        "accounts": {"keys": [keys["accounts"]], "publish": ["auth.User/*"]},
+        "accounts": {"keys": [keys["accounts"]], "publish": ["auth.User/*"], "publisher_ids": ["accounts-outbox-*"]},
         "welcome": {"keys": [keys["welcome"]], "subscribe": ["auth.User/*"], "join": ["*"]},
     })
     member = GroupMember(broker.groups, "django-curve", GroupOptions(
@@ -32,5 +33,7 @@ def test_post_save_goes_through_a_curve_broker_in_memory_and_by_the_outbox(spawn
                 member.settle(received.delivery, True)
                 assert received.delivery.event.model_save.instance.fields["username"] == user.username
                 assert received.delivery.event.source == "accounts"
+                if outbox:
+                    assert received.delivery.event.publisher_id.startswith("accounts-outbox-")
     finally:
         member.close()

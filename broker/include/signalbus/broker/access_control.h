@@ -36,6 +36,8 @@ class AccessControl {
   // From now on every message is checked against `list` (replaced on each reload).
   void Enforce(std::shared_ptr<const auth::AllowList> list);
   bool enforced() const { return list_ != nullptr; }
+  // The list in force; nullptr with CURVE off.
+  const auth::AllowList* list() const { return list_.get(); }
 
   // The sender of the message `frame` belongs to: a frame the peer sent, not the
   // routing id a ROUTER prepends (libzmq 4.3 does not always give it the connection's

@@ -43,6 +43,7 @@
 #include <utility>
 #include <vector>
 
+#include "signalbus/auth/allow_list.h"
 #include "signalbus/broker/metrics.h"
 #include "signalbus/broker/session_refusal.h"
 #include "signalbus/broker/validator.h"
@@ -110,11 +111,16 @@ class PublisherSessions {
   // ["$hello", bytes] from a connection authenticated as `principal` ("": none, so
   // refused): opens the session, or refuses it; always answered. A publisher id belongs
   // to the principal that first opened a session for it, for as long as it is
-  // remembered: a hello from another principal is refused (forbidden), and so is one from
-  // a principal that may publish nothing (`may_publish` false), which has no use for an id
-  // but to keep it from its owner.
+  // remembered, or for good to the principal `reservations` reserves it for
+  // (publisher_ids in the allow-list; nullptr: none): a hello from another principal is
+  // refused (forbidden), and so is one from a principal that may publish nothing
+  // (`may_publish` false), which has no use for an id but to keep it from its owner.
   void OnHello(std::string_view peer, std::string_view bytes, TimePoint now, std::string_view principal,
-               bool may_publish = true);
+               bool may_publish = true, const auth::AllowList* reservations = nullptr);
+  // A reloaded allow-list: an id now reserved for another principal than the one holding
+  // it is taken from it (its session gets its last confirm, then TAKEN_OVER; its next
+  // hello is refused).
+  void Reauthorize(const auth::AllowList& list);
   // An event the validator accepted. nullopt: drop it (a duplicate, refused or out of
   // order; the connection is told in its next confirm or at once); else append it and
   // call Logged() with the ticket.
@@ -143,7 +149,8 @@ class PublisherSessions {
   static constexpr EventIdBits kRejected{0, 0};
 
   Publisher& Create(std::string_view id);
-  void TakeOver(Session& old);
+  void TakeOver(Session& old, std::string_view why);
+  void Disown(Publisher& publisher);
   void Owe(Session& session);
   void Reject(Session& session, std::uint64_t sequence, std::string_view reason, std::string_view detail = {});
   void Refuse(Refusal refusal, std::string_view peer, std::string_view publisher_id, const std::string& detail);

@@ -11,7 +11,8 @@ import datetime
 from django.db import connections, transaction
 from django.utils import timezone
 
-from signalbus import ulid
+from signalbus import envelope, ulid
+from signalbus.errors import InvalidEvent
 from signalbus.django.models import OutboxEvent, OutboxRelay
 from signalbus.proto import MAX_BATCH_BYTES, MAX_BATCH_EVENTS
 
@@ -72,7 +73,21 @@ def _now():
     return timezone.now()
 
 
-def try_lease(using, holder, lease_seconds):
+def relay_publisher_id(source):
+    """The fixed publisher id the first relay on a database makes: "<source>-outbox-<ULID>",
+    so that the allow-list can reserve a service's relay ids ("accounts-outbox-*"); plain
+    "outbox-<ULID>" when the source is not usable in an id."""
+    stem = source + "-outbox-"
+    try:
+        envelope.validate_publisher_id(stem)
+    except InvalidEvent:
+        stem = "outbox-"
+    if len(stem) > 64:
+        stem = "outbox-"
+    return stem + ulid.new_ulid()
+
+
+def try_lease(using, holder, lease_seconds, source="django"):
     """Takes or renews the lease for `holder` if it is free, expired or its own. Returns the
     relay's state (publisher_id, next_sequence) when `holder` leads, else None."""
     now = _now()
@@ -89,7 +104,7 @@ def try_lease(using, holder, lease_seconds):
             # The first relay ever on this database makes the row (a racing one fails on
             # the primary key, and tries again later).
             rows.get_or_create(name=RELAY_NAME, defaults={
-                "publisher_id": "outbox-" + ulid.new_ulid(), "next_sequence": 1, "holder": holder,
+                "publisher_id": relay_publisher_id(source), "next_sequence": 1, "holder": holder,
                 "lease_until": until})
             if not rows.filter(name=RELAY_NAME, holder=holder).exists():
                 return None

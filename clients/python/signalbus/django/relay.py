@@ -125,7 +125,7 @@ class Relay:
     # ---- leadership --------------------------------------------------------------------
 
     def _lead(self):
-        state = outbox.try_lease(self.using, self.holder, self.config.outbox_lease)
+        state = outbox.try_lease(self.using, self.holder, self.config.outbox_lease, self.config.source)
         if state is None:
             return False
         publisher_id, next_sequence = state
@@ -163,7 +163,7 @@ class Relay:
         )
 
     def _renew(self):
-        if outbox.try_lease(self.using, self.holder, self.config.outbox_lease) is None:
+        if outbox.try_lease(self.using, self.holder, self.config.outbox_lease, self.config.source) is None:
             self._warn("signalbus relay (%s): lost the lease; another relay publishes", self.using)
             self._abdicate()
             return False

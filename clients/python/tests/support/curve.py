@@ -28,7 +28,7 @@ def write_allow_list(path, principals):
         for name, grants in principals.items():
             f.write('[[principal]]\nname = "%s"\n' % name)
             f.write("keys = %s\n" % strings(k.public_key for k in grants.get("keys", [])))
-            for right in ("publish", "subscribe", "join", "admin"):
+            for right in ("publish", "subscribe", "join", "admin", "publisher_ids"):
                 if right in grants:
                     f.write("%s = %s\n" % (right, strings(grants[right])))
     return path

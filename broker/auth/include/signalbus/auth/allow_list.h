@@ -11,6 +11,7 @@
 //   subscribe = ["auth.User/post_save"]     # patterns it may read: live, and groups' subscriptions
 //   join = ["profile-creator", "audit-*"]   # group names it may join ("x-*": a prefix; "*": any)
 //   admin = ["list"]                        # list, dead-letters, replay, purge, seek, delete, settings; "*": all
+//   publisher_ids = ["accounts-outbox*"]    # fixed publisher ids no other principal may use
 //
 // Anything not granted is refused; an unknown key in a table or a misspelt right is an
 // error, never ignored.
@@ -40,12 +41,16 @@ struct Principal {
   std::vector<TopicPattern> subscribe;
   std::vector<std::string> join;   // exact names, "prefix*" or "*"
   std::vector<std::string> admin;  // members of kAdminRights, or "*"
+  // Publisher ids reserved for this principal: exact ids or "prefix*". It may still use
+  // others (a fresh id per process, say); no other principal may use these.
+  std::vector<std::string> publisher_ids;
 
   bool MayPublish(std::string_view topic) const;
   // True when every topic `pattern` can match is one this principal may read.
   bool MaySubscribe(const TopicPattern& pattern) const;
   bool MayJoin(std::string_view group) const;
   bool MayAdmin(std::string_view right) const;
+  bool Reserves(std::string_view publisher_id) const;
 };
 
 // The principal every peer is when CURVE is off: "everyone", with every grant.
@@ -61,6 +66,9 @@ class AllowList {
 
   // The principal a client key (Z85) authenticates as; nullptr when it is not listed.
   const Principal* Find(std::string_view public_key) const;
+  // The principal that reserved `publisher_id` (publisher_ids); nullptr when none did.
+  // Reservations never overlap (Parse refuses a list where they do).
+  const Principal* ReservedFor(std::string_view publisher_id) const;
   std::size_t principals() const { return principals_.size(); }
   std::size_t keys() const { return by_key_.size(); }
 
