@@ -126,6 +126,7 @@ Status Broker::Start() {
   LiveOptions live_options = options_.live;
   live_options.curve = CurveFor(options_.live_next_endpoint);
   live_options.max_listeners_per_principal = curve_ ? options_.max_live_listeners_per_principal : 0;
+  live_options.window_bytes_per_principal = curve_ ? options_.live_window_bytes_per_principal : 0;
   live_ = std::make_unique<LiveFanout>(context_, options_.live_endpoint, live_options, metrics_.live(), access_);
   PublisherSessionsOptions session_options;
   session_options.max_publishers = options_.max_publishers;

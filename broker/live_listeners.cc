@@ -32,10 +32,15 @@ void LiveListeners::Refuse(Outcome* out, LiveRefusal why, std::string_view patte
   s->set_refused_message(std::move(message));
 }
 
-std::uint64_t LiveListeners::Grant(std::uint64_t want, std::uint64_t held) const {
+std::uint64_t LiveListeners::Grant(std::uint64_t want, std::uint64_t held, const std::string& principal) const {
   if (want == 0) want = kDefaultLiveWindowBytes;
   want = std::clamp(want, kMinLiveWindowBytes, std::max(kMinLiveWindowBytes, options_.max_window_bytes));
-  const std::uint64_t left = options_.total_window_bytes - reserved_ + held;
+  std::uint64_t left = options_.total_window_bytes - reserved_ + held;
+  if (const std::uint64_t share = options_.window_bytes_per_principal; share != 0) {
+    auto it = shares_.find(principal);
+    const std::uint64_t taken = it == shares_.end() ? 0 : it->second.window_bytes - held;
+    left = std::min(left, share > taken ? share - taken : 0);
+  }
   const std::uint64_t grant = std::min(want, left);
   return grant < kMinLiveWindowBytes ? 0 : grant;
 }
@@ -56,13 +61,21 @@ std::optional<LiveListeners::Slot> LiveListeners::Create(std::string_view peer, 
                                                       "try again later");
   }
   if (const std::size_t bound = options_.max_listeners_per_principal; bound != 0) {
-    if (auto held = listeners_of_.find(principal); held != listeners_of_.end() && held->second >= bound) {
+    if (auto held = shares_.find(principal); held != shares_.end() && held->second.listeners >= bound) {
       return refuse(LiveRefusal::kTooManyListeners,
-                    "principal '" + principal + "' holds " + std::to_string(held->second) +
+                    "principal '" + principal + "' holds " + std::to_string(held->second.listeners) +
                         " live listeners, the most one principal may (--live-max-listeners-per-principal)");
     }
   }
-  const std::uint64_t window = Grant(want_window, 0);
+  const std::uint64_t window = Grant(want_window, 0, principal);
+  const bool total_left = reserved_ + kMinLiveWindowBytes <= options_.total_window_bytes;
+  if (window == 0 && total_left) {  // so it is the principal's share that is taken
+    auto share = shares_.find(principal);
+    return refuse(LiveRefusal::kNoWindowLeft,
+                  "the live listeners of principal '" + principal + "' hold " +
+                      Bytes(share == shares_.end() ? 0 : share->second.window_bytes) +
+                      " of windows, the most one principal may (--live-window-bytes-per-principal)");
+  }
   if (window == 0) {
     return refuse(LiveRefusal::kNoWindowLeft, "the live listeners' windows take " + Bytes(reserved_) + " of the " +
                                                   Bytes(options_.total_window_bytes) +
@@ -80,12 +93,11 @@ std::optional<LiveListeners::Slot> LiveListeners::Create(std::string_view peer, 
   l = Listener{};
   l.peer = std::string(peer);
   l.principal = principal;
-  ++listeners_of_[principal];
+  ++shares_[principal].listeners;
   l.number = next_number_++;
-  l.window.set_limit(window);
+  Reserve(l, window);
   l.last_heard = now;
   l.in_use = true;
-  reserved_ += window;
   by_peer_.emplace(l.peer, slot);
   out->created = true;
   return slot;
@@ -111,9 +123,8 @@ LiveListeners::Outcome LiveListeners::Subscribe(std::string_view peer, const v1:
   }
   if (!out.created && request.window_bytes() != 0) {
     // A window that cannot grow keeps what it has.
-    if (std::uint64_t grant = Grant(request.window_bytes(), l.window.limit()); grant != 0) {
-      reserved_ = reserved_ - l.window.limit() + grant;
-      l.window.set_limit(grant);
+    if (std::uint64_t grant = Grant(request.window_bytes(), l.window.limit(), l.principal); grant != 0) {
+      Reserve(l, grant);
     }
   }
   if (request.heartbeat_ms() != 0) {
@@ -243,14 +254,22 @@ std::vector<LiveListeners::Revoked> LiveListeners::Revoke(
   return revoked;
 }
 
+// Sets the listener's window to `window`, keeping the totals in step.
+void LiveListeners::Reserve(Listener& l, std::uint64_t window) {
+  Share& share = shares_[l.principal];
+  reserved_ = reserved_ - l.window.limit() + window;
+  share.window_bytes = share.window_bytes - l.window.limit() + window;
+  l.window.set_limit(window);
+}
+
 void LiveListeners::Forget(Slot slot) {
   Listener& l = slots_[slot];
   if (!l.in_use) return;
   ClearPatterns(slot);
-  reserved_ -= l.window.limit();
+  Reserve(l, 0);
   by_peer_.erase(l.peer);
-  if (auto held = listeners_of_.find(l.principal); held != listeners_of_.end() && --held->second == 0) {
-    listeners_of_.erase(held);
+  if (auto held = shares_.find(l.principal); held != shares_.end() && --held->second.listeners == 0) {
+    shares_.erase(held);
   }
   l = Listener{};
   free_.push_back(slot);

@@ -40,7 +40,7 @@ class LiveListeners {
 
   struct Listener {
     std::string peer;         // the ROUTER routing id
-    std::string principal;    // who it authenticated as, in listeners_of_
+    std::string principal;    // who it authenticated as, in shares_
     std::string key;          // with which CURVE key (Z85; empty with CURVE off)
     std::uint64_t number = 0;  // for logs: "live listener 7"
     PatternSet patterns;      // what it holds, for membership
@@ -128,9 +128,9 @@ class LiveListeners {
   std::optional<Slot> Create(std::string_view peer, std::uint64_t want_window, Clock::time_point now,
                              const std::string& principal, Outcome* out);
   // The window to grant for `want` (0: the default; raised to kMinLiveWindowBytes, cut to
-  // max_window_bytes), given `held` already granted to this listener; 0 if not even
-  // kMinLiveWindowBytes is left.
-  std::uint64_t Grant(std::uint64_t want, std::uint64_t held) const;
+  // max_window_bytes), given `held` already granted to this listener of `principal`; 0
+  // if not even kMinLiveWindowBytes is left, in total or of the principal's share.
+  std::uint64_t Grant(std::uint64_t want, std::uint64_t held, const std::string& principal) const;
   void AddPattern(Slot slot, std::string_view text, const auth::Principal& reader, Outcome* out);
   void ClearPatterns(Slot slot);
   static void Refuse(Outcome* out, LiveRefusal why, std::string_view pattern, std::string message);
@@ -139,8 +139,13 @@ class LiveListeners {
   std::vector<Listener> slots_;
   std::vector<Slot> free_;
   std::unordered_map<std::string, Slot, pattern_index_internal::StringHash, std::equal_to<>> by_peer_;
-  // Listeners per principal, for max_listeners_per_principal.
-  std::unordered_map<std::string, std::size_t> listeners_of_;
+  // What each principal's listeners hold, for the per-principal bounds.
+  struct Share {
+    std::size_t listeners = 0;
+    std::uint64_t window_bytes = 0;
+  };
+  std::unordered_map<std::string, Share> shares_;
+  void Reserve(Listener& l, std::uint64_t window);
   PatternIndex<Slot> index_;
   std::uint64_t reserved_ = 0;
   std::uint64_t stamp_ = 0;

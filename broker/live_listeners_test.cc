@@ -179,6 +179,42 @@ TEST_F(LiveListenersTest, OnePrincipalHoldsAtMostItsShareOfListenersAndTheOthers
   EXPECT_TRUE(shared.Subscribe("c", Sub({"*"}, 65'536), now_, accounts).slot.has_value());
 }
 
+TEST_F(LiveListenersTest, OnePrincipalsListenersHoldAtMostItsShareOfWindowBytesAndTheOthersStillGetThem) {
+  LiveOptions options = Options();
+  options.max_listeners = 10;
+  options.max_window_bytes = 4 << 20;
+  options.total_window_bytes = 8 << 20;
+  options.window_bytes_per_principal = 2 << 20;
+  LiveListeners shared(options);
+  auth::Principal accounts, billing;
+  accounts.name = "accounts";
+  accounts.everything = true;
+  billing.name = "billing";
+  billing.everything = true;
+  ASSERT_TRUE(shared.Subscribe("a", Sub({"*"}, 1 << 20), now_, accounts).slot);
+  // What is left of the share is granted, however much is asked...
+  LiveListeners::Outcome b = shared.Subscribe("b", Sub({"*"}, 4 << 20), now_, accounts);
+  ASSERT_TRUE(b.slot.has_value());
+  EXPECT_EQ(b.reply.subscribed().window_bytes(), 1u << 20);
+  // ...then none, while the broker still has windows for others.
+  LiveListeners::Outcome c = shared.Subscribe("c", Sub({"*"}), now_, accounts);
+  EXPECT_FALSE(c.slot.has_value());
+  EXPECT_EQ(Refused(c, LiveRefusal::kNoWindowLeft), 1u);
+  EXPECT_NE(c.reply.error().message().find("listeners of principal 'accounts' hold 2097152 bytes"), std::string::npos)
+      << c.reply.error().message();
+  EXPECT_NE(c.reply.error().message().find("--live-window-bytes-per-principal"), std::string::npos);
+  LiveListeners::Outcome d = shared.Subscribe("d", Sub({"*"}, 2 << 20), now_, billing);
+  ASSERT_TRUE(d.slot.has_value());
+  EXPECT_EQ(d.reply.subscribed().window_bytes(), 2u << 20);
+  // A listener growing its window stays within the share; one forgotten gives its bytes back.
+  LiveListeners::Outcome grow = shared.Subscribe("a", Sub({}, 4 << 20), now_, accounts);
+  EXPECT_EQ(grow.reply.subscribed().window_bytes(), 1u << 20);
+  shared.Forget(*shared.Find("b"));
+  grow = shared.Subscribe("a", Sub({}, 4 << 20), now_, accounts);
+  EXPECT_EQ(grow.reply.subscribed().window_bytes(), 2u << 20);
+  EXPECT_EQ(shared.reserved_bytes(), 4u << 20);
+}
+
 TEST_F(LiveListenersTest, ListenersAreRefusedOnceTheWindowsAreAllGranted) {
   LiveOptions options = Options();
   options.max_listeners = 10;

@@ -184,6 +184,12 @@ int main(int argc, char** argv) {
                  "With CURVE on: live listeners one principal may hold (0: no bound of its own)")
       ->check(CLI::Range(std::size_t{0}, std::size_t{1'000'000}))
       ->capture_default_str();
+  std::uint64_t live_window_per_principal = defaults.live_window_bytes_per_principal;
+  app.add_option("--live-window-bytes-per-principal", live_window_per_principal,
+                 "With CURVE on: live window bytes one principal's listeners may hold together (0: no bound of "
+                 "its own)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 40))
+      ->capture_default_str();
   app.add_option("--live-max-patterns", live_limits.max_patterns,
                  "Topic patterns one live listener may hold; more are refused (too_many_patterns)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
@@ -252,6 +258,7 @@ int main(int argc, char** argv) {
   options.max_publishers_per_principal = max_publishers_per_principal;
   options.max_group_members_per_principal = max_group_members_per_principal;
   options.max_live_listeners_per_principal = live_per_principal;
+  options.live_window_bytes_per_principal = live_window_per_principal;
   options.publisher_verify_window = publisher_window;
   options.ingest_queue_messages = ingest_queue;
   options.max_batch_events = max_batch_events;

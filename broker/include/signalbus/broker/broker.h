@@ -70,6 +70,9 @@ struct BrokerOptions {
   std::size_t max_group_members_per_principal = 2'000;
   // With CURVE on, the most live listeners one principal may hold (0: no bound of its own).
   std::size_t max_live_listeners_per_principal = 64;
+  // With CURVE on, the most live window bytes one principal's listeners may hold together
+  // (0: no bound of its own; live.total_window_bytes still bounds them all).
+  std::uint64_t live_window_bytes_per_principal = std::uint64_t{64} << 20;
   std::size_t publisher_verify_window = 65'536;
   // The live fan-out's limits: listeners, patterns, windows, heartbeats.
   LiveOptions live;

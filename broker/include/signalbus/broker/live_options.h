@@ -22,6 +22,8 @@ struct LiveOptions {
   std::uint64_t max_window_bytes = std::uint64_t{8} << 20;
   // All listeners' windows together: a listener is refused once they are all taken.
   std::uint64_t total_window_bytes = std::uint64_t{256} << 20;
+  // Of those, the most one principal's listeners may hold together (0: no bound of its own).
+  std::uint64_t window_bytes_per_principal = 0;
   // The longest heartbeat interval granted: a listener that vanishes is forgotten after
   // three of its intervals.
   std::chrono::milliseconds max_heartbeat{30'000};
