@@ -360,7 +360,8 @@ class GroupMember:
         log.warning(
             "group %s: no longer a member (%s); %d acks and %d nacks dropped, %d deliveries in hand will come "
             "again; %s", self.group, why, len(self._acks), len(self._nacks), len(self._in_hand),
-            "not joining again while draining" if self._draining else "joining again",
+            "not joining again while draining" if self._draining
+            else "not joining again" if self._forbidden is not None else "joining again",
         )
         self._acks = []
         self._nacks = []

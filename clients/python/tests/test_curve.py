@@ -69,6 +69,22 @@ def test_worker_joins_over_curve_from_the_environment_and_receives(spawn, bus, t
     assert json.loads(lines[0])["event_id"] == sent.event_id
 
 
+def test_a_worker_whose_join_grant_a_reload_takes_away_exits_1_naming_forbidden(spawn, bus, tmp_path):
+    broker, broker_key, keys = bus
+    worker = start_worker(spawn, broker, "curve", ["worker_receivers"],
+                          env=child_env(SIGNALBUS_TEST_OUT="/dev/null", SIGNALBUS_CURVE_SERVER_KEY=broker_key.pub_file,
+                                        SIGNALBUS_CURVE_KEY_FILE=keys["welcome"].key_file))
+    write_allow_list(str(tmp_path / "allow.toml"), {
+        "accounts": {"keys": [keys["accounts"]], "publish": ["auth.User/*"]},
+        "welcome": {"keys": [keys["welcome"]], "subscribe": ["auth.User/*"], "join": ["billing-*"]},
+    })
+    broker.process.signal(signal.SIGHUP)
+    assert worker.wait(30) == 1
+    lines = [line for line in worker.stderr().splitlines() if "forbidden" in line]
+    assert lines and "JoinDenied" in lines[-1] and "may no longer join group 'curve." in lines[-1], worker.stderr()
+    assert "joining again" not in worker.stderr().replace("not joining again", "")
+
+
 @pytest.mark.parametrize("case", ["unknown key", "wrong broker key", "no curve"])
 def test_a_refused_handshake_fails_the_publisher_and_member_at_once_naming_the_cause(bus, case):
     broker, broker_key, keys = bus
