@@ -202,12 +202,15 @@ Status GroupSource::Open(const std::vector<TopicPattern>& patterns) {
 
 Status GroupSource::Pump() {
   try {
-    (void)watch_->Drain();  // keeps refusal() current, and the poll from waking for nothing
     Clock::time_point now = Clock::now();
-    // An empty read costs ZeroMQ two system calls, more than handing out a delivery:
-    // with deliveries in hand, the socket is read once per kInHandReadInterval.
+    // An empty read costs ZeroMQ two system calls (poll and getpid), more than handing
+    // out a delivery: with deliveries in hand, the sockets are read once per
+    // kInHandReadInterval.
     const bool read = in_hand_.empty() || now - last_read_ >= kInHandReadInterval;
-    if (read) last_read_ = now;
+    if (read) {
+      last_read_ = now;
+      (void)watch_->Drain();  // keeps refusal() current, and the poll from waking for nothing
+    }
     zmq::message_t frame;
     while (read && TryRecvFrame(*socket_, frame)) {
       if (frame.more()) {

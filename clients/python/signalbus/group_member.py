@@ -39,6 +39,7 @@ from signalbus.ratelimit import RateLimiter
 log = logging.getLogger("signalbus.group")
 
 JOIN_SEND_RETRY = 0.1  # a Join that found no connection is tried again this often
+IN_HAND_READ_INTERVAL = 0.0002  # seconds between reads of the sockets while deliveries are in hand
 
 
 def default_member_name():
@@ -145,6 +146,7 @@ class GroupMember:
         self._last_refusal = ""
         self._forbidden = None  # a JoinDenied once the broker said "forbidden" to this member
         self._in_hand = collections.deque()  # groups_pb2.Delivery, not yet handed out
+        self._last_read = 0.0  # when _pump last read the sockets
         self._stale = set()  # (offset, attempt) of a lost membership: not settled
         self._units = {}  # (unit offset, attempt) -> [events left to settle, first error or None]
         self._acks = []  # groups_pb2.DeliveryRef
@@ -257,10 +259,15 @@ class GroupMember:
         and sends a full ack batch. Never blocks."""
         # Refused after it let this member in (a key removed since, a broker with another
         # key): logged; the socket tries again (open() reports a refusal while joining).
-        if REFUSED in self._watch.drain() and self.stats["joins"] and self._log_limiter.allow():
-            log.warning("group %s: %s: %s; trying again", self.group, self.endpoint, self._watch.refusal)
         now = time.monotonic()
-        while True:
+        # An empty read costs ZeroMQ two system calls, more than handing out a delivery:
+        # with deliveries in hand, the sockets are read once per IN_HAND_READ_INTERVAL.
+        read = not self._in_hand or now - self._last_read >= IN_HAND_READ_INTERVAL
+        if read:
+            self._last_read = now
+            if REFUSED in self._watch.drain() and self.stats["joins"] and self._log_limiter.allow():
+                log.warning("group %s: %s: %s; trying again", self.group, self.endpoint, self._watch.refusal)
+        while read:
             try:
                 frames = self._socket.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
