@@ -180,17 +180,19 @@ Result<Received> LiveSource::Receive(milliseconds timeout) {
         drained.kind = Received::Kind::kDrained;
         return drained;
       }
-      // Never let in (a key the broker does not allow, a pinned key that is not its own),
-      // before any answer: say so. (Later, the DEALER reconnects on its own.)
-      if (watch_->Drain() == ConnectionWatch::Change::kRefused && state_ == State::kSubscribing) {
-        return PermissionDenied("live source " + endpoint_ + ": " + watch_->refusal());
-      }
       Clock::time_point now = Clock::now();
       RunTimers(now);
       std::optional<Received> out;
       if (ReadOne(now, &out)) {
         if (out) return std::move(*out);
         continue;
+      }
+      // Nothing to read: now the connection watch (an empty read of it costs two system
+      // calls, so not per event). Never let in (a key the broker does not allow, a
+      // pinned key that is not its own), before any answer: say so. (Later, the DEALER
+      // reconnects on its own.)
+      if (watch_->Drain() == ConnectionWatch::Change::kRefused && state_ == State::kSubscribing) {
+        return PermissionDenied("live source " + endpoint_ + ": " + watch_->refusal());
       }
       if (now >= deadline) return Received{};
       WaitForMessage(deadline);
