@@ -42,6 +42,7 @@
 
 #include "broker_process.h"
 #include "ndjson_events.h"
+#include "line_counter.h"
 #include "proc_stats.h"
 #include "process.h"
 #include "sample_events.h"
@@ -157,27 +158,6 @@ bool AllCounted(const BrokerProcess& broker, const Counts& expected) {
   return std::all_of(expected.begin(), expected.end(),
                      [&](const auto& e) { return now[e.first] == static_cast<double>(e.second); });
 }
-
-// Counts the lines of a file as it grows, reading only what is new.
-class LineCounter {
- public:
-  explicit LineCounter(std::string path) : path_(std::move(path)) {}
-  std::size_t Count() {
-    std::ifstream in(path_, std::ios::binary);
-    in.seekg(static_cast<std::streamoff>(offset_));
-    char buffer[1 << 16];
-    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-      offset_ += static_cast<std::size_t>(in.gcount());
-      lines_ += static_cast<std::size_t>(std::count(buffer, buffer + in.gcount(), '\n'));
-    }
-    return lines_;
-  }
-
- private:
-  std::string path_;
-  std::size_t offset_ = 0;
-  std::size_t lines_ = 0;
-};
 
 // A socket monitor (zmq_socket_monitor) read on demand: which connection events happened.
 // libzmq sends each event with a blocking send from the thread that has it (its I/O

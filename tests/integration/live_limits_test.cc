@@ -16,6 +16,7 @@
 #include <zmq.hpp>
 
 #include "broker_process.h"
+#include "line_counter.h"
 #include "ndjson_events.h"
 #include "proc_stats.h"
 #include "process.h"
@@ -27,27 +28,6 @@ namespace signalbus::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Counts the lines of a file as it grows, reading only what is new.
-class LineCounter {
- public:
-  explicit LineCounter(std::string path) : path_(std::move(path)) {}
-  std::size_t Count() {
-    std::ifstream in(path_, std::ios::binary);
-    in.seekg(static_cast<std::streamoff>(offset_));
-    char buffer[1 << 16];
-    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-      offset_ += static_cast<std::size_t>(in.gcount());
-      lines_ += static_cast<std::size_t>(std::count(buffer, buffer + in.gcount(), '\n'));
-    }
-    return lines_;
-  }
-
- private:
-  std::string path_;
-  std::size_t offset_ = 0;
-  std::size_t lines_ = 0;
-};
 
 v1::Event LargeUserEvent(int pk, std::size_t bytes) {
   v1::Event e = UserCreated(std::to_string(pk));
