@@ -8,8 +8,9 @@ namespace signalbus::groups {
 
 std::uint64_t KeyHash(std::string_view key) {
   if (key.empty()) return 0;
-  std::uint64_t h = std::hash<std::string_view>{}(key);
-  return h == 0 ? 1 : h;
+  const std::uint64_t h = std::hash<std::string_view>{}(key);
+  const std::uint64_t folded = (h ^ (h >> 32)) & 0xFFFF'FFFFu;  // 32 bits: the KeyCache holds 4 bytes an offset
+  return folded == 0 ? 1 : folded;
 }
 
 bool KeyGate::Admit(std::uint64_t key, std::uint64_t offset) {
