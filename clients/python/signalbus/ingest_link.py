@@ -67,6 +67,9 @@ class IngestLink:
         self._stopping = False
         self._last_hello = 0.0
         self._log_limiter = RateLimiter()
+        # A byte in the pipe wakes the thread; one is enough until the thread drains it
+        # (a write per publish cost a system call, and the thread's wake-up, each).
+        self._wake_pending = False
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
@@ -81,6 +84,9 @@ class IngestLink:
         self._thread.start()
 
     def wake(self):
+        if self._wake_pending:
+            return  # the thread has not drained the last byte: it will look at the window then
+        self._wake_pending = True
         try:
             os.write(self._wake_write, b"!")
         except (BlockingIOError, OSError):
@@ -162,6 +168,9 @@ class IngestLink:
         return max(0.0, timeout)
 
     def _drain_wake_pipe(self):
+        # Cleared before the window is looked at again (_send_due runs after this): a
+        # publish that found it set put its event in the window before that look.
+        self._wake_pending = False
         try:
             while os.read(self._wake_read, 4096):
                 pass
