@@ -36,6 +36,14 @@ std::vector<std::string> Matching(LiveListeners& listeners, std::string_view top
   return peers;
 }
 
+// A principal of that name with every grant.
+auth::Principal Granted(std::string name) {
+  auth::Principal p;
+  p.name = std::move(name);
+  p.everything = true;
+  return p;
+}
+
 class LiveListenersTest : public ::testing::Test {
  protected:
   LiveOptions Options() {
@@ -160,11 +168,7 @@ TEST_F(LiveListenersTest, OnePrincipalHoldsAtMostItsShareOfListenersAndTheOthers
   options.max_listeners = 10;
   options.max_listeners_per_principal = 2;
   LiveListeners shared(options);
-  auth::Principal accounts, billing;
-  accounts.name = "accounts";
-  accounts.everything = true;
-  billing.name = "billing";
-  billing.everything = true;
+  const auth::Principal accounts = Granted("accounts"), billing = Granted("billing");
   ASSERT_TRUE(shared.Subscribe("a", Sub({"*"}, 65'536), now_, accounts).slot);
   ASSERT_TRUE(shared.Subscribe("b", Sub({"*"}, 65'536), now_, accounts).slot);
   LiveListeners::Outcome c = shared.Subscribe("c", Sub({"*"}, 65'536), now_, accounts);
@@ -186,11 +190,7 @@ TEST_F(LiveListenersTest, OnePrincipalsListenersHoldAtMostItsShareOfWindowBytesA
   options.total_window_bytes = 8 << 20;
   options.window_bytes_per_principal = 2 << 20;
   LiveListeners shared(options);
-  auth::Principal accounts, billing;
-  accounts.name = "accounts";
-  accounts.everything = true;
-  billing.name = "billing";
-  billing.everything = true;
+  const auth::Principal accounts = Granted("accounts"), billing = Granted("billing");
   ASSERT_TRUE(shared.Subscribe("a", Sub({"*"}, 1 << 20), now_, accounts).slot);
   // What is left of the share is granted, however much is asked...
   LiveListeners::Outcome b = shared.Subscribe("b", Sub({"*"}, 4 << 20), now_, accounts);

@@ -211,12 +211,13 @@ void PublisherSessions::OnHello(std::string_view peer, std::string_view bytes, T
   Publisher* p = nullptr;
   if (auto it = publishers_.find(id); it != publishers_.end()) {
     p = it->second.get();
-    if (!p->owner.empty() && p->owner != principal && reserved != nullptr) {
+    if (!p->owner.empty() && p->owner != principal) {
+      if (reserved == nullptr) {
+        metrics_.CountAuthRefused(AuthOp::kPublish);
+        return refuse(Refusal::kForbidden, "publisher id '" + id + "' speaks for principal '" + p->owner +
+                                               "', not for '" + std::string(principal) + "'");
+      }
       Disown(*p);  // held since before the reservation: its owner is the reserver now
-    } else if (!p->owner.empty() && p->owner != principal) {
-      metrics_.CountAuthRefused(AuthOp::kPublish);
-      return refuse(Refusal::kForbidden, "publisher id '" + id + "' speaks for principal '" + p->owner +
-                                             "', not for '" + std::string(principal) + "'");
     }
     if (next - 1 < p->logged) {
       return refuse(Refusal::kIdInUse,
