@@ -208,9 +208,12 @@ Status Broker::Start() {
   spdlog::info("ingest on {}, live on {}, groups on {}, metrics {} (max event {} bytes)", ingest_->endpoint(),
                live_->endpoint(), group_channel_->endpoint(), metrics_url(), options_.max_event_bytes);
   const auto& recovery = journal_->recovery();
-  spdlog::info("log {}: offsets {}..{}, {} records verified in {} ms, fsync {}", options_.journal.data_dir,
+  spdlog::info("log {}: offsets {}..{}, {} records verified in {} ms, fsync {}{}", options_.journal.data_dir,
                journal_->store().first_offset(), journal_->store().next_offset() - 1, recovery.records_verified,
-               recovery.open_time.count() / 1000, eventlog::FormatSyncPolicy(options_.journal.sync));
+               recovery.open_time.count() / 1000, eventlog::FormatSyncPolicy(options_.journal.sync),
+               options_.journal.sync.kind == eventlog::SyncPolicy::Kind::kAlways
+                   ? fmt::format(" (at least {} us apart)", options_.journal.sync.min_gap.count())
+                   : std::string());
   return Status::Ok();
 }
 

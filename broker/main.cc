@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   std::string data_dir = "var/broker";
   std::string fsync = "always";
+  int fsync_gap_us = static_cast<int>(signalbus::eventlog::kDefaultSyncGap.count());
   std::uint64_t segment_bytes = signalbus::eventlog::kDefaultSegmentBytes;
   std::uint64_t retention_bytes = 0;
   std::string retention_age = "0";
@@ -82,6 +83,11 @@ int main(int argc, char** argv) {
                  "When events are made durable before they are confirmed: always (group commit), "
                  "interval:10ms, or never (tests only: a crash loses confirmed events)")
       ->check(kSyncPolicy)
+      ->capture_default_str();
+  app.add_option("--fsync-gap-us", fsync_gap_us,
+                 "Under --fsync always: the least time in microseconds between two fdatasyncs, so that the "
+                 "disk is never asked for more syncs a second than its IOPS allow (0: back to back)")
+      ->check(CLI::Range(0, 100000))
       ->capture_default_str();
   app.add_option("--segment-bytes", segment_bytes, "Log segment size")
       ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{1} << 40))
@@ -268,6 +274,7 @@ int main(int argc, char** argv) {
                                         signalbus::ParseDuration(live_max_heartbeat).value());  // checked by the flag
   options.journal.data_dir = data_dir;
   options.journal.sync = signalbus::eventlog::ParseSyncPolicy(fsync).value();  // checked by the flag
+  options.journal.sync.min_gap = std::chrono::microseconds(fsync_gap_us);
   options.journal.segment_bytes = segment_bytes;
   options.journal.retention.max_bytes = retention_bytes;
   options.journal.retention.max_age = signalbus::ParseDuration(retention_age).value();

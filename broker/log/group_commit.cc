@@ -13,12 +13,12 @@
 namespace signalbus::eventlog {
 
 Result<SyncPolicy> ParseSyncPolicy(std::string_view text) {
-  if (text == "always") return SyncPolicy{SyncPolicy::Kind::kAlways, std::chrono::milliseconds(0)};
-  if (text == "never") return SyncPolicy{SyncPolicy::Kind::kNever, std::chrono::milliseconds(0)};
+  if (text == "always") return SyncPolicy{SyncPolicy::Kind::kAlways, std::chrono::milliseconds(0), kDefaultSyncGap};
+  if (text == "never") return SyncPolicy{SyncPolicy::Kind::kNever, std::chrono::milliseconds(0), {}};
   constexpr std::string_view kInterval = "interval:";
   if (text.substr(0, kInterval.size()) == kInterval) {
     Result<std::chrono::milliseconds> d = ParseDuration(text.substr(kInterval.size()));
-    if (d.ok() && d->count() > 0) return SyncPolicy{SyncPolicy::Kind::kInterval, *d};
+    if (d.ok() && d->count() > 0) return SyncPolicy{SyncPolicy::Kind::kInterval, *d, {}};
   }
   return InvalidArgument("sync policy '" + Printable(text) + "' is not always, never or interval:<duration> (e.g. interval:10ms)");
 }
@@ -87,6 +87,7 @@ bool GroupCommitter::CommitOnce() {
 void GroupCommitter::Run() {
   using Clock = std::chrono::steady_clock;
   Clock::time_point next_tick = Clock::now() + policy_.interval;
+  Clock::time_point last_sync_end = Clock::time_point::min();
   while (true) {
     std::unique_lock lock(mu_);
     if (policy_.kind == SyncPolicy::Kind::kInterval) {
@@ -101,8 +102,15 @@ void GroupCommitter::Run() {
       cv_.wait(lock, [&] { return stop_ || (!failed_ && Pending()); });
       sleeping_.store(false, std::memory_order_relaxed);
       if (stop_) break;
+      // Not before the gap is over: what is appended meanwhile joins this sync.
+      if (policy_.kind == SyncPolicy::Kind::kAlways && policy_.min_gap.count() > 0 &&
+          last_sync_end != Clock::time_point::min() &&
+          cv_.wait_until(lock, last_sync_end + policy_.min_gap, [&] { return stop_; })) {
+        break;
+      }
       lock.unlock();
       CommitOnce();
+      last_sync_end = Clock::now();
     }
   }
   if (!failed_ && Pending()) CommitOnce();

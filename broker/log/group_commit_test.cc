@@ -206,5 +206,32 @@ TEST(GroupCommitTimingTest, IntervalPolicyBoundsTheSyncRate) {
   EXPECT_EQ(committer.durable_offset(), i);
 }
 
+TEST(GroupCommitTimingTest, AlwaysWaitsOutTheGapBetweenTwoSyncsAndLosesNothing) {
+  MemoryStore store;  // a sync costs nothing: back to back, thousands would run
+  SyncPolicy policy = *ParseSyncPolicy("always");
+  policy.min_gap = std::chrono::milliseconds(20);
+  GroupCommitter committer(&store, policy, nullptr, nullptr);
+  const auto start = std::chrono::steady_clock::now();
+  committer.Start();
+  std::uint64_t i = 0;
+  while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(300)) {
+    ASSERT_TRUE(store.Append("a/b", "c", 0).ok());
+    committer.Notify();
+    if (++i % 64 == 0) std::this_thread::yield();
+  }
+  committer.Stop();
+  const auto elapsed_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  // The first sync at once, then one per gap at most, plus the final one in Stop.
+  EXPECT_LE(committer.sync_count(), static_cast<std::uint64_t>(elapsed_ms / 20 + 2));
+  EXPECT_EQ(committer.durable_offset(), i);
+}
+
+TEST(SyncPolicyTest, AlwaysKeepsTheDefaultGapAndTheOthersHaveNone) {
+  EXPECT_EQ(ParseSyncPolicy("always")->min_gap, kDefaultSyncGap);
+  EXPECT_EQ(ParseSyncPolicy("never")->min_gap.count(), 0);
+  EXPECT_EQ(ParseSyncPolicy("interval:10ms")->min_gap.count(), 0);
+}
+
 }  // namespace
 }  // namespace signalbus::eventlog

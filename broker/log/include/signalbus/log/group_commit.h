@@ -7,7 +7,9 @@
 //
 // Appends that arrive while an fdatasync runs are batched into the next one, so the
 // sync rate adapts to the disk: one fdatasync covers everything appended during the
-// previous one.
+// previous one. Under `always` the next fdatasync also waits until `min_gap` has passed
+// since the last one ended: a disk asked for more syncs a second than its IOPS allow
+// stalls every writer for milliseconds (docs/performance.md, "A disk's sync budget").
 #pragma once
 
 #include <atomic>
@@ -25,6 +27,10 @@
 
 namespace signalbus::eventlog {
 
+// The default least time between two fdatasyncs under `always`: at most ~3,000 syncs a
+// second with a ~100 us sync, the IOPS of a common cloud disk (docs/performance.md).
+inline constexpr std::chrono::microseconds kDefaultSyncGap{200};
+
 // When the syncer makes records durable.
 struct SyncPolicy {
   enum class Kind {
@@ -41,6 +47,9 @@ struct SyncPolicy {
   };
   Kind kind = Kind::kAlways;
   std::chrono::milliseconds interval{0};  // kInterval only; > 0
+  // kAlways only: the least time from the end of one fdatasync to the start of the next
+  // (appends meanwhile join it). 0: back to back.
+  std::chrono::microseconds min_gap = kDefaultSyncGap;
 };
 
 // "always", "never", "interval:10ms" (any duration core/duration.h parses, > 0).
