@@ -87,7 +87,7 @@ def results(out):
 # what is measured half-way.
 PY_CLIENT = os.path.join(ROOT, "clients", "python")
 PY_GENERATED = os.path.join(ROOT, "build", "python")
-PROGRAMS = ["e2e_bench", "peers_bench", "live_path_bench", "signalbus-broker"]
+PROGRAMS = ["e2e_bench", "peers_bench", "live_path_bench", "fsync_latency_bench", "signalbus-broker"]
 
 
 def snapshot(work):
@@ -161,6 +161,8 @@ class Bench:
                    "--rate=%d" % rate, "--latency-events=%d" % events, "--warmup=%d" % warmup,
                    "--dir=%s" % self.work])
         rows = {row["system"]: row for row in results(out)}
+        rows["disk"] = results(run([os.path.join(BIN, "fsync_latency_bench"), "--rate=%d" % rate,
+                                    "--events=%d" % events, "--dir=%s" % self.work]))[0]
         for fsync in ("always", "everysec"):
             rows["redis_" + fsync] = results(run([os.path.join(BIN, "peers_bench"), "redis", "--fsync=" + fsync,
                                                   "--rate=%d" % rate, "--events=%d" % events, "--warmup=%d" % warmup,
@@ -484,8 +486,11 @@ def targets_table(b, sections, cmd):
         add("durable publish → handler p99 ≤ 2 ms at 10 k/s", "%s µs" % fmt(p99), None if p99 is None else p99 <= 2000,
             "`%s` (latency)" % cmd,
             "at the same rate in this run: the bare proxy's p99 %s µs (the machine's own pauses; nothing stored), "
-            "Redis Streams AOF always %s µs; every signalbus event waits for an fdatasync before delivery"
+            "the disk alone (append + fdatasync, no bus) %s µs, Redis Streams AOF always %s µs; every signalbus "
+            "event waits for an fdatasync before delivery; the disk pauses a sync for 3–12 ms about every 100 ms "
+            "when asked for many (docs/performance.md, a disk's sync budget)"
             % (fmt(med_of(sub_value(b, "lat_10000", "proxy", "p99_us"))),
+               fmt(med_of(sub_value(b, "lat_10000", "disk", "p99_us"))),
                fmt(med_of(sub_value(b, "lat_10000", "redis_always", "p99_us")))))
         for rate in (1000, 10000):
             s = med_of(sub_value(b, "lat_%d" % rate, "signalbus", "cpu_us"))
@@ -603,12 +608,14 @@ def latency_table(b):
         proxy_cpu = med_of(sub_value(b, case, "proxy", "cpu_us"))
         for system, label, durability in (
                 ("proxy", "bare zmq_proxy", "none"),
+                ("disk", "the disk alone: append → fdatasync, no bus (`fsync_latency_bench`)",
+                 "fsync, 200 µs between syncs as the broker"),
                 ("signalbus", "signalbus publish → handler", "fsync before confirm and delivery"),
                 ("redis_always", "Redis Streams XADD → XREADGROUP, AOF always", "fsync before reply and delivery"),
                 ("redis_everysec", "Redis Streams, AOF everysec", "reply before fsync (every second)")):
             confirm = ("%s / %s" % (fmt(med_of(sub_value(b, case, system, "confirm_p50_us"))),
                                     fmt(med_of(sub_value(b, case, system, "confirm_p99_us"))))
-                       if system != "proxy" else "–")
+                       if system not in ("proxy", "disk") else "–")
             cpu = med_of(sub_value(b, case, system, "cpu_us"))
             lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 fmt(rate), label, durability, spread(sub_value(b, case, system, "p50_us")),

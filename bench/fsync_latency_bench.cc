@@ -6,15 +6,16 @@
 // the syncer's CPU per sync. A durable bus at that rate cannot have a lower p99 on this disk.
 //
 //   fsync_latency_bench [--dir=PATH] [--rate=R] [--events=N] [--size=BYTES] [--mode=append|overwrite]
-//                       [--replace-every-ms=MS]
+//                       [--gap-us=US] [--replace-every-ms=MS]
 //
 // PATH must be on the disk to measure (not tmpfs; default: the system's temp directory).
 // append: the file grows with every write (what signalbus's log does); overwrite: the file is
-// written in full and synced first, so a sync carries no size or extent change. The last
-// --replace-every-ms: beside the log, a third thread replaces a small file atomically every MS ms
-// (write a temporary file, fdatasync, rename, fsync the directory), as a group's state writer
-// does. The last
-// line, "result kind=fsync ...", holds the figures as key=value (bench/compare).
+// written in full and synced first, so a sync carries no size or extent change.
+// --gap-us: the least time from the end of one fdatasync to the start of the next, as the
+// broker's --fsync-gap-us (the same default, 200). --replace-every-ms: beside the log, a third
+// thread replaces a small file atomically every MS ms (a temporary file, fdatasync, rename,
+// fsync of the directory), as a group's state writer does. The last line, "result kind=fsync ...",
+// holds the figures as key=value (bench/compare).
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -44,13 +45,14 @@ struct Flags {
   std::size_t size = 300;
   bool overwrite = false;
   long replace_every_ms = 0;
+  long gap_us = 200;
 };
 
 [[noreturn]] void Usage(const std::string& why) {
   std::fprintf(stderr, "fsync_latency_bench: %s\n", why.c_str());
   std::fprintf(stderr,
                "usage: fsync_latency_bench [--dir=PATH] [--rate=R] [--events=N] [--size=BYTES] "
-               "[--mode=append|overwrite] [--replace-every-ms=MS]\n");
+               "[--mode=append|overwrite] [--gap-us=US] [--replace-every-ms=MS]\n");
   std::exit(2);
 }
 
@@ -78,6 +80,9 @@ Flags ParseFlags(int argc, char** argv) {
       std::string_view mode = v;
       if (mode != "append" && mode != "overwrite") Usage("--mode is append or overwrite");
       flags.overwrite = mode == "overwrite";
+    } else if (const char* v = value("--gap-us=")) {
+      flags.gap_us = std::strtol(v, &end, 10);
+      if (*end != '\0' || flags.gap_us < 0) Usage("--gap-us needs a number of at least 0");
     } else if (const char* v = value("--replace-every-ms=")) {
       flags.replace_every_ms = std::strtol(v, &end, 10);
       if (*end != '\0' || flags.replace_every_ms <= 0) Usage("--replace-every-ms needs a positive integer");
@@ -110,9 +115,9 @@ double Percentile(std::vector<double> values, double p) {
   return values[std::min(index, values.size() - 1)];
 }
 
-double ThreadCpuMicros() {
+double CpuMicros(int who) {
   rusage usage{};
-  getrusage(RUSAGE_THREAD, &usage);
+  getrusage(who, &usage);
   return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6 +
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
 }
@@ -152,9 +157,13 @@ int main(int argc, char** argv) {
   double syncer_cpu = 0;
 
   std::thread syncer([&] {
-    double cpu_start = ThreadCpuMicros();
+    double cpu_start = CpuMicros(RUSAGE_THREAD);
     Pending batch;
+    auto last_end = Clock::time_point::min();
     for (;;) {
+      if (flags.gap_us > 0 && last_end != Clock::time_point::min()) {
+        std::this_thread::sleep_until(last_end + std::chrono::microseconds(flags.gap_us));
+      }
       {
         std::unique_lock lock(mutex);
         wake.wait(lock, [&] { return done || !pending.appended.empty(); });
@@ -167,6 +176,7 @@ int main(int argc, char** argv) {
         if (errno != EINTR) Die("fdatasync");
       }
       auto after = Clock::now();
+      last_end = after;
       sync_micros.push_back(std::chrono::duration<double, std::micro>(after - before).count());
       for (auto appended : batch.appended) {
         latencies.push_back(std::chrono::duration<double, std::micro>(after - appended).count());
@@ -174,7 +184,7 @@ int main(int argc, char** argv) {
       batch.bytes.clear();
       batch.appended.clear();
     }
-    syncer_cpu = ThreadCpuMicros() - cpu_start;
+    syncer_cpu = CpuMicros(RUSAGE_THREAD) - cpu_start;
   });
 
   std::atomic<bool> stop_replacing{false};
@@ -203,6 +213,7 @@ int main(int argc, char** argv) {
 
   const std::string record(flags.size, 'e');
   const auto period = std::chrono::duration<double>(1.0 / flags.rate);
+  const double process_cpu_start = CpuMicros(RUSAGE_SELF);
   const auto start = Clock::now();
   for (long i = 0; i < flags.events; ++i) {
     auto due = start + std::chrono::duration_cast<Clock::duration>(period * static_cast<double>(i));
@@ -224,6 +235,7 @@ int main(int argc, char** argv) {
   stop_replacing = true;
   if (replacer.joinable()) replacer.join();
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  double cpu_per_event = (CpuMicros(RUSAGE_SELF) - process_cpu_start) / static_cast<double>(flags.events);
   ::close(fd);
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);
@@ -238,12 +250,13 @@ int main(int argc, char** argv) {
               Percentile(latencies, 0.99), Percentile(latencies, 0.999));
   std::printf("fdatasync itself    p50 %8.0f us  p99 %8.0f us  p99.9 %8.0f us\n", Percentile(sync_micros, 0.5),
               Percentile(sync_micros, 0.99), Percentile(sync_micros, 0.999));
-  std::printf("syncer CPU per fdatasync %.1f us; %.2f records per fdatasync\n", cpu_per_sync,
+  std::printf("syncer CPU per fdatasync %.1f us; process CPU per record %.1f us; %.2f records per fdatasync\n",
+              cpu_per_sync, cpu_per_event,
               static_cast<double>(flags.events) / static_cast<double>(std::max<std::size_t>(1, sync_micros.size())));
-  std::printf("result kind=fsync mode=%s replace_every_ms=%ld rate=%.0f events=%ld p50_us=%.1f p99_us=%.1f p999_us=%.1f "
-              "sync_p50_us=%.1f sync_p99_us=%.1f syncs=%zu cpu_per_sync_us=%.1f\n",
-              mode, flags.replace_every_ms, flags.rate, flags.events, Percentile(latencies, 0.5), Percentile(latencies, 0.99),
+  std::printf("result kind=fsync mode=%s gap_us=%ld replace_every_ms=%ld rate=%.0f events=%ld p50_us=%.1f p99_us=%.1f p999_us=%.1f "
+              "sync_p50_us=%.1f sync_p99_us=%.1f syncs=%zu cpu_per_sync_us=%.1f cpu_us=%.1f achieved=%.0f\n",
+              mode, flags.gap_us, flags.replace_every_ms, flags.rate, flags.events, Percentile(latencies, 0.5), Percentile(latencies, 0.99),
               Percentile(latencies, 0.999), Percentile(sync_micros, 0.5), Percentile(sync_micros, 0.99),
-              sync_micros.size(), cpu_per_sync);
+              sync_micros.size(), cpu_per_sync, cpu_per_event, static_cast<double>(flags.events) / seconds);
   return 0;
 }
